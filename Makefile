@@ -1,0 +1,29 @@
+# The quickstart: `make lab` sets up and runs the whole lab; `make test` sets up and runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXPERIMENT ?= experiment-diabetes
+export MLFLOW_EXPERIMENT_NAME ?= $(EXPERIMENT)
+
+.PHONY: venv lab test ui clean
+
+venv: $(VENV)/.installed
+
+# trackfit and the pins of conda.yaml (pyproject.toml carries the same pins).
+$(VENV)/.installed: conda.yaml pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+lab: venv
+	$(BIN)/mlflow run . --env-manager local --experiment-name $(EXPERIMENT)
+
+test: venv
+	$(BIN)/python -m pytest
+
+ui: venv
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db
+
+clean:
+	rm -rf $(VENV) mlflow.db mlruns mlartifacts

@@ -1,0 +1,89 @@
+"""Shared fixtures: a fresh SQLite tracking store per test, and ways to run trackfit as users do."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from trackfit import plugins, tracking
+
+PROJECT = Path(__file__).resolve().parent.parent
+EXPERIMENT = "experiment-diabetes"
+
+
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory):
+    """An SQLite store with MLflow's tables made once; each test gets a copy (saves ~1 s)."""
+    path = tmp_path_factory.mktemp("template") / "mlflow.db"
+    mlflow.MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch, empty_store):
+    """A fresh tracking store in ``tmp_path`` (also the working directory); returns its URI."""
+    shutil.copy(empty_store, tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", EXPERIMENT)
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    monkeypatch.chdir(tmp_path)
+    mlflow.set_tracking_uri(uri)
+    mlflow.tracking.fluent._active_experiment_id = None
+    tracking.client.cache_clear()
+    plugins.reset()
+    yield uri
+    while mlflow.active_run():
+        mlflow.end_run()
+    plugins.reset()
+    tracking.client.cache_clear()
+
+
+def env_for(uri, **extra):
+    """The environment a user's shell would have, pointed at ``uri``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_RUN")}
+    env.update(MLFLOW_TRACKING_URI=uri, MLFLOW_EXPERIMENT_NAME=EXPERIMENT,
+               PYTHONPATH=str(PROJECT), **extra)
+    return env
+
+
+def cli(uri, *args, cwd=None, **env):
+    """``python -m trackfit ARGS`` in a subprocess, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "trackfit", *args], capture_output=True, text=True,
+        env=env_for(uri, **env), cwd=cwd or PROJECT, timeout=600,
+    )
+
+
+def mlflow_run(uri, *args, project=PROJECT, **env):
+    """``mlflow run PROJECT ARGS --env-manager local``, as the README tells users."""
+    mlflow_bin = str(Path(sys.executable).with_name("mlflow"))
+    return subprocess.run(
+        [mlflow_bin, "run", str(project), "--env-manager", "local",
+         "--experiment-name", EXPERIMENT, *args],
+        capture_output=True, text=True, env=env_for(uri, **env), cwd=project, timeout=900,
+    )
+
+
+def runs(uri, step=None, status=None):
+    """The runs of the experiment as a DataFrame, filtered by trackfit.step and status."""
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    if experiment is None:
+        return []
+    filters = []
+    if step:
+        filters.append(f"tags.`trackfit.step` = '{step}'")
+    if status:
+        filters.append(f"attributes.status = '{status}'")
+    return client.search_runs([experiment.experiment_id], " and ".join(filters))
+
+
+def versions(uri, name="model-diabetes"):
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    return client.search_model_versions(f"name='{name}'")

@@ -1,0 +1,11 @@
+"""trackfit: train, track, compare and register regression models with MLflow."""
+
+import pluggy
+
+__version__ = "0.1.0"
+
+hookimpl = pluggy.HookimplMarker("trackfit")
+
+
+class TrackfitError(Exception):
+    """A problem the user can fix; the CLI prints it as one line and exits non-zero."""

@@ -1,0 +1,187 @@
+"""Data: a source (embedded copy, file, URL, run artifact) -> a validated frame of the lab's columns."""
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from . import TrackfitError
+
+FEATURES = ["AGE", "SEX", "BMI", "BP", "S1", "S2", "S3", "S4", "S5", "S6"]
+TARGET = "Y"
+ALIASES = {"TARGET": TARGET}
+EMBEDDED = "diabetes"
+EMBEDDED_SOURCE = "sklearn.datasets.load_diabetes(scaled=False)"
+FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv", ".txt": "tsv"}
+
+
+def redact(source):
+    """The source with any password and query string (a SAS token, say) removed."""
+    parts = urlsplit(source)
+    if not parts.scheme or len(parts.scheme) == 1:  # a path, or a Windows drive letter
+        return source
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
+    query = "***" if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def _scrub(message, source):
+    """An error message with the secret parts of ``source`` taken out."""
+    safe = redact(source)
+    message = message.replace(source, safe)
+    parts = urlsplit(source)
+    for secret in (parts.query, parts.password):
+        if secret:
+            message = message.replace(secret, "***")
+    return message
+
+
+def _format(source, path):
+    suffix = Path(urlsplit(path).path if "://" in path else path).suffix.lower()
+    if suffix in FORMATS:
+        return FORMATS[suffix]
+    raise TrackfitError(
+        f"cannot tell the format of data '{redact(source)}': name it .parquet, .csv or .tsv"
+    )
+
+
+def _open_remote(source):
+    """A local path or file object for a URL: runs:/, http(s) or any fsspec filesystem."""
+    if source.startswith("runs:/"):
+        import mlflow
+
+        try:
+            path = mlflow.artifacts.download_artifacts(artifact_uri=source)
+        except Exception as exc:
+            raise TrackfitError(
+                f"cannot fetch data '{source}': {str(exc).splitlines()[0]}; "
+                "give the run id and artifact path of an earlier load run, "
+                "e.g. runs:/<run_id>/data/diabetes.parquet"
+            ) from exc
+        return path
+    if source.split("://", 1)[0] in ("http", "https"):
+        return source  # pandas reads these itself
+    try:
+        import fsspec
+    except ImportError as exc:
+        raise TrackfitError(
+            f"reading '{redact(source)}' needs fsspec and the package for its filesystem "
+            "(adlfs for az:// and abfs://, s3fs for s3://, gcsfs for gs://): pip install them"
+        ) from exc
+    try:
+        return fsspec.open(source, "rb").open()
+    except ImportError as exc:
+        raise TrackfitError(f"reading '{redact(source)}' needs a package: {exc}") from exc
+
+
+def read(source):
+    """The raw frame at ``source``, or a TrackfitError naming the problem and the fix."""
+    import pandas as pd
+
+    if source in ("", EMBEDDED):
+        from sklearn.datasets import load_diabetes
+
+        frame = load_diabetes(scaled=False, as_frame=True).frame
+        return frame
+    remote = "://" in source or source.startswith("runs:/")
+    target = _open_remote(source) if remote else source
+    if isinstance(target, str) and "://" not in target:
+        if not os.path.exists(target):
+            raise TrackfitError(
+                f"data file not found: {target}; pass data= a parquet or CSV path, a URL, "
+                "or 'diabetes' for the embedded copy"
+            )
+        if os.path.isdir(target):
+            raise TrackfitError(f"data '{target}' is a folder; pass data= one parquet or CSV file")
+    kind = _format(source, target if isinstance(target, str) else source)
+    try:
+        if kind == "parquet":
+            return pd.read_parquet(target)
+        return pd.read_csv(target, sep="\t" if kind == "tsv" else ",")
+    except pd.errors.EmptyDataError as exc:
+        raise TrackfitError(
+            f"data '{redact(source)}' is empty; pass a file with a header row and data"
+        ) from exc
+    except Exception as exc:
+        reason = _scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, source)
+        raise TrackfitError(
+            f"data '{redact(source)}' is not a readable {kind} file ({reason}); "
+            f"check the file, or re-export it as {kind}"
+        ) from exc
+
+
+def validate(frame, source, require_target=True):
+    """The frame reduced to the lab's columns, upper-cased, as float64; refuses bad data.
+
+    Missing values are refused, not dropped: a model trained on silently fewer rows is
+    a different model. The message says how many rows, in which columns.
+    """
+    import pandas as pd
+
+    name = redact(source or EMBEDDED)
+    if len(frame) == 0:
+        raise TrackfitError(f"data '{name}' has no rows; pass a file with the lab's columns")
+    by_upper = {}
+    for column in frame.columns:
+        key = str(column).strip().upper()
+        by_upper.setdefault(ALIASES.get(key, key), column)
+    wanted = FEATURES + ([TARGET] if require_target else [])
+    missing = [c for c in wanted if c not in by_upper]
+    if missing:
+        raise TrackfitError(
+            f"data '{name}' lacks column(s) {', '.join(missing)}; "
+            f"it needs {' '.join(wanted)} (any case)"
+        )
+    if TARGET in by_upper and TARGET not in wanted:
+        wanted = wanted + [TARGET]
+    out = pd.DataFrame({c: frame[by_upper[c]] for c in wanted})
+    for column in wanted:
+        values = out[column]
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            numbers = pd.to_numeric(values, errors="coerce")
+            bad = values[numbers.isna() & values.notna()]
+            if len(bad):
+                raise TrackfitError(
+                    f"data '{name}' column {column} is not numeric "
+                    f"(row {bad.index[0]}: {bad.iloc[0]!r}); fix those values or remove the rows"
+                )
+            out[column] = numbers
+    out = out.astype("float64")
+    holes = out.isna()
+    if holes.any().any():
+        rows = int(holes.any(axis=1).sum())
+        where = ", ".join(f"{c}: {int(n)}" for c, n in holes.sum().items() if n)
+        raise TrackfitError(
+            f"data '{name}' has missing values in {rows} row(s) ({where}); "
+            "fill or drop them, then run again"
+        )
+    return out
+
+
+def load(source, require_target=True):
+    """Read and validate ``source``: the frame trackfit trains and predicts on."""
+    return validate(read(source), source, require_target=require_target)
+
+
+def dataset(frame, source, name="diabetes"):
+    """The MLflow dataset for a frame, its source recorded without credentials."""
+    import warnings
+
+    import mlflow.data
+    from mlflow.data.code_dataset_source import CodeDatasetSource
+    from mlflow.data.http_dataset_source import HTTPDatasetSource
+
+    safe = EMBEDDED_SOURCE if source in ("", EMBEDDED) else redact(source)
+    if safe.startswith(("http://", "https://")):
+        origin = HTTPDatasetSource(safe)
+    elif "://" in safe or safe.startswith("runs:/"):
+        origin = CodeDatasetSource(tags={"uri": safe})
+    else:
+        origin = safe  # MLflow records a local path as a local artifact source
+    targets = TARGET if TARGET in frame.columns else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "can be interpreted in multiple ways"
+        return mlflow.data.from_pandas(frame, source=origin, targets=targets, name=name)

@@ -1,0 +1,30 @@
+"""main: the whole lab in one process: load, one train per estimator, compare, register."""
+
+from .. import TrackfitError
+from ..data import redact
+from ..tracking import log_params, step_run
+from .compare import DEFAULT_METRIC, compare
+from .load import load
+from .register import ALIAS, MODEL_NAME, register
+from .train import resolve, train
+
+
+def main(estimators="linear,tree", data="diabetes", test_size=0.3, random_state=0, cv=5,
+         metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS):
+    """Every step as a nested run under one parent; returns each step's result."""
+    names = [name.strip() for name in estimators.split(",") if name.strip()]
+    with step_run("main", run_name="main"):
+        if not names:
+            raise TrackfitError("estimators is empty; pass e.g. estimators=linear,tree")
+        for name in names:  # every name checked before anything is trained
+            resolve(name, "", random_state)
+        log_params({"estimators": estimators, "data": redact(data), "metric": metric})
+        loaded = load(data, nested=True)
+        trained = [
+            train(name, "", data, test_size, random_state, cv, frame=loaded["frame"], nested=True)
+            for name in names
+        ]
+        compared = compare(metric, nested=True)
+        registered = register(metric, model_name, alias, nested=True)
+        return {"load": loaded, "train": trained, "compare": compared, "register": registered}
+

@@ -1,0 +1,73 @@
+"""predict: predictions for new rows from a registered model, checked against its signature."""
+
+import os
+import sys
+import tempfile
+
+from .. import TrackfitError, data as datamod
+from ..tracking import log_params, step_run
+
+DEFAULT_MODEL = "models:/model-diabetes@champion"
+OUTPUT_FORMATS = {".parquet": "parquet", ".csv": "csv"}
+
+
+def _model_info(model):
+    from mlflow.models import get_model_info
+
+    try:
+        return get_model_info(model)
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TrackfitError(
+            f"cannot find model '{model}' ({reason}); register one first "
+            "(mlflow run . -e register) or pass model= a models:/ or runs:/ URI"
+        ) from exc
+
+
+def _write(frame, output):
+    """Write all of ``frame`` or nothing: a temporary file renamed into place."""
+    kind = OUTPUT_FORMATS[os.path.splitext(output)[1].lower()]
+    folder = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(folder):
+        raise TrackfitError(f"output folder {folder} does not exist; create it or pick another")
+    handle, partial = tempfile.mkstemp(dir=folder, suffix=".partial")
+    os.close(handle)
+    try:
+        if kind == "parquet":
+            frame.to_parquet(partial, index=False)
+        else:
+            frame.to_csv(partial, index=False)
+        os.replace(partial, output)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
+
+def predict(data="diabetes", model=DEFAULT_MODEL, output="", nested=False):
+    """One predict run; returns the input rows with a ``prediction`` column."""
+    import mlflow
+
+    with step_run("predict", nested=nested, run_name="predict") as run:
+        if output and os.path.splitext(output)[1].lower() not in OUTPUT_FORMATS:
+            raise TrackfitError(f"output '{output}' must end in .parquet or .csv")
+        log_params({"data": datamod.redact(data), "model": model, "output": output})
+        info = _model_info(model)
+        frame = datamod.load(data, require_target=False)
+        needed = [spec.name for spec in info.signature.inputs] if info.signature else None
+        if needed:
+            missing = [name for name in needed if name not in frame.columns]
+            if missing:
+                raise TrackfitError(
+                    f"data '{datamod.redact(data)}' lacks column(s) {', '.join(missing)} "
+                    f"that model '{model}' needs: {' '.join(needed)}"
+                )
+        inputs = frame[needed or datamod.FEATURES]
+        predictions = mlflow.pyfunc.load_model(model).predict(inputs)
+        result = frame.assign(prediction=predictions)
+        mlflow.set_tags({"trackfit.rows": len(result), "trackfit.model_id": info.model_id or ""})
+        if output:
+            _write(result, output)
+            print(f"predict: {len(result)} predictions written to {output}, run {run.info.run_id}")
+        else:
+            result.to_csv(sys.stdout, index=False)
+        return {"run_id": run.info.run_id, "predictions": result}

@@ -1,0 +1,62 @@
+"""register: the best training run by a held-out metric -> a model version, alias champion."""
+
+from ..tracking import client, higher_is_better, log_params, step_run, training_runs
+from .compare import DEFAULT_METRIC
+
+MODEL_NAME = "model-diabetes"
+ALIAS = "champion"
+
+
+def _better(value, than, metric):
+    return value > than if higher_is_better(metric) else value < than
+
+
+def _champion(model_name, alias):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client().get_model_version_by_alias(model_name, alias)
+    except MlflowException:
+        return None
+
+
+def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, nested=False):
+    """One register run; returns the version that holds the alias and whether it is new.
+
+    Nothing better than the current champion: no new version. A run that already has a
+    version gets the alias moved to that version, never a second version.
+    """
+    import mlflow
+
+    with step_run("register", nested=nested, run_name="register") as run:
+        log_params({"metric": metric, "model_name": model_name, "alias": alias})
+        best = training_runs(metric, max_results=1).iloc[0]
+        value = float(best[f"metrics.{metric}"])
+        existing = {
+            v.run_id: v for v in client().search_model_versions(f"name='{model_name}'")
+        }
+        champion = _champion(model_name, alias)
+        version, created = existing.get(best.run_id), False
+        if version is None and champion is not None:
+            held = client().get_run(champion.run_id).data.metrics.get(metric)
+            if held is not None and not _better(value, held, metric):
+                version, value = champion, held
+        if version is None:
+            version = mlflow.register_model(
+                best.get("tags.trackfit.model_uri") or f"runs:/{best.run_id}/model",
+                model_name,
+                tags={"run_id": best.run_id, "metric": metric, "value": repr(value),
+                      "estimator": str(best.get("params.estimator"))},
+            )
+            created = True
+        if champion is None or champion.version != version.version:
+            client().set_registered_model_alias(model_name, alias, version.version)
+        mlflow.set_tags({"trackfit.model_name": model_name,
+                         "trackfit.model_version": version.version,
+                         "trackfit.registered_run_id": version.run_id})
+        what = "registered new version" if created else "kept version"
+        print(f"register: {what} {version.version} of {model_name} "
+              f"(run {version.run_id}, {metric} {value:.4f}), alias {alias} -> "
+              f"{version.version}")
+        return {"run_id": run.info.run_id, "version": int(version.version), "created": created,
+                "model_run_id": version.run_id, "value": value}

@@ -1,0 +1,124 @@
+"""train: fit one estimator on the lab's split, log params, metrics, model and data."""
+
+import time
+
+from .. import TrackfitError, data as datamod, hyperparams, plugins
+from ..tracking import log_params, pinned_requirements, step_run
+
+SCORERS = {
+    "r2_score": "r2",
+    "mean_absolute_error": "neg_mean_absolute_error",
+    "mean_squared_error": "neg_mean_squared_error",
+    "root_mean_squared_error": "neg_root_mean_squared_error",
+}
+
+
+def scores(y_true, y_pred, prefix):
+    """The metrics sklearn autolog logs, under ``prefix``."""
+    from sklearn import metrics
+
+    mse = metrics.mean_squared_error(y_true, y_pred)
+    r2 = metrics.r2_score(y_true, y_pred)
+    return {
+        f"{prefix}_r2_score": r2,
+        f"{prefix}_mean_absolute_error": metrics.mean_absolute_error(y_true, y_pred),
+        f"{prefix}_mean_squared_error": mse,
+        f"{prefix}_root_mean_squared_error": mse**0.5,
+        f"{prefix}_score": r2,
+    }
+
+
+def cv_scores(estimator, X, y, folds):
+    """Mean and standard deviation of each metric over ``folds`` folds of the training split."""
+    from sklearn.model_selection import KFold, cross_validate
+
+    result = cross_validate(estimator, X, y, cv=KFold(folds), scoring=SCORERS)
+    out = {}
+    for name, scorer in SCORERS.items():
+        values = result[f"test_{name}"] * (-1 if scorer.startswith("neg_") else 1)
+        out[f"cv_{name}"] = float(values.mean())
+        out[f"cv_{name}_std"] = float(values.std())
+    return out
+
+
+def resolve(estimator, params, random_state):
+    """The spec and a built, unfitted estimator: every name and value checked."""
+    spec = plugins.registry().get(estimator)
+    return spec, hyperparams.build(spec, hyperparams.parse(params), random_state)
+
+
+def log_model(spec, model, X, y_pred):
+    """Save the model with the flavor the spec names, skops for sklearn, pinned requirements."""
+    import importlib
+
+    from mlflow.models import infer_signature
+
+    flavor = importlib.import_module(f"mlflow.{spec.flavor}")
+    options = dict(
+        name="model",
+        signature=infer_signature(X.head(), y_pred[:5]),
+        input_example=X.head(5),
+        pip_requirements=list(pinned_requirements()),
+    )
+    if spec.flavor == "sklearn":
+        options.update(
+            serialization_format="skops",
+            skops_trusted_types=list(spec.trusted_types) or None,
+        )
+    return flavor.log_model(model, **options)
+
+
+def train(estimator="linear", params="", data="diabetes", test_size=0.3, random_state=0, cv=5,
+          frame=None, nested=False):
+    """One training run; returns its run id, estimator name, metrics and model URI."""
+    import mlflow
+    from sklearn.base import clone
+    from sklearn.model_selection import train_test_split
+
+    with step_run("train", nested=nested, run_name=estimator) as run:
+        if not 0 < test_size < 1:
+            raise TrackfitError(f"test_size must be between 0 and 1, got {test_size}")
+        if cv == 1 or cv < 0:
+            raise TrackfitError(f"cv must be 0 (off) or at least 2 folds, got {cv}")
+        spec, model = resolve(estimator, params, random_state)
+        frame = datamod.load(data) if frame is None else frame
+        X, y = frame[datamod.FEATURES], frame[datamod.TARGET]
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, test_size=test_size, random_state=random_state
+        )
+        started = time.perf_counter()
+        try:
+            model.fit(X_train, y_train)
+        except (ValueError, TypeError) as exc:
+            raise hyperparams.rejected(spec, hyperparams.parse(params), exc) from exc
+        fit_seconds = time.perf_counter() - started
+        train_pred = model.predict(X_train)
+        metrics = {**scores(y_train, train_pred, "training"),
+                   **scores(y_test, model.predict(X_test), "test")}
+        if cv:
+            metrics.update(cv_scores(clone(model), X_train, y_train, cv))
+        log_params({**model.get_params(deep=False), "estimator": estimator,
+                    "test_size": test_size, "random_state": random_state, "cv": cv,
+                    "data": datamod.redact(data)})
+        mlflow.log_metrics(metrics)
+        dataset = datamod.dataset(frame, data)
+        mlflow.log_input(dataset, context="training")
+        info = log_model(spec, model, X_train, train_pred)
+        mlflow.set_tags({
+            "estimator_name": type(model).__name__,
+            "estimator_class": f"{type(model).__module__}.{type(model).__name__}",
+            "trackfit.estimator": spec.qualified_name,
+            "trackfit.plugin": spec.plugin,
+            "trackfit.plugin_version": spec.plugin_version,
+            "trackfit.plugin_distribution": spec.distribution,
+            "trackfit.data_digest": dataset.digest,
+            "trackfit.fit_seconds": f"{fit_seconds:.4f}",
+            "trackfit.model_uri": info.model_uri,
+        })
+        print(
+            f"train: {estimator} ({spec.qualified_name}) run {run.info.run_id}: "
+            f"training_r2_score {metrics['training_r2_score']:.4f}, "
+            f"test_r2_score {metrics['test_r2_score']:.4f}, fit {fit_seconds:.3f}s"
+        )
+        return {"run_id": run.info.run_id, "estimator": estimator, "metrics": metrics,
+                "model_uri": info.model_uri}

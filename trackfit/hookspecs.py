@@ -1,0 +1,22 @@
+"""The hooks a trackfit plugin can implement."""
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("trackfit")
+
+
+@hookspec
+def register_estimators(register):
+    """Register regression estimators.
+
+    Call ``register(name, factory, defaults=None, description="", flavor="sklearn",
+    trusted_types=())`` once per estimator:
+
+    - ``name``: what users pass as ``-P estimator=NAME`` (lower case, ``a-z0-9._-``).
+    - ``factory``: a ``"module:attr"`` string, imported only when the estimator is
+      used, or a callable returning a new estimator with the scikit-learn API.
+    - ``defaults``: hyperparameters that differ from the factory's own defaults.
+    - ``description``: one line shown by ``python -m trackfit estimators``.
+    - ``flavor``: the MLflow flavor that saves the model (``mlflow.<flavor>``).
+    - ``trusted_types``: type names skops may load for this model (sklearn flavor).
+    """

@@ -1,0 +1,286 @@
+"""The estimator plugin manager.
+
+Discovery order, fixed: the project's ``plugins/*.py`` (by file name; the folder next to
+the ``trackfit`` package, then ``./plugins`` if that is another folder), then the
+``trackfit`` entry-point group (by distribution, then entry-point name).
+
+A plugin that fails to import, implements an unknown hook, raises in its hook or registers
+an invalid estimator is reported by name and skipped whole; the others keep working.
+
+``TRACKFIT_DISABLE_PLUGINS=a,b`` skips the named plugins before they are imported;
+``TRACKFIT_LOAD_PLUGINS=a,b`` loads only the named ones.
+"""
+
+import difflib
+import importlib
+import importlib.util
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import pluggy
+
+from . import TrackfitError, hookspecs
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+ENTRY_POINT_GROUP = "trackfit"
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+FACTORY_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+HOOK_NAMES = {"register_estimators"}
+
+
+@dataclass(frozen=True)
+class EstimatorSpec:
+    """One estimator a plugin registered."""
+
+    name: str
+    factory: object
+    plugin: str
+    defaults: dict = field(default_factory=dict)
+    description: str = ""
+    flavor: str = "sklearn"
+    trusted_types: tuple = ()
+    plugin_version: str = ""
+    distribution: str = ""
+
+    @property
+    def qualified_name(self):
+        return f"{self.plugin}:{self.name}"
+
+    def load_factory(self):
+        """The factory callable; imports its module now if it was given as a string."""
+        if callable(self.factory):
+            return self.factory
+        module_name, attr = self.factory.split(":")
+        try:
+            obj = importlib.import_module(module_name)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError) as exc:
+            raise TrackfitError(
+                f"estimator '{self.name}' (plugin '{self.plugin}') cannot be built: "
+                f"{self.factory} is not importable ({exc}); install what the plugin needs"
+            ) from exc
+        return obj
+
+
+@dataclass
+class PluginInfo:
+    """One plugin found, loaded or not."""
+
+    name: str
+    source: str
+    version: str = ""
+    distribution: str = ""
+    estimators: list = field(default_factory=list)
+    error: str = ""
+
+
+class Registry:
+    """Every estimator the loaded plugins registered, and every plugin found."""
+
+    def __init__(self, plugins, specs):
+        self.plugins = plugins
+        self.specs = specs
+
+    def names(self):
+        return sorted({spec.name for spec in self.specs})
+
+    def get(self, name):
+        """The spec for ``name`` or ``plugin:name``, or a TrackfitError saying what to pass."""
+        if ":" in name:
+            found = [spec for spec in self.specs if spec.qualified_name == name]
+        else:
+            found = [spec for spec in self.specs if spec.name == name]
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            claims = ", ".join(f"'{spec.plugin}'{_from(spec)}" for spec in found)
+            choices = " or ".join(spec.qualified_name for spec in found)
+            raise TrackfitError(
+                f"estimator '{name}' is registered by {len(found)} plugins ({claims}); "
+                f"choose one with estimator={choices}"
+            )
+        choices = self.names() + [spec.qualified_name for spec in self.specs]
+        close = difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        failed = [p for p in self.plugins if p.error]
+        broken = (
+            " Plugins that failed to load: "
+            + "; ".join(f"'{p.name}': {p.error}" for p in failed)
+            + "."
+            if failed
+            else ""
+        )
+        raise TrackfitError(
+            f"unknown estimator '{name}'.{hint} "
+            f"List them with `python -m trackfit estimators`.{broken}"
+        )
+
+
+def _from(spec):
+    return f" from {spec.distribution}" if spec.distribution else ""
+
+
+def _env_names(variable):
+    value = os.environ.get(variable, "")
+    return {part.strip() for part in value.split(",") if part.strip()}
+
+
+def _plugin_files():
+    folders = [PROJECT_DIR / "plugins"]
+    here = Path.cwd() / "plugins"
+    if here.is_dir() and here.resolve() != folders[0].resolve():
+        folders.append(here)
+    files = []
+    for folder in folders:
+        if folder.is_dir():
+            files.extend(sorted(p for p in folder.glob("*.py") if not p.name.startswith("_")))
+    return files
+
+
+def _import_file(path):
+    module_name = f"trackfit_plugins.{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(module_name, None)
+        raise
+    return module
+
+
+def _candidates():
+    """(name, source, version, distribution, loader) for every plugin, in discovery order."""
+    for path in _plugin_files():
+        yield path.stem, f"project: {path}", "", "", lambda path=path: _import_file(path)
+    entry_points = metadata.entry_points(group=ENTRY_POINT_GROUP)
+    for ep in sorted(entry_points, key=lambda ep: ((ep.dist.name if ep.dist else ""), ep.name)):
+        dist = ep.dist.name if ep.dist else ""
+        version = ep.dist.version if ep.dist else ""
+        yield ep.name, f"package: {dist} {version}".strip(), version, dist, ep.load
+
+
+def _collect(manager, info, module):
+    """Run one plugin's hook; return its specs, or raise with the reason it is skipped."""
+    marker = f"{manager.project_name}_impl"
+    unknown = sorted(
+        attr
+        for attr in dir(module)
+        if getattr(getattr(module, attr, None), marker, None) is not None
+        and attr not in HOOK_NAMES
+    )
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(HOOK_NAMES), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise TrackfitError(f"implements unknown hook {unknown[0]}{hint}")
+    manager.register(module, name=info.name)
+    impls = [
+        impl
+        for impl in manager.hook.register_estimators.get_hookimpls()
+        if impl.plugin_name == info.name
+    ]
+    if not impls:
+        raise TrackfitError("implements no trackfit hook (expected register_estimators)")
+    specs = []
+
+    def register(
+        name, factory, defaults=None, description="", flavor="sklearn", trusted_types=()
+    ):
+        specs.append(
+            _make_spec(info, name, factory, defaults, description, flavor, trusted_types, specs)
+        )
+
+    for impl in impls:
+        impl.function(**{arg: register for arg in impl.argnames})
+    if not specs:
+        raise TrackfitError("registered no estimator")
+    return specs
+
+
+def _make_spec(info, name, factory, defaults, description, flavor, trusted_types, earlier):
+    def invalid(problem):
+        return TrackfitError(f"registered an invalid estimator {name!r}: {problem}")
+
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise invalid("name must be lower case letters, digits, '.', '_' or '-'")
+    if any(spec.name == name for spec in earlier):
+        raise invalid("registered twice by this plugin")
+    if isinstance(factory, str):
+        if not FACTORY_PATTERN.match(factory):
+            raise invalid(f"factory {factory!r} is not of the form 'module:attr'")
+    elif not callable(factory):
+        raise invalid("factory must be a 'module:attr' string or a callable")
+    defaults = {} if defaults is None else defaults
+    if not isinstance(defaults, dict) or not all(isinstance(k, str) for k in defaults):
+        raise invalid("defaults must be a dict of hyperparameter names to values")
+    if not isinstance(description, str):
+        raise invalid("description must be a string")
+    if not isinstance(flavor, str) or not flavor.isidentifier():
+        raise invalid("flavor must name an MLflow flavor module, such as 'sklearn'")
+    if isinstance(trusted_types, str) or not all(isinstance(t, str) for t in trusted_types):
+        raise invalid("trusted_types must be a list of type names")
+    return EstimatorSpec(
+        name=name,
+        factory=factory,
+        plugin=info.name,
+        defaults=dict(defaults),
+        description=description,
+        flavor=flavor,
+        trusted_types=tuple(trusted_types),
+        plugin_version=info.version,
+        distribution=info.distribution,
+    )
+
+
+def load_registry():
+    """Find, load and validate every plugin; report the broken ones instead of raising."""
+    disabled = _env_names("TRACKFIT_DISABLE_PLUGINS")
+    only = _env_names("TRACKFIT_LOAD_PLUGINS")
+    manager = pluggy.PluginManager("trackfit")
+    manager.add_hookspecs(hookspecs)
+    plugins, specs = [], []
+    for name, source, version, distribution, loader in _candidates():
+        if name in disabled or (only and name not in only):
+            continue
+        info = PluginInfo(name=name, source=source, version=version, distribution=distribution)
+        plugins.append(info)
+        if manager.has_plugin(name):
+            info.error = f"another plugin named '{name}' was loaded first"
+            continue
+        try:
+            module = loader()
+            info.version = info.version or str(getattr(module, "__version__", ""))
+            found = _collect(manager, info, module)
+        except Exception as exc:  # a broken plugin must not break the others
+            if manager.has_plugin(name):
+                manager.unregister(name=name)
+            info.error = str(exc) if isinstance(exc, TrackfitError) else (
+                f"failed to load: {type(exc).__name__}: {exc}"
+            )
+            continue
+        info.estimators = [spec.name for spec in found]
+        specs.extend(found)
+    return Registry(plugins, specs)
+
+
+_registry = None
+
+
+def registry():
+    """The process's registry, loaded once."""
+    global _registry
+    if _registry is None:
+        _registry = load_registry()
+    return _registry
+
+
+def reset():
+    """Forget the loaded registry (tests, or after installing a plugin)."""
+    global _registry
+    _registry = None

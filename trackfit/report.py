@@ -1,0 +1,72 @@
+"""Leaderboard tables and bar charts of training runs."""
+
+KEY_METRICS = [
+    "test_r2_score", "test_mean_absolute_error", "test_root_mean_squared_error",
+    "training_r2_score", "cv_r2_score",
+]
+CHARTS = {
+    "r2_by_estimator.png": ("test_r2_score", "R2 score by Estimator"),
+    "mae_by_estimator.png": ("test_mean_absolute_error", "Mean absolute error by Estimator"),
+    "rmse_by_estimator.png": ("test_root_mean_squared_error", "RMSE by Estimator"),
+}
+
+
+def leaderboard(runs, metric):
+    """One row per training run, best first: estimator, key metrics, fit time, run id."""
+    import pandas as pd
+
+    columns = {"estimator": runs.get("params.estimator")}
+    for name in dict.fromkeys([metric] + KEY_METRICS):
+        column = f"metrics.{name}"
+        if column in runs.columns:
+            columns[name] = runs[column]
+    fit = runs.get("tags.trackfit.fit_seconds")
+    columns["fit_seconds"] = pd.to_numeric(fit, errors="coerce") if fit is not None else None
+    columns["run_id"] = runs["run_id"]
+    return pd.DataFrame(columns).reset_index(drop=True)
+
+
+def markdown(table):
+    """A GitHub-style Markdown table, numbers to 4 decimals."""
+    def cell(value):
+        return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    for row in table.itertuples(index=False):
+        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def bar_chart(table, metric, title, path):
+    """A bar chart of ``metric`` by estimator, values on the bars.
+
+    ``table`` is the leaderboard, best first: each estimator's bar is its top-ranked run.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    best = table.drop_duplicates("estimator")  # table is sorted best first
+    fig, ax = plt.subplots(figsize=(max(4, 1.1 * len(best)), 4))
+    bars = ax.bar(best["estimator"].astype(str), best[metric])
+    ax.bar_label(bars, fmt="%.4f")
+    ax.set_title(title)
+    ax.set_xlabel("Estimator")
+    ax.set_ylabel(metric)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write(table, folder):
+    """Leaderboard CSV and Markdown plus the charts into ``folder``; returns the file names."""
+    import os
+
+    table.to_csv(os.path.join(folder, "leaderboard.csv"), index=False)
+    with open(os.path.join(folder, "leaderboard.md"), "w") as out:
+        out.write(markdown(table))
+    for name, (chart_metric, title) in CHARTS.items():
+        if chart_metric in table.columns:
+            bar_chart(table, chart_metric, title, os.path.join(folder, name))
+    return sorted(os.listdir(folder))

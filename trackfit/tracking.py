@@ -1,0 +1,95 @@
+"""MLflow plumbing the steps share: step runs, params, pins, finding training runs."""
+
+import contextlib
+from functools import lru_cache
+
+from . import TrackfitError, __version__
+from .plugins import PROJECT_DIR
+
+STEP_TAG = "trackfit.step"
+TRAIN_FILTER = "tags.`trackfit.step` = 'train' and attributes.status = 'FINISHED'"
+LOWER_IS_BETTER = ("error", "loss", "_std", "seconds")
+
+
+@lru_cache(maxsize=None)
+def client():
+    """One tracking client per process."""
+    from mlflow import MlflowClient
+
+    return MlflowClient()
+
+
+@contextlib.contextmanager
+def step_run(step, nested=False, run_name=None):
+    """A run tagged ``trackfit.step=<step>``; FAILED if the block raises.
+
+    Under ``mlflow run`` the first step run is the run MLflow made for us.
+    """
+    import mlflow
+
+    with mlflow.start_run(nested=nested, run_name=run_name) as run:
+        mlflow.set_tags({STEP_TAG: step, "trackfit.version": __version__})
+        yield run
+
+
+def log_params(params):
+    """Log params the run does not have yet (``mlflow run`` logs the -P ones itself)."""
+    import mlflow
+
+    run_id = mlflow.active_run().info.run_id
+    existing = client().get_run(run_id).data.params
+    new = {k: str(v) for k, v in params.items() if k not in existing}
+    if new:
+        mlflow.log_params(new)
+
+
+def higher_is_better(metric):
+    return not any(word in metric for word in LOWER_IS_BETTER)
+
+
+def active_experiment_id():
+    import mlflow
+
+    return mlflow.active_run().info.experiment_id
+
+
+def training_runs(metric, max_results=1000, experiment_ids=None):
+    """Finished training runs, best first by ``metric``: the server filters, sorts and pages."""
+    import mlflow
+
+    ids = experiment_ids or [active_experiment_id()]
+    order = "DESC" if higher_is_better(metric) else "ASC"
+    runs = mlflow.search_runs(
+        experiment_ids=ids,
+        filter_string=TRAIN_FILTER,
+        order_by=[f"metrics.`{metric}` {order}"],
+        max_results=max_results,
+    )
+    if runs.empty:
+        name = client().get_experiment(ids[0]).name
+        raise TrackfitError(
+            f"no finished training runs in experiment '{name}'; "
+            "train one first: mlflow run . -e train -P estimator=linear"
+        )
+    column = f"metrics.{metric}"
+    if column not in runs.columns or runs[column].isna().all():
+        known = sorted(c[len("metrics."):] for c in runs.columns if c.startswith("metrics."))
+        raise TrackfitError(
+            f"no training run has metric '{metric}'; choose one of: {', '.join(known)}"
+        )
+    return runs[runs[column].notna()].reset_index(drop=True)
+
+
+@lru_cache(maxsize=None)
+def pinned_requirements():
+    """The pip pins of conda.yaml: what every logged model requires."""
+    import yaml
+
+    path = PROJECT_DIR / "conda.yaml"
+    if not path.exists():
+        raise TrackfitError(f"{path} is missing; trackfit reads its pins from there")
+    env = yaml.safe_load(path.read_text())
+    for dependency in env.get("dependencies", []):
+        if isinstance(dependency, dict) and "pip" in dependency:
+            return tuple(dependency["pip"])
+    raise TrackfitError(f"{path} has no pip section with pins")
