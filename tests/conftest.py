@@ -49,6 +49,8 @@ def env_for(uri, **extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_RUN")}
     env.update(MLFLOW_TRACKING_URI=uri, MLFLOW_EXPERIMENT_NAME=EXPERIMENT,
                PYTHONPATH=str(PROJECT), **extra)
+    # `python` in MLproject commands is the test interpreter's, as in an activated venv.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
 
 
