@@ -1,0 +1,143 @@
+"""Bad input: one clear line, non-zero exit, the run FAILED, nothing half-written."""
+
+import pandas as pd
+import pytest
+
+from trackfit.entrypoints.register import register
+from trackfit.entrypoints.train import train
+
+from .conftest import cli, runs, versions
+
+
+def lab_frame():
+    from trackfit import data
+
+    return data.load("diabetes")
+
+
+def write_csv(path, frame):
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+def assert_one_line_error(result, *phrases):
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("trackfit: error:")]
+    assert len(errors) == 1, result.stderr
+    for phrase in phrases:
+        assert phrase in errors[0]
+    return errors[0]
+
+
+def assert_failed_run(uri, step):
+    assert len(runs(uri, step, "FAILED")) == 1
+    assert not runs(uri, step, "FINISHED")
+
+
+def bad_inputs(tmp_path):
+    frame = lab_frame()
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    corrupt = tmp_path / "corrupt.parquet"
+    corrupt.write_bytes(b"PAR1 this is not parquet at all")
+    text = frame.astype(object)
+    text.loc[3, "BMI"] = "thirty"
+    holes = frame.copy()
+    holes.loc[[1, 7], "S5"] = None
+    return {
+        "missing file": (str(tmp_path / "nope.csv"), ["data file not found", "nope.csv"]),
+        "empty file": (str(empty), ["is empty"]),
+        "corrupt parquet": (str(corrupt), ["not a readable parquet file"]),
+        "missing column": (write_csv(tmp_path / "nobmi.csv", frame.drop(columns="BMI")),
+                           ["lacks column(s) BMI", "it needs AGE"]),
+        "non-numeric column": (write_csv(tmp_path / "text.csv", text),
+                               ["column BMI is not numeric", "'thirty'"]),
+        "missing values": (write_csv(tmp_path / "holes.csv", holes),
+                           ["missing values in 2 row(s)", "S5: 2", "fill or drop"]),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing file", "empty file", "corrupt parquet",
+                                  "missing column", "non-numeric column", "missing values"])
+def test_bad_data_fails_train_with_one_line(store, tmp_path, case):
+    path, phrases = bad_inputs(tmp_path)[case]
+    result = cli(store, "train", "--estimator", "linear", "--data", path)
+    assert_one_line_error(result, *phrases)
+    assert_failed_run(store, "train")
+
+
+@pytest.mark.parametrize("params, phrases", [
+    ("max_dept=3", ["no hyperparameter 'max_dept'", "did you mean max_depth?"]),
+    ("max_depth=-3", ["rejected max_depth=-3", "must be an int in the range [1, inf)"]),
+    ("max_depth", ["write name=value pairs"]),
+    ("random_state=4", ["pass random_state=4 as its own parameter"]),
+])
+def test_bad_hyperparameters_fail_before_a_model_is_logged(store, params, phrases):
+    result = cli(store, "train", "--estimator", "tree", "--params", params)
+    assert_one_line_error(result, *phrases)
+    assert_failed_run(store, "train")
+
+
+def test_unknown_estimator_names_close_matches_and_how_to_list(store):
+    result = cli(store, "train", "--estimator", "tre")
+    assert_one_line_error(result, "unknown estimator 'tre'", "'tree'",
+                          "python -m trackfit estimators")
+    assert_failed_run(store, "train")
+
+
+def test_main_with_an_unknown_estimator_trains_nothing(store):
+    result = cli(store, "main", "--estimators", "linear,forrest")
+    assert_one_line_error(result, "unknown estimator 'forrest'", "'forest'")
+    assert not runs(store, "train") and not runs(store, "load")
+    assert not versions(store)
+
+
+@pytest.mark.parametrize("step", ["compare", "register"])
+def test_compare_and_register_with_no_training_runs(store, step):
+    result = cli(store, step)
+    assert_one_line_error(result, "no finished training runs in experiment "
+                          "'experiment-diabetes'", "mlflow run . -e train")
+    assert_failed_run(store, step)
+    assert not versions(store)
+
+
+def test_register_with_an_unknown_metric_changes_no_registry(store):
+    train("linear", cv=0)
+    result = cli(store, "register", "--metric", "test_r3_score")
+    assert_one_line_error(result, "no training run has metric 'test_r3_score'", "test_r2_score")
+    assert not versions(store)
+
+
+def test_predict_with_a_missing_column_writes_nothing(store, tmp_path):
+    train("linear", cv=0)
+    register()
+    path = write_csv(tmp_path / "nobmi.csv", lab_frame().drop(columns=["BMI", "Y"]))
+    out = tmp_path / "out.csv"
+    result = cli(store, "predict", "--data", path, "--output", str(out))
+    assert_one_line_error(result, "lacks column(s) BMI")
+    assert_failed_run(store, "predict")
+    assert not out.exists() and list(tmp_path.glob("*.partial")) == []
+
+
+def test_predict_without_a_registered_model_says_register_first(store):
+    result = cli(store, "predict")
+    assert_one_line_error(result, "cannot find model 'models:/model-diabetes@champion'",
+                          "mlflow run . -e register")
+
+
+def test_traceback_is_shown_when_asked_for(store):
+    result = cli(store, "--traceback", "train", "--estimator", "tre")
+    assert result.returncode == 1 and "Traceback" in result.stderr
+
+
+def test_predict_output_must_be_parquet_or_csv(store):
+    result = cli(store, "predict", "--output", "predictions.xlsx")
+    assert_one_line_error(result, "must end in .parquet or .csv")
+
+
+def test_unreadable_data_in_process_raises_trackfit_error(tmp_path):
+    from trackfit import TrackfitError, data
+
+    with pytest.raises(TrackfitError, match="cannot tell the format"):
+        data.load(str(write_csv(tmp_path / "lab.data", pd.DataFrame({"a": [1]}))))
