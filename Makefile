@@ -16,8 +16,9 @@ $(VENV)/.installed: conda.yaml pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# `--env-manager local` runs MLproject's `python` from PATH: the venv's, as when activated.
 lab: venv
-	$(BIN)/mlflow run . --env-manager local --experiment-name $(EXPERIMENT)
+	PATH="$(abspath $(BIN)):$$PATH" mlflow run . --env-manager local --experiment-name $(EXPERIMENT)
 
 test: venv
 	$(BIN)/python -m pytest

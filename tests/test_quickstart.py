@@ -1,0 +1,27 @@
+"""The README's first quickstart command, `make lab`, as a user types it."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import PROJECT, env_for, runs, versions
+
+
+def test_make_lab_runs_the_whole_lab(store):
+    venv = Path(sys.prefix)
+    if not (venv / ".installed").exists():
+        pytest.skip("needs the venv `make test` builds, which `make lab` reuses")
+    env = env_for(store)
+    # A user's shell: the venv is not activated; `make lab` must find its own python.
+    env["PATH"] = os.pathsep.join(
+        p for p in env["PATH"].split(os.pathsep) if Path(p) != venv / "bin")
+    result = subprocess.run(["make", "lab", f"VENV={venv}"], cwd=PROJECT, env=env,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(r.data.params["estimator"] for r in runs(store, "train", "FINISHED")) == [
+        "linear", "tree"]
+    assert len(runs(store, "compare", "FINISHED")) == 1
+    assert [int(v.version) for v in versions(store)] == [1]
