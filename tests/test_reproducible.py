@@ -61,7 +61,8 @@ def mlflow_run(uri, project, *args, env_manager="local", **extra):
     done = subprocess.run(
         [str(BIN / "mlflow"), "run", str(project), "--env-manager", env_manager,
          "--experiment-name", EXPERIMENT, *args],
-        capture_output=True, text=True, env=clean_env(uri, **extra), cwd=project, timeout=1800,
+        capture_output=True, text=True, env=clean_env(uri, **extra), timeout=1800,
+        cwd=uri.removeprefix("sqlite:///").rsplit("/", 1)[0],
     )
     found = RUN_ID.search(done.stderr)
     assert done.returncode == 0 and found, done.stdout[-3000:] + done.stderr[-3000:]
@@ -96,7 +97,11 @@ def shared_store(tmp_path_factory, empty_store):
     """One store for the subprocess tests of this module (they share the baseline run)."""
     path = tmp_path_factory.mktemp("reproducible") / "mlflow.db"
     shutil.copy(empty_store, path)
-    return f"sqlite:///{path}"
+    uri = f"sqlite:///{path}"
+    # Artifacts beside the store, wherever the processes that log them run.
+    mlflow.MlflowClient(tracking_uri=uri).create_experiment(
+        EXPERIMENT, artifact_location=(path.parent / "mlartifacts").as_uri())
+    return uri
 
 
 @pytest.fixture(scope="module")
