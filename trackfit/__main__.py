@@ -83,6 +83,10 @@ def build_parser():
     _split(p)
     _ranking(p)
     _registry(p)
+    p = steps.add_parser("rerun", help="train a finished training run again, compare metrics")
+    p.add_argument("run_id", help="the id of a finished training run")
+    p.add_argument("--force", action="store_true",
+                   help="rerun even if the code changed since (other commit, local changes)")
     for name, text in (("estimators", "list the estimators the plugins provide"),
                        ("plugins", "list the plugins found, loaded or failed")):
         p = steps.add_parser(name, help=text)
@@ -136,6 +140,10 @@ def dispatch(args):
         return list_estimators(args.json)
     if args.command == "plugins":
         return list_plugins(args.json)
+    if args.command == "rerun":
+        from .rerun import rerun
+
+        return rerun(**options)
     import importlib
 
     import mlflow

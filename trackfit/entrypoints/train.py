@@ -2,7 +2,7 @@
 
 import time
 
-from .. import TrackfitError, data as datamod, hyperparams, plugins
+from .. import TrackfitError, data as datamod, hyperparams, plugins, provenance
 from ..tracking import log_params, pinned_requirements, step_run
 
 SCORERS = {
@@ -114,6 +114,7 @@ def train(estimator="linear", params="", data="diabetes", test_size=0.3, random_
             "trackfit.data_digest": dataset.digest,
             "trackfit.fit_seconds": f"{fit_seconds:.4f}",
             "trackfit.model_uri": info.model_uri,
+            **provenance.tags(),
         })
         print(
             f"train: {estimator} ({spec.qualified_name}) run {run.info.run_id}: "

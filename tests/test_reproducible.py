@@ -1,0 +1,292 @@
+"""Reproducible anywhere: the pinned env built by uv, runs from a git URL, identical numbers,
+what each run records, and `python -m trackfit rerun`."""
+
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import mlflow
+import pytest
+import yaml
+from threadpoolctl import threadpool_limits
+
+import trackfit
+from trackfit import data as datamod, plugins
+from trackfit.entrypoints.train import train
+
+from .conftest import EXPERIMENT, PROJECT, env_for
+
+BIN = Path(sys.executable).parent
+RUN_ID = re.compile(r"Run \(ID '([0-9a-f]+)'\) succeeded")
+COPY_IGNORE = shutil.ignore_patterns(".git", ".venv", "mlflow.db", "mlruns", "mlartifacts",
+                                     "__pycache__", ".pytest_cache", "*.egg-info")
+GIT_USER = {"GIT_AUTHOR_NAME": "trackfit tests", "GIT_AUTHOR_EMAIL": "tests@trackfit.invalid",
+            "GIT_COMMITTER_NAME": "trackfit tests",
+            "GIT_COMMITTER_EMAIL": "tests@trackfit.invalid"}
+
+
+def conda_env():
+    return yaml.safe_load((PROJECT / "conda.yaml").read_text())
+
+
+def conda_pins():
+    """The pip pins of conda.yaml, read here independently of trackfit."""
+    for dependency in conda_env()["dependencies"]:
+        if isinstance(dependency, dict):
+            return dependency["pip"]
+    raise AssertionError("conda.yaml has no pip section")
+
+
+def conda_python():
+    """The Python version conda.yaml pins: 'python=3.11.7' -> '3.11.7'."""
+    pins = [d for d in conda_env()["dependencies"] if isinstance(d, str)]
+    return next(d.split("=", 1)[1] for d in pins if d.startswith("python="))
+
+
+def clean_env(uri, **extra):
+    """A user's shell with this venv active (mlflow, uv) and no PYTHONPATH, so trackfit
+    comes from the project's work directory."""
+    env = env_for(uri, **extra)
+    env.pop("PYTHONPATH")
+    return env
+
+
+def mlflow_run(uri, project, *args, env_manager="local", **extra):
+    """``mlflow run PROJECT ARGS``; returns the finished run, or fails with MLflow's output."""
+    done = subprocess.run(
+        [str(BIN / "mlflow"), "run", str(project), "--env-manager", env_manager,
+         "--experiment-name", EXPERIMENT, *args],
+        capture_output=True, text=True, env=clean_env(uri, **extra), timeout=1800,
+        cwd=uri.removeprefix("sqlite:///").rsplit("/", 1)[0],
+    )
+    found = RUN_ID.search(done.stderr)
+    assert done.returncode == 0 and found, done.stdout[-3000:] + done.stderr[-3000:]
+    return mlflow.MlflowClient(tracking_uri=uri).get_run(found.group(1))
+
+
+def trackfit_cli(uri, folder, *args):
+    """``python -m trackfit ARGS`` run from ``folder``: the trackfit of that checkout."""
+    return subprocess.run(
+        [sys.executable, "-m", "trackfit", *args], capture_output=True, text=True,
+        env=clean_env(uri), cwd=folder, timeout=600,
+    )
+
+
+def git(folder, *args):
+    done = subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True,
+                          env={**os.environ, **GIT_USER}, check=True)
+    return done.stdout.strip()
+
+
+def project_copy(folder):
+    """A copy of this checkout as a new git repository: (folder, commit)."""
+    shutil.copytree(PROJECT, folder, ignore=COPY_IGNORE)
+    git(folder, "init", "--quiet", "--initial-branch=main")
+    git(folder, "add", "--all")
+    git(folder, "commit", "--quiet", "-m", "trackfit, as tested")
+    return folder, git(folder, "rev-parse", "HEAD")
+
+
+@pytest.fixture(scope="module")
+def shared_store(tmp_path_factory, empty_store):
+    """One store for the subprocess tests of this module (they share the baseline run)."""
+    path = tmp_path_factory.mktemp("reproducible") / "mlflow.db"
+    shutil.copy(empty_store, path)
+    uri = f"sqlite:///{path}"
+    # Artifacts beside the store, wherever the processes that log them run.
+    mlflow.MlflowClient(tracking_uri=uri).create_experiment(
+        EXPERIMENT, artifact_location=(path.parent / "mlartifacts").as_uri())
+    return uri
+
+
+@pytest.fixture(scope="module")
+def local_tree(shared_store):
+    """The baseline: ``mlflow run <checkout> -e train -P estimator=tree --env-manager local``."""
+    return mlflow_run(shared_store, PROJECT, "-e", "train", "-P", "estimator=tree")
+
+
+# --- identical numbers, what a run records -------------------------------------------------
+
+
+def test_every_builtin_estimator_gives_identical_metrics_twice(store):
+    builtins = [s for s in plugins.registry().specs if s.plugin == "scikit_learn"]
+    assert {"linear", "tree", "forest", "knn"} <= {s.name for s in builtins}
+    client = mlflow.MlflowClient()
+    # One OpenMP thread: hist-gb's threads thrash on a busy 2-core machine (seconds per fit).
+    with threadpool_limits(limits=1, user_api="openmp"):
+        pairs = [(spec, train(spec.qualified_name, data="diabetes", cv=2),
+                  train(spec.qualified_name, data="diabetes", cv=2)) for spec in builtins]
+    for spec, first, second in pairs:
+        assert first["run_id"] != second["run_id"]
+        recorded = [client.get_run(r["run_id"]).data.metrics for r in (first, second)]
+        assert recorded[0], spec.name
+        # Exact equality: every digit, as stored in the tracking store.
+        assert recorded[0] == recorded[1], spec.name
+        assert recorded[0]["test_r2_score"] == first["metrics"]["test_r2_score"]
+
+
+def test_a_training_run_records_what_reproduces_it(store):
+    result = train("tree", data="diabetes", cv=0)
+    run = mlflow.MlflowClient().get_run(result["run_id"])
+    tags = run.data.tags
+    assert tags["trackfit.version"] == trackfit.__version__
+    assert tags["trackfit.python_version"] == platform.python_version()
+    assert "trackfit.plugin_distribution" in tags and "trackfit.plugin_version" in tags
+    assert tags["trackfit.plugin"] == "scikit_learn"
+    inputs = run.inputs.dataset_inputs
+    assert [i.dataset.digest for i in inputs] == [tags["trackfit.data_digest"]]
+    assert tags["trackfit.data_digest"] == datamod.dataset(datamod.load("diabetes"),
+                                                           "diabetes").digest
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT, capture_output=True,
+                          text=True)
+    if head.returncode == 0:
+        assert tags["trackfit.git_commit"] == head.stdout.strip()
+        assert tags["trackfit.git_dirty"] in ("true", "false")
+    else:
+        assert "trackfit.git_commit" not in tags
+
+
+# --- the pinned environment, built by uv from conda.yaml ------------------------------------
+
+
+@pytest.mark.slow
+def test_uv_built_env_from_conda_yaml_gives_the_local_metrics(shared_store, local_tree,
+                                                              tmp_path):
+    project = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]
+    (uv_pin,) = [p for p in project["optional-dependencies"]["test"] if p.startswith("uv==")]
+    uv = subprocess.run([str(BIN / "uv"), "--version"], capture_output=True, text=True)
+    assert uv.stdout.split()[:2] == uv_pin.split("=="), "the test extra pins uv"
+    envs = tmp_path / "envs"
+    run = mlflow_run(shared_store, PROJECT, "-e", "train", "-P", "estimator=tree",
+                     env_manager="uv", MLFLOW_ENV_ROOT=str(envs), UV_PYTHON_DOWNLOADS="never")
+    assert run.data.tags["mlflow.project.env"] == "uv"
+    assert run.data.tags["trackfit.python_version"] == conda_python()
+    assert run.data.metrics == local_tree.data.metrics
+    assert run.data.metrics["test_r2_score"] != 0
+    # The environment holds exactly conda.yaml's pins, and no trackfit: that came from the
+    # work directory.
+    (python,) = envs.glob("*/bin/python")
+    script = ("import json, sys, importlib.metadata as m, importlib.util as u; "
+              "print(json.dumps([[p, m.version(p.split('==')[0])] for p in sys.argv[1:]] "
+              "+ [u.find_spec('trackfit') is not None]))")
+    out = subprocess.run([str(python), "-c", script, *conda_pins()], capture_output=True,
+                         text=True, cwd=tmp_path, check=True).stdout
+    *versions, has_trackfit = yaml.safe_load(out)
+    assert [f"{p.split('==')[0]}=={v}" for p, v in versions] == conda_pins()
+    assert has_trackfit is False
+
+
+# --- runs from a git URL, at a commit and at a branch ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def git_project(tmp_path_factory):
+    """A git repo of the checkout: main at one commit, branch 'release' one commit ahead."""
+    folder, first = project_copy(tmp_path_factory.mktemp("git") / "trackfit")
+    git(folder, "checkout", "--quiet", "-b", "release")
+    (folder / "RELEASE").write_text("release branch\n")
+    git(folder, "add", "RELEASE")
+    git(folder, "commit", "--quiet", "-m", "release")
+    second = git(folder, "rev-parse", "HEAD")
+    git(folder, "checkout", "--quiet", "main")
+    return folder, first, second
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", ["commit", "branch"])
+def test_git_url_run_records_its_commit_and_gives_the_local_metrics(
+        shared_store, local_tree, git_project, version):
+    folder, first, release = git_project
+    wanted = first if version == "commit" else release
+    run = mlflow_run(shared_store, f"file://{folder}", "-e", "train", "-P", "estimator=tree",
+                     "--version", first if version == "commit" else "release")
+    assert run.data.tags["mlflow.source.git.commit"] == wanted
+    assert run.data.tags["trackfit.git_commit"] == wanted
+    assert run.data.tags["trackfit.git_dirty"] == "false"
+    assert run.data.metrics == local_tree.data.metrics
+
+
+# --- rerun -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rerun_setup(tmp_path_factory, shared_store):
+    """A committed copy of the checkout and a tree run trained there on a CSV file."""
+    root = tmp_path_factory.mktemp("rerun")
+    folder, _ = project_copy(root / "trackfit")
+    csv = root / "diabetes.csv"
+    datamod.load("diabetes").to_csv(csv, index=False)
+    done = trackfit_cli(shared_store, folder, "train", "--estimator", "tree",
+                        "--params", "max_depth=4", "--data", str(csv))
+    assert done.returncode == 0, done.stderr
+    run_id = re.search(r"run ([0-9a-f]{32})", done.stdout).group(1)
+    return folder, csv, run_id
+
+
+def reruns_of(uri, run_id):
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    return client.search_runs([experiment.experiment_id],
+                              f"tags.`trackfit.rerun_of` = '{run_id}'")
+
+
+@pytest.mark.slow
+def test_rerun_of_a_tree_run_matches_metric_by_metric(shared_store, rerun_setup):
+    folder, _, run_id = rerun_setup
+    before = len(reruns_of(shared_store, run_id))
+    done = trackfit_cli(shared_store, folder, "rerun", run_id)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^  test_r2_score +\S+ +\S+ +same$", done.stdout, re.M), done.stdout
+    assert "DIFFERS" not in done.stdout
+    assert f"rerun: all 18 metrics match run {run_id}" in done.stdout
+    new = reruns_of(shared_store, run_id)
+    assert len(new) == before + 1
+    assert new[0].data.params["max_depth"] == "4"
+    assert new[0].data.tags["trackfit.git_commit"] == git(folder, "rev-parse", "HEAD")
+
+
+@pytest.mark.slow
+def test_rerun_refuses_when_the_code_changed_unless_forced(shared_store, rerun_setup):
+    folder, _, run_id = rerun_setup
+    plugin = folder / "plugins" / "scikit_learn.py"
+    original = plugin.read_text()
+    before = len(reruns_of(shared_store, run_id))
+    try:
+        plugin.write_text(original + "\n# a local change\n")
+        done = trackfit_cli(shared_store, folder, "rerun", run_id)
+        assert done.returncode == 1
+        assert done.stderr.startswith(f"trackfit: error: will not rerun {run_id}: ")
+        assert "uncommitted changes" in done.stderr and "--force" in done.stderr
+        assert len(reruns_of(shared_store, run_id)) == before
+        forced = trackfit_cli(shared_store, folder, "rerun", run_id, "--force")
+        assert forced.returncode == 0, forced.stderr
+        assert "rerun: warning: the code here has uncommitted changes" in forced.stdout
+        runs = reruns_of(shared_store, run_id)
+        assert len(runs) == before + 1
+        assert runs[0].data.tags["trackfit.rerun_forced"] == "true"
+    finally:
+        plugin.write_text(original)
+
+
+@pytest.mark.slow
+def test_rerun_reports_a_clear_mismatch_when_the_data_changed(shared_store, rerun_setup):
+    folder, csv, run_id = rerun_setup
+    original = csv.read_text()
+    try:
+        frame = datamod.load(str(csv))
+        frame.loc[frame.index[::7], "Y"] += 25  # the same file, some targets changed
+        frame.to_csv(csv, index=False)
+        done = trackfit_cli(shared_store, folder, "rerun", run_id)
+        assert done.returncode == 1
+        assert re.search(r"^  test_r2_score +\S+ +\S+ +DIFFERS$", done.stdout, re.M), done.stdout
+        line = done.stderr.strip()
+        assert line.startswith("trackfit: error: rerun ") and "\n" not in line
+        assert f"differs from run {run_id} in" in line
+        assert "the data changed since (digest" in line
+    finally:
+        csv.write_text(original)
