@@ -35,6 +35,9 @@ def store(tmp_path, monkeypatch, empty_store):
     monkeypatch.chdir(tmp_path)
     mlflow.set_tracking_uri(uri)
     mlflow.tracking.fluent._active_experiment_id = None
+    # Artifacts beside the store, wherever the run starts (mlflow run starts in the project).
+    mlflow.MlflowClient().create_experiment(
+        EXPERIMENT, artifact_location=(tmp_path / "mlartifacts").as_uri())
     tracking.client.cache_clear()
     plugins.reset()
     yield uri
