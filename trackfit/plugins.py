@@ -269,6 +269,13 @@ def load_registry():
     return Registry(plugins, specs)
 
 
+def requirements(spec):
+    """What a model from ``spec`` needs besides trackfit's pins: its package's requirements."""
+    if not spec.distribution:
+        return ()
+    return tuple(r for r in metadata.requires(spec.distribution) or () if ";" not in r)
+
+
 _registry = None
 
 
