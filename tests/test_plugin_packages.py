@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import EXPERIMENT, PROJECT, env_for, runs
+from test_plugin_docs import tutorial_file
 
 from trackfit import tracking
 from trackfit.entrypoints.train import train
@@ -130,3 +131,21 @@ def test_mlflow_run_trains_registers_and_predicts_with_the_package(venv_bin, sto
     pd.testing.assert_frame_equal(predicted, wanted, check_exact=False, rtol=1e-12)
     predict_run = runs(store, "predict", "FINISHED")[0]
     assert predict_run.data.tags["trackfit.rows"] == "442"
+
+
+def test_the_tutorial_package_installs_with_pip_and_is_listed(venv_bin, store, tmp_path):
+    folder = tmp_path / "trackfit-huber"
+    folder.mkdir()
+    for name in ("trackfit_huber.py", "pyproject.toml"):
+        (folder / name).write_text(tutorial_file(f"trackfit-huber/{name}"))
+    done = in_venv(venv_bin, store, venv_bin / "pip", "install", "--quiet", "./trackfit-huber")
+    assert done.returncode == 0, done.stderr
+
+    done = in_venv(venv_bin, store, venv_bin / "python", "-m", "trackfit", "plugins")
+    lines = done.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("huber "))
+    assert lines[at].split() == ["huber", "0.1.0", "package:", "trackfit-huber", "0.1.0"]
+    assert lines[at + 1].split() == ["huber"]
+    done = in_venv(venv_bin, store, venv_bin / "python", "-m", "trackfit", "estimators")
+    assert "huber          huber          Least squares that shrugs off outliers  [max_iter=1000]" \
+        in done.stdout.splitlines()
