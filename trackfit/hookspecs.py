@@ -17,6 +17,10 @@ def register_estimators(register):
       used, or a callable returning a new estimator with the scikit-learn API.
     - ``defaults``: hyperparameters that differ from the factory's own defaults.
     - ``description``: one line shown by ``python -m trackfit estimators``.
-    - ``flavor``: the MLflow flavor that saves the model (``mlflow.<flavor>``).
-    - ``trusted_types``: type names skops may load for this model (sklearn flavor).
+    - ``flavor``: the MLflow flavor that saves the model (``mlflow.<flavor>``); in skops
+      where the flavor offers it.
+    - ``trusted_types``: type names skops may load for this model, beyond what the flavor
+      trusts itself.
+
+    docs/plugins.md has the whole contract.
     """

@@ -65,8 +65,9 @@ def build(spec, overrides, seed):
     if SEED_PARAM in known:
         params[SEED_PARAM] = seed
     estimator.set_params(**params)
+    # scikit-learn's own check, for estimators that declare their constraints
     validate = getattr(estimator, "_validate_params", None)
-    if validate is not None:
+    if validate is not None and hasattr(estimator, "_parameter_constraints"):
         try:
             validate()
         except (ValueError, TypeError) as exc:

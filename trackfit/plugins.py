@@ -8,7 +8,8 @@ A plugin that fails to import, implements an unknown hook, raises in its hook or
 an invalid estimator is reported by name and skipped whole; the others keep working.
 
 ``TRACKFIT_DISABLE_PLUGINS=a,b`` skips the named plugins before they are imported;
-``TRACKFIT_LOAD_PLUGINS=a,b`` loads only the named ones.
+``TRACKFIT_LOAD_PLUGINS=a,b`` loads only the named ones. A name is a plugin's name or its
+distribution's (``trackfit-lightgbm``).
 """
 
 import difflib
@@ -246,12 +247,16 @@ def load_registry():
     manager.add_hookspecs(hookspecs)
     plugins, specs = [], []
     for name, source, version, distribution, loader in _candidates():
-        if name in disabled or (only and name not in only):
+        if {name, distribution} & disabled or (only and not {name, distribution} & only):
             continue
         info = PluginInfo(name=name, source=source, version=version, distribution=distribution)
         plugins.append(info)
         if manager.has_plugin(name):
-            info.error = f"another plugin named '{name}' was loaded first"
+            first = next(p for p in plugins if p.name == name)
+            info.error = (
+                f"another plugin named '{name}' ({first.source}) was loaded first; uninstall "
+                "one, or skip one with TRACKFIT_DISABLE_PLUGINS=<its distribution>"
+            )
             continue
         try:
             module = loader()
@@ -267,6 +272,13 @@ def load_registry():
         info.estimators = [spec.name for spec in found]
         specs.extend(found)
     return Registry(plugins, specs)
+
+
+def requirements(spec):
+    """What a model from ``spec`` needs besides trackfit's pins: its package's requirements."""
+    if not spec.distribution:
+        return ()
+    return tuple(r for r in metadata.requires(spec.distribution) or () if ";" not in r)
 
 
 _registry = None

@@ -48,8 +48,12 @@ def resolve(estimator, params, random_state):
 
 
 def log_model(spec, model, X, y_pred):
-    """Save the model with the flavor the spec names, skops for sklearn, pinned requirements."""
+    """Save the model with the flavor the spec names, in skops where the flavor offers it.
+
+    Requirements: the pins of conda.yaml, plus what the plugin's package requires.
+    """
     import importlib
+    import inspect
 
     from mlflow.models import infer_signature
 
@@ -58,9 +62,9 @@ def log_model(spec, model, X, y_pred):
         name="model",
         signature=infer_signature(X.head(), y_pred[:5]),
         input_example=X.head(5),
-        pip_requirements=list(pinned_requirements()),
+        pip_requirements=list(dict.fromkeys(pinned_requirements() + plugins.requirements(spec))),
     )
-    if spec.flavor == "sklearn":
+    if "serialization_format" in inspect.signature(flavor.log_model).parameters:
         options.update(
             serialization_format="skops",
             skops_trusted_types=list(spec.trusted_types) or None,

@@ -1,0 +1,27 @@
+"""LightGBM regressors for trackfit.
+
+Importing this module imports pluggy only: LightGBM is imported when the estimator is
+built, so ``python -m trackfit estimators`` stays fast with this plugin installed.
+"""
+
+import pluggy
+
+hookimpl = pluggy.HookimplMarker("trackfit")
+
+
+def regressor():
+    """A new LGBMRegressor that does not print LightGBM's log lines on every fit."""
+    from lightgbm import LGBMRegressor
+
+    return LGBMRegressor(verbose=-1)
+
+
+@hookimpl
+def register_estimators(register):
+    register(
+        name="lightgbm",
+        factory="trackfit_lightgbm:regressor",
+        defaults={"n_jobs": 1},
+        description="LightGBM gradient boosted trees (100 trees, 31 leaves)",
+        flavor="lightgbm",
+    )
