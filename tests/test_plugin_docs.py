@@ -6,7 +6,7 @@ import sys
 import tomllib
 
 import pluggy
-from conftest import PROJECT, runs
+from .conftest import PROJECT, runs
 
 from trackfit import hookspecs, plugins
 from trackfit.entrypoints.train import train

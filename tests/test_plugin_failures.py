@@ -7,7 +7,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import PROJECT, env_for, runs
+from .conftest import PROJECT, env_for, runs
 
 from trackfit import TrackfitError, plugins
 from trackfit.__main__ import main

@@ -13,7 +13,7 @@ import mlflow
 import pandas as pd
 import pytest
 import yaml
-from conftest import EXPERIMENT, PROJECT, env_for, runs
+from .conftest import EXPERIMENT, PROJECT, env_for, runs
 from test_plugin_docs import tutorial_file
 
 from trackfit import tracking
