@@ -2,6 +2,8 @@
 
 import pluggy
 
+from trackfit import __version__  # noqa: F401  the built-ins are versioned with trackfit
+
 hookimpl = pluggy.HookimplMarker("trackfit")
 
 # Types skops must be told to trust to load these models (it trusts plain scikit-learn

@@ -4,6 +4,7 @@ import mlflow
 import numpy as np
 import pytest
 
+import trackfit
 from trackfit import data, plugins
 from trackfit.entrypoints.train import train
 
@@ -16,6 +17,7 @@ def test_the_built_ins_are_ordinary_plugins(store):
     assert sorted(registry.names()) == sorted(BUILT_IN)
     assert {spec.plugin for spec in registry.specs} == {"scikit_learn"}
     assert registry.get("tree").defaults == {"max_depth": 5}
+    assert registry.get("tree").plugin_version == trackfit.__version__
 
 
 @pytest.mark.parametrize("name", BUILT_IN)
