@@ -82,7 +82,10 @@ def retry(function, *args, **kwargs):
 def explain(exc):
     """One line for a store or server failure the user can act on, else None."""
     text = str(exc)
-    uri = tracking_uri()
+    try:
+        uri = tracking_uri()
+    except ImportError:  # no MLflow at all: nothing to explain here
+        return None
     if "database is locked" in text:
         return (f"the SQLite store {uri} stayed locked by other processes writing to it "
                 "(database is locked); run again, or share a tracking server: make server, "
