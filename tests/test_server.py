@@ -60,8 +60,6 @@ def names():
 def environment(uri, experiment, **extra):
     env = env_for(uri, **{**credentials(uri), **extra})
     env["MLFLOW_EXPERIMENT_NAME"] = experiment
-    # `mlflow run --env-manager local` runs `python` from PATH: this interpreter's.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env
 
 
