@@ -25,8 +25,12 @@ def trainer(uri, experiment, runs, barrier, results):
     os.environ["MLFLOW_TRACKING_URI"] = uri
     sys.path.insert(0, str(PROJECT))
     sys.stdout = open(os.devnull, "w")
+    import logging
+
     from trackfit import data, store
     from trackfit.entrypoints.train import train
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # no per-run chatter in the table
 
     store.prepare(experiment)
     frame = data.load("diabetes")
