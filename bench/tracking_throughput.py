@@ -40,6 +40,15 @@ def trainer(uri, experiment, runs, barrier, results):
     results.put(time.monotonic())
 
 
+def finished_runs(uri, experiment):
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    found = client.get_experiment_by_name(experiment)
+    return len(client.search_runs([found.experiment_id], "attributes.status = 'FINISHED'",
+                                  max_results=1000))
+
+
 def measure(uri, trainers, runs):
     """Runs per second of ``trainers`` processes training ``runs`` runs each against ``uri``."""
     context = multiprocessing.get_context("spawn")
@@ -56,6 +65,9 @@ def measure(uri, trainers, runs):
         process.join()
         if process.exitcode:
             raise SystemExit(f"a trainer failed against {uri} (exit {process.exitcode})")
+    recorded = finished_runs(uri, experiment)
+    if recorded != trainers * runs:
+        raise SystemExit(f"{uri} holds {recorded} finished runs, not {trainers * runs}")
     return trainers * runs / (ended - started), ended - started
 
 
