@@ -38,4 +38,4 @@ server-stop:
 	scripts/server.sh stop
 
 clean:
-	rm -rf $(VENV) mlflow.db mlruns mlartifacts
+	rm -rf $(VENV) mlflow.db mlflow.db.lock mlruns mlartifacts

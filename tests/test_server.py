@@ -20,7 +20,7 @@ import mlflow
 import pandas as pd
 import pytest
 
-from conftest import PROJECT, env_for
+from .conftest import PROJECT, env_for
 
 SERVER = os.environ.get("TRACKFIT_SERVER_URI")
 USERNAME = os.environ.get("TRACKFIT_SERVER_USERNAME")
