@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 EXPERIMENT ?= experiment-diabetes
 export MLFLOW_EXPERIMENT_NAME ?= $(EXPERIMENT)
 
-.PHONY: venv lab test ui clean
+.PHONY: venv lab test ui clean server server-stop
 
 venv: $(VENV)/.installed
 
@@ -26,5 +26,16 @@ test: venv
 ui: venv
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db
 
+# The team tracking server (scripts/server.sh): PostgreSQL and `mlflow server` on loopback.
+$(VENV)/.server: $(VENV)/.installed pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test,server]'
+	touch $@
+
+server: $(VENV)/.server
+	MLFLOW=$(BIN)/mlflow scripts/server.sh start
+
+server-stop:
+	scripts/server.sh stop
+
 clean:
-	rm -rf $(VENV) mlflow.db mlruns mlartifacts
+	rm -rf $(VENV) mlflow.db mlflow.db.lock mlruns mlartifacts

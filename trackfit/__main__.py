@@ -2,7 +2,6 @@
 
 import argparse
 import json
-import os
 import sys
 
 from . import TrackfitError, __version__
@@ -146,10 +145,9 @@ def dispatch(args):
         return rerun(**options)
     import importlib
 
-    import mlflow
+    from . import store
 
-    if args.experiment_name and not os.environ.get("MLFLOW_RUN_ID"):
-        mlflow.set_experiment(args.experiment_name)
+    store.prepare(args.experiment_name)
     module = importlib.import_module(f".entrypoints.{args.command}", __package__)
     getattr(module, args.command)(**options)
 
@@ -166,6 +164,11 @@ def main(argv=None):
     except Exception as exc:
         if args.traceback:
             raise
+        from .store import explain
+
+        if explain(exc):
+            print(f"trackfit: error: {explain(exc)}", file=sys.stderr)
+            return 1
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         print(f"trackfit: error: {type(exc).__name__}: {text} "
               "(run again with --traceback for the details)", file=sys.stderr)

@@ -3,7 +3,7 @@
 import os
 import tempfile
 
-from .. import data as datamod
+from .. import data as datamod, store
 from ..tracking import log_params, step_run
 
 ARTIFACT = "data/diabetes.parquet"
@@ -16,7 +16,7 @@ def load(data="diabetes", nested=False):
     with step_run("load", nested=nested, run_name="load") as run:
         frame = datamod.load(data)
         dataset = datamod.dataset(frame, data)
-        mlflow.log_input(dataset, context="source")
+        store.retry(mlflow.log_input, dataset, context="source")
         log_params({"data": datamod.redact(data)})
         mlflow.set_tags({"trackfit.data_digest": dataset.digest, "trackfit.rows": len(frame)})
         with tempfile.TemporaryDirectory() as folder:

@@ -20,6 +20,22 @@ def _champion(model_name, alias):
         return None
 
 
+def _first_version(model_name, run_id, mine):
+    """The oldest version of ``run_id``; a later one that is ``mine`` is deleted.
+
+    Two registers at once can each see no version for the run and each make one. The
+    registry has no lock or conditional create, so each process re-checks after creating:
+    the lowest version number wins, every process agrees on it, and a process that made a
+    later duplicate deletes it before any alias points at it.
+    """
+    found = client().search_model_versions(f"name='{model_name}' and run_id='{run_id}'")
+    first = min(found, key=lambda v: int(v.version), default=mine)
+    if int(first.version) < int(mine.version):
+        client().delete_model_version(model_name, mine.version)
+        return first
+    return mine
+
+
 def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, nested=False):
     """One register run; returns the version that holds the alias and whether it is new.
 
@@ -48,7 +64,8 @@ def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, nested=F
                 tags={"run_id": best.run_id, "metric": metric, "value": repr(value),
                       "estimator": str(best.get("params.estimator"))},
             )
-            created = True
+            first = _first_version(model_name, best.run_id, version)
+            version, created = first, first is version
         if champion is None or champion.version != version.version:
             client().set_registered_model_alias(model_name, alias, version.version)
         mlflow.set_tags({"trackfit.model_name": model_name,

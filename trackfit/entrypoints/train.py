@@ -2,7 +2,7 @@
 
 import time
 
-from .. import TrackfitError, data as datamod, hyperparams, plugins, provenance
+from .. import TrackfitError, data as datamod, hyperparams, plugins, provenance, store
 from ..tracking import log_params, pinned_requirements, step_run
 
 SCORERS = {
@@ -106,7 +106,7 @@ def train(estimator="linear", params="", data="diabetes", test_size=0.3, random_
                     "data": datamod.redact(data)})
         mlflow.log_metrics(metrics)
         dataset = datamod.dataset(frame, data)
-        mlflow.log_input(dataset, context="training")
+        store.retry(mlflow.log_input, dataset, context="training")
         info = log_model(spec, model, X_train, train_pred)
         mlflow.set_tags({
             "estimator_name": type(model).__name__,

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# A team tracking server on loopback: PostgreSQL in .server/ and `mlflow server` on top of it,
+# with artifacts served from .server/artifacts.
+#
+#   scripts/server.sh start        install PostgreSQL if missing, initdb once, start both
+#   scripts/server.sh stop         stop both (data stays in .server/)
+#   scripts/server.sh status       what is running, and the tracking URI
+#   scripts/server.sh uri          the tracking URI (http://127.0.0.1:<port>)
+#   scripts/server.sh backend-uri  the PostgreSQL URI the tracking server uses
+#   scripts/server.sh db-restart   restart PostgreSQL only, under the running tracking server
+#
+# Settings (environment): TRACKFIT_SERVER_PORT (5005), TRACKFIT_PG_PORT (5433),
+# TRACKFIT_SERVER_DIR (.server), TRACKFIT_SERVER_WORKERS (4), TRACKFIT_SERVER_AUTH=1 for
+# MLflow's basic-auth app (user `admin`, password in .server/admin-password unless
+# MLFLOW_AUTH_ADMIN_PASSWORD is set), MLFLOW (the mlflow command; default: the one on PATH).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DIR=$(mkdir -p "${TRACKFIT_SERVER_DIR:-.server}" && cd "${TRACKFIT_SERVER_DIR:-.server}" && pwd)
+HOST=127.0.0.1
+PORT=${TRACKFIT_SERVER_PORT:-5005}
+PG_PORT=${TRACKFIT_PG_PORT:-5433}
+WORKERS=${TRACKFIT_SERVER_WORKERS:-4}
+AUTH=${TRACKFIT_SERVER_AUTH:-}
+MLFLOW=${MLFLOW:-mlflow}
+PYTHON=$(dirname "$(command -v "$MLFLOW")")/python
+[ -x "$PYTHON" ] || PYTHON=python3
+PGHOME=$DIR/pg  # owned by the user PostgreSQL runs as
+PGDATA=$PGHOME/data
+PGRUN=$PGHOME/run
+PGLOG=$PGHOME/postgresql.log
+PG_USER=mlflow
+
+say() { echo "server: $*"; }
+die() { echo "server: error: $*" >&2; exit 1; }
+
+pg_bindir() {
+    local found
+    found=$(command -v pg_ctl 2>/dev/null || true)
+    [ -n "$found" ] || found=$(ls -d /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$found" ] && dirname "$(readlink -f "$found")"
+}
+
+install_postgresql() {
+    [ -n "$(pg_bindir)" ] && return
+    [ "$(id -u)" = 0 ] || die "PostgreSQL is not installed; install Debian's postgresql package"
+    say "installing PostgreSQL (apt-get)"
+    # Only the binaries: no system-wide cluster on port 5432.
+    mkdir -p /etc/postgresql-common
+    [ -e /etc/postgresql-common/createcluster.conf ] ||
+        echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+    [ -n "$(pg_bindir)" ] || die "apt-get installed postgresql but pg_ctl is not in /usr/lib/postgresql/*/bin"
+}
+
+# PostgreSQL refuses to run as root: as root, run it as the unprivileged `postgres` user.
+as_pg() {
+    if [ "$(id -u)" = 0 ]; then
+        id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+pg() { local tool=$1; shift; as_pg "$(pg_bindir)/$tool" "$@"; }
+
+# A random secret in $DIR/<name>, readable by its owner only, made once.
+secret() { [ -f "$DIR/$1" ] || (umask 077 && "$PYTHON" -c "import secrets; print(secrets.token_hex(16))" > "$DIR/$1"); }
+
+pg_password() { cat "$DIR/pg-password"; }
+
+backend_uri() { echo "postgresql+psycopg2://$PG_USER:$(pg_password)@$HOST:$PG_PORT/$1"; }
+
+pg_running() { [ -f "$PGDATA/postmaster.pid" ] && pg pg_ctl status -D "$PGDATA" >/dev/null 2>&1; }
+
+pg_init() {
+    [ -f "$PGDATA/PG_VERSION" ] && return
+    say "initdb in $PGDATA"
+    secret pg-password
+    mkdir -p "$PGDATA" "$PGRUN"
+    if [ "$(id -u)" = 0 ]; then
+        chown -R postgres "$PGHOME"
+        chown postgres "$DIR/pg-password"
+        as_pg test -x "$DIR" || die "user postgres cannot reach $DIR; make its parent folders world-executable"
+    fi
+    pg initdb -D "$PGDATA" -U "$PG_USER" --pwfile="$DIR/pg-password" --auth=scram-sha-256 \
+        --encoding=UTF8 --locale=C.UTF-8 >"$DIR/initdb.log" 2>&1 ||
+        die "initdb failed, see $DIR/initdb.log"
+}
+
+pg_start() {
+    pg_running && return
+    pg pg_ctl start -D "$PGDATA" -w -t 60 -l "$PGLOG" \
+        -o "-c listen_addresses=$HOST -p $PG_PORT -k $PGRUN" >/dev/null ||
+        die "PostgreSQL did not start, see $PGLOG"
+    local db
+    for db in mlflow mlflow_auth; do
+        PGPASSWORD=$(pg_password) "$(pg_bindir)/psql" -h "$HOST" -p "$PG_PORT" -U "$PG_USER" \
+            -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 ||
+            PGPASSWORD=$(pg_password) "$(pg_bindir)/createdb" -h "$HOST" -p "$PG_PORT" -U "$PG_USER" "$db"
+    done
+    say "PostgreSQL on $HOST:$PG_PORT, data in $PGDATA"
+}
+
+pg_stop() { pg_running && pg pg_ctl stop -D "$PGDATA" -m fast -w >/dev/null || true; }
+
+mlflow_pid() { [ -f "$DIR/mlflow.pid" ] && kill -0 "$(cat "$DIR/mlflow.pid")" 2>/dev/null && cat "$DIR/mlflow.pid"; }
+
+healthy() {
+    "$PYTHON" - "http://$HOST:$PORT/health" <<'EOF' 2>/dev/null
+import sys, urllib.request
+sys.exit(0 if urllib.request.urlopen(sys.argv[1], timeout=2).status == 200 else 1)
+EOF
+}
+
+mlflow_start() {
+    [ -n "$(mlflow_pid || true)" ] && return
+    command -v "$MLFLOW" >/dev/null || die "no '$MLFLOW' command; install trackfit's server extra: pip install -e '.[server]'"
+    "$PYTHON" -c "import psycopg2" 2>/dev/null || die "the PostgreSQL driver is missing; pip install -e '.[server]'"
+    local app=()
+    if [ -n "$AUTH" ]; then
+        secret admin-password
+        secret flask-secret-key
+        export MLFLOW_FLASK_SERVER_SECRET_KEY=${MLFLOW_FLASK_SERVER_SECRET_KEY:-$(cat "$DIR/flask-secret-key")}
+        cat > "$DIR/basic_auth.ini" <<EOF
+[mlflow]
+default_permission = READ
+database_uri = $(backend_uri mlflow_auth)
+admin_username = admin
+admin_password = ${MLFLOW_AUTH_ADMIN_PASSWORD:-$(cat "$DIR/admin-password")}
+authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+# Check each password hash once a minute per worker, not on every request.
+auth_cache_ttl_seconds = 60
+EOF
+        chmod 600 "$DIR/basic_auth.ini"
+        app=(--app-name basic-auth)
+    fi
+    mkdir -p "$DIR/artifacts"
+    # The database URI (with its password) goes in the environment, not on the command line.
+    # No background job workers: trackfit runs no server-side (GenAI) jobs.
+    MLFLOW_SERVER_ENABLE_JOB_EXECUTION=${MLFLOW_SERVER_ENABLE_JOB_EXECUTION:-false} \
+    MLFLOW_BACKEND_STORE_URI=$(backend_uri mlflow) MLFLOW_AUTH_CONFIG_PATH=$DIR/basic_auth.ini \
+        setsid "$MLFLOW" server --host "$HOST" --port "$PORT" --workers "$WORKERS" \
+        --artifacts-destination "$DIR/artifacts" "${app[@]}" \
+        >"$DIR/mlflow.log" 2>&1 < /dev/null &
+    echo $! > "$DIR/mlflow.pid"
+    local tries=0
+    until healthy; do
+        tries=$((tries + 1))
+        kill -0 "$(cat "$DIR/mlflow.pid")" 2>/dev/null || die "mlflow server exited, see $DIR/mlflow.log"
+        [ $tries -lt 240 ] || die "mlflow server not healthy after 120 s, see $DIR/mlflow.log"
+        sleep 0.5
+    done
+    say "MLflow tracking server at http://$HOST:$PORT${AUTH:+ (basic auth, user admin, password in $DIR/admin-password)}"
+    say "use it: export MLFLOW_TRACKING_URI=http://$HOST:$PORT"
+}
+
+mlflow_stop() {
+    local pid
+    pid=$(mlflow_pid || true)
+    [ -n "$pid" ] || { rm -f "$DIR/mlflow.pid"; return; }
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid"
+    for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    rm -f "$DIR/mlflow.pid"
+}
+
+case "${1:-}" in
+    start) install_postgresql; pg_init; pg_start; mlflow_start ;;
+    stop) mlflow_stop; pg_stop; say "stopped" ;;
+    status)
+        pg_running && say "PostgreSQL running on $HOST:$PG_PORT" || say "PostgreSQL stopped"
+        if [ -n "$(mlflow_pid || true)" ] && healthy; then
+            say "tracking server running at http://$HOST:$PORT"
+        else
+            say "tracking server stopped"; exit 3
+        fi ;;
+    uri) echo "http://$HOST:$PORT" ;;
+    backend-uri) backend_uri mlflow ;;
+    db-restart)
+        pg pg_ctl restart -D "$PGDATA" -m fast -w -t 60 -l "$PGLOG" \
+            -o "-c listen_addresses=$HOST -p $PG_PORT -k $PGRUN" >/dev/null
+        say "PostgreSQL restarted" ;;
+    *) echo "usage: $0 start|stop|status|uri|backend-uri|db-restart" >&2; exit 2 ;;
+esac

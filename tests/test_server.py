@@ -1,0 +1,295 @@
+"""trackfit against a team tracking server (PostgreSQL-backed MLflow), under load and faults.
+
+The server tests need a running server: ``scripts/server.sh start`` (``.ci/run`` does it) and
+TRACKFIT_SERVER_URI=http://127.0.0.1:<port>; with its basic-auth app, also
+TRACKFIT_SERVER_USERNAME and TRACKFIT_SERVER_PASSWORD. Every test works in an experiment and
+registered model of its own, so tests share the server without seeing each other's runs.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+
+from .conftest import PROJECT, env_for
+
+SERVER = os.environ.get("TRACKFIT_SERVER_URI")
+USERNAME = os.environ.get("TRACKFIT_SERVER_USERNAME")
+PASSWORD = os.environ.get("TRACKFIT_SERVER_PASSWORD")
+SCRIPT = PROJECT / "scripts" / "server.sh"
+MLFLOW = str(Path(sys.executable).with_name("mlflow"))
+# A dead server must fail a step in seconds, not after MLflow's default minutes of retries.
+FAST_FAIL = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+             "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+
+
+def credentials(uri):
+    """The team server's login, for that server only."""
+    if USERNAME and uri == SERVER:
+        return {"MLFLOW_TRACKING_USERNAME": USERNAME, "MLFLOW_TRACKING_PASSWORD": PASSWORD or ""}
+    return {}
+
+
+@pytest.fixture
+def server(monkeypatch):
+    """The running team server's URI; this process's clients get its credentials."""
+    if not SERVER:
+        pytest.skip("no tracking server: start one with scripts/server.sh start and set "
+                    "TRACKFIT_SERVER_URI (.ci/run does both)")
+    for name, value in credentials(SERVER).items():
+        monkeypatch.setenv(name, value)
+    return SERVER
+
+
+@pytest.fixture
+def names():
+    """An experiment and a registered model name of this test's own."""
+    tag = uuid.uuid4().hex[:8]
+    return f"server-{tag}", f"model-{tag}"
+
+
+def environment(uri, experiment, **extra):
+    env = env_for(uri, **{**credentials(uri), **extra})
+    env["MLFLOW_EXPERIMENT_NAME"] = experiment
+    return env
+
+
+def trackfit(uri, experiment, *args, cwd=PROJECT, **extra):
+    """``python -m trackfit ARGS`` as a user runs it, in ``experiment``."""
+    return subprocess.run([sys.executable, "-m", "trackfit", *args], capture_output=True,
+                          text=True, env=environment(uri, experiment, **extra), cwd=cwd,
+                          timeout=600)
+
+
+def start_trackfit(uri, experiment, *args, cwd=PROJECT, **extra):
+    return subprocess.Popen([sys.executable, "-m", "trackfit", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=cwd,
+                            env=environment(uri, experiment, **extra))
+
+
+def finish(processes):
+    """Wait for every process; returns (returncode, stdout, stderr) of each."""
+    outputs = [p.communicate(timeout=600) for p in processes]
+    return [(p.returncode, out, err) for p, (out, err) in zip(processes, outputs)]
+
+
+def mlflow_run(uri, experiment, *args):
+    """``mlflow run . ARGS --env-manager local``, as the README tells users."""
+    return subprocess.run([MLFLOW, "run", str(PROJECT), "--env-manager", "local",
+                           "--experiment-name", experiment, *args], capture_output=True,
+                          text=True, env=environment(uri, experiment), cwd=PROJECT, timeout=600)
+
+
+def ok(result):
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def runs(uri, experiment, step=None, status=None):
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return []
+    filters = [f"tags.`trackfit.step` = '{step}'"] if step else []
+    filters += [f"attributes.status = '{status}'"] if status else []
+    return client.search_runs([found.experiment_id], " and ".join(filters), max_results=1000)
+
+
+def versions(uri, model_name):
+    return mlflow.MlflowClient(tracking_uri=uri).search_model_versions(f"name='{model_name}'")
+
+
+def assert_one_version_per_run(uri, model_name):
+    """Every version READY (none half-made) and no run registered twice."""
+    found = versions(uri, model_name)
+    assert [v.status for v in found] == ["READY"] * len(found)
+    run_ids = [v.run_id for v in found]
+    assert len(run_ids) == len(set(run_ids)), run_ids
+    return found
+
+
+def test_whole_lab_against_the_server(server, names, tmp_path):
+    experiment, model = names
+    ok(mlflow_run(server, experiment, "-P", f"model_name={model}"))
+    steps = {step: len(runs(server, experiment, step, "FINISHED"))
+             for step in ("main", "load", "train", "compare", "register")}
+    assert steps == {"main": 1, "load": 1, "train": 2, "compare": 1, "register": 1}
+    assert len(assert_one_version_per_run(server, model)) == 1
+
+    ok(mlflow_run(server, experiment, "-e", "load"))
+    ok(mlflow_run(server, experiment, "-e", "train", "-P", "estimator=tree",
+                  "-P", "params=max_depth=2"))
+    ok(mlflow_run(server, experiment, "-e", "compare"))
+    ok(mlflow_run(server, experiment, "-e", "register", "-P", f"model_name={model}"))
+    output = tmp_path / "predictions.csv"
+    ok(mlflow_run(server, experiment, "-e", "predict", "-P", f"model=models:/{model}@champion",
+                  "-P", f"output={output}"))
+
+    trained = runs(server, experiment, "train", "FINISHED")
+    assert len(trained) == 3
+    assert len(runs(server, experiment, "load", "FINISHED")) == 2
+    compared = runs(server, experiment, "compare", "FINISHED")[0]
+    client = mlflow.MlflowClient(tracking_uri=server)
+    assert client.list_artifacts(compared.info.run_id), "the served artifact store is empty"
+    best = max(trained, key=lambda r: r.data.metrics["test_r2_score"])
+    champion = client.get_model_version_by_alias(model, "champion")
+    assert champion.run_id == best.info.run_id
+    assert_one_version_per_run(server, model)
+    predictions = pd.read_csv(output)
+    assert len(predictions) == 442 and predictions["prediction"].notna().all()
+    assert len(runs(server, experiment, "predict", "FINISHED")) == 1
+
+
+def test_eight_concurrent_trains_on_the_server_make_eight_runs(server, names):
+    experiment, _ = names  # not created yet: all eight race to create it
+    trainers = [start_trackfit(server, experiment, "train", "--cv", "0") for _ in range(8)]
+    results = finish(trainers)
+    assert [code for code, _, _ in results] == [0] * 8, [err[-800:] for _, _, err in results]
+    assert len(runs(server, experiment)) == 8
+    assert len(runs(server, experiment, "train", "FINISHED")) == 8
+
+
+def test_eight_concurrent_trains_on_the_default_sqlite_store(tmp_path):
+    """A fresh mlflow.db in the working directory, eight trainers at once: all recorded."""
+    uri = "sqlite:///mlflow.db"
+    experiment = "experiment-diabetes"
+    trainers = [start_trackfit(uri, experiment, "train", "--cv", "0", cwd=tmp_path)
+                for _ in range(8)]
+    results = finish(trainers)
+    errors = "".join(err for _, _, err in results)
+    assert "database is locked" not in errors
+    assert [code for code, _, _ in results] == [0] * 8, errors[-3000:]
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert len(runs(store, experiment)) == 8
+    assert len(runs(store, experiment, "train", "FINISHED")) == 8
+
+
+def test_two_concurrent_registers_make_one_version(server, names):
+    experiment, model = names
+    ok(trackfit(server, experiment, "train", "--cv", "0"))
+    registers = [start_trackfit(server, experiment, "register", "--model_name", model)
+                 for _ in range(2)]
+    results = finish(registers)
+    assert [code for code, _, _ in results] == [0, 0], [err[-800:] for _, _, err in results]
+    found = assert_one_version_per_run(server, model)
+    assert len(found) == 1
+    done = runs(server, experiment, "register", "FINISHED")
+    assert [r.data.tags["trackfit.model_version"] for r in done] == [found[0].version] * 2
+    client = mlflow.MlflowClient(tracking_uri=server)
+    assert client.get_model_version_by_alias(model, "champion").version == found[0].version
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_mlflow_server(port, backend, folder):
+    """A plain ``mlflow server`` of this test's own on the team PostgreSQL database."""
+    env = {**os.environ, "MLFLOW_BACKEND_STORE_URI": backend,
+           "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    log = open(folder / "mlflow.log", "a")
+    process = subprocess.Popen(
+        [MLFLOW, "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--artifacts-destination", str(folder / "artifacts")],
+        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        assert process.poll() is None, (folder / "mlflow.log").read_text()[-3000:]
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                return process
+        except OSError:
+            time.sleep(0.5)
+    stop(process)
+    pytest.fail("mlflow server did not become healthy in 180 s")
+
+
+def stop(process):
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+
+
+@pytest.fixture
+def own_server(server, tmp_path, monkeypatch):
+    """Start and stop a tracking server of our own: (uri, start, stop)."""
+    for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    backend = ok(subprocess.run([str(SCRIPT), "backend-uri"], capture_output=True,
+                                text=True)).stdout.strip()
+    port = free_port()
+    started = []
+
+    def start():
+        started.append(start_mlflow_server(port, backend, tmp_path))
+
+    def halt():
+        stop(started.pop())
+
+    yield f"http://127.0.0.1:{port}", start, halt
+    while started:
+        halt()
+
+
+def test_server_stopped_mid_train_fails_fast_and_the_lab_recovers(own_server, names):
+    uri, start, halt = own_server
+    experiment, model = names
+    start()
+    trainer = start_trackfit(uri, experiment, "train", "--estimator", "tree", **FAST_FAIL)
+    deadline = time.monotonic() + 300
+    while not runs(uri, experiment, "train", "RUNNING"):
+        assert trainer.poll() is None, trainer.communicate()
+        assert time.monotonic() < deadline, "the train run never started"
+        time.sleep(0.1)
+    halt()
+    # Bounded: MLFLOW_HTTP_REQUEST_* above; a hang would hit this timeout.
+    out, err = trainer.communicate(timeout=300)
+    assert trainer.returncode == 1
+    lines = err.strip().splitlines()
+    assert "Traceback" not in err
+    assert lines[-1].startswith(f"trackfit: error: the tracking server {uri} is unreachable")
+
+    start()
+    ok(trackfit(uri, experiment, "main", "--cv", "0", "--model_name", model))
+    trained = runs(uri, experiment, "train")
+    assert len(trained) == 3
+    assert len([r for r in trained if r.info.status == "FINISHED"]) == 2
+    found = assert_one_version_per_run(uri, model)
+    assert len(found) == 1
+    finished = {r.info.run_id for r in trained if r.info.status == "FINISHED"}
+    assert found[0].run_id in finished
+
+
+def test_postgresql_restarted_under_the_server(server, names):
+    experiment, model = names
+    ok(subprocess.run([str(SCRIPT), "db-restart"], capture_output=True, text=True))
+    ok(trackfit(server, experiment, "main", "--cv", "0", "--model_name", model))
+    assert len(runs(server, experiment, "train", "FINISHED")) == 2
+    assert len(runs(server, experiment, "main", "FINISHED")) == 1
+    assert len(assert_one_version_per_run(server, model)) == 1
+
+
+@pytest.mark.parametrize("password", ["wrong-password", ""])
+def test_bad_credentials_are_one_clear_line(server, names, password):
+    if not USERNAME:
+        pytest.skip("the server runs without basic auth: set TRACKFIT_SERVER_USERNAME and "
+                    "TRACKFIT_SERVER_PASSWORD for one started with TRACKFIT_SERVER_AUTH=1")
+    experiment, _ = names
+    result = trackfit(server, experiment, "train", "--cv", "0",
+                      MLFLOW_TRACKING_PASSWORD=password)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"trackfit: error: the tracking server {server} refused the credentials (HTTP 401); "
+        "check MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"
+    ]
+    assert runs(server, experiment) == []

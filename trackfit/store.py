@@ -1,0 +1,107 @@
+"""The tracking store under load: a safe first use of SQLite, retries, and plain errors."""
+
+import contextlib
+import os
+import random
+import time
+
+from . import TrackfitError
+
+# Conflicts one more attempt resolves: SQLite busy, or two writers inserting the same row
+# (MLflow checks, then inserts, e.g. a dataset logged by two runs at once).
+TRANSIENT = ("database is locked", "UNIQUE constraint failed", "duplicate key value")
+ATTEMPTS = 5
+
+
+def tracking_uri():
+    import mlflow
+
+    return mlflow.get_tracking_uri()
+
+
+def sqlite_path(uri):
+    """The file of a ``sqlite:///`` URI, else None."""
+    prefix = "sqlite:///"
+    return uri[len(prefix):] if uri.startswith(prefix) else None
+
+
+@contextlib.contextmanager
+def file_lock(path):
+    """An exclusive lock on ``path`` between processes of this machine."""
+    import fcntl
+
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def prepare(experiment_name=None):
+    """Open the store and set the experiment, safe when many trackfit processes start at once.
+
+    MLflow creates a new SQLite store's tables on first use; two processes doing that at once
+    leave it half-migrated, so the first use holds a lock file next to the database. An
+    experiment named by ``--experiment-name`` or MLFLOW_EXPERIMENT_NAME is set with
+    ``mlflow.set_experiment``, which copes with another process creating it meanwhile.
+    Under ``mlflow run`` the run, and so the experiment, already exist: nothing to set.
+    """
+    import mlflow
+
+    path = sqlite_path(tracking_uri())
+    if path:
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        with file_lock(os.path.abspath(path) + ".lock"):
+            mlflow.MlflowClient().search_experiments(max_results=1)
+    if os.environ.get("MLFLOW_RUN_ID"):
+        return
+    name = experiment_name
+    if not name and not os.environ.get("MLFLOW_EXPERIMENT_ID"):
+        name = os.environ.get("MLFLOW_EXPERIMENT_NAME")
+    if name:
+        mlflow.set_experiment(name)
+
+
+def transient(exc):
+    return any(text in str(exc) for text in TRANSIENT)
+
+
+def retry(function, *args, **kwargs):
+    """``function(*args, **kwargs)``, tried again a few times after a transient store conflict."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return function(*args, **kwargs)
+        except Exception as exc:
+            if attempt == ATTEMPTS or not transient(exc):
+                raise
+            time.sleep(0.1 * 2**attempt * random.uniform(0.5, 1.5))
+
+
+def explain(exc):
+    """One line for a store or server failure the user can act on, else None."""
+    text = str(exc)
+    try:
+        uri = tracking_uri()
+    except ImportError:  # no MLflow at all: nothing to explain here
+        return None
+    if "database is locked" in text:
+        return (f"the SQLite store {uri} stayed locked by other processes writing to it "
+                "(database is locked); run again, or share a tracking server: make server, "
+                "then MLFLOW_TRACKING_URI=http://127.0.0.1:5005")
+    if "error code 401" in text:
+        return (f"the tracking server {uri} refused the credentials (HTTP 401); check "
+                "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD")
+    if "error code 403" in text:
+        return (f"the tracking server {uri} denied this user the operation (HTTP 403); "
+                "ask its admin for permission")
+    if uri.startswith(("http://", "https://")) and (
+        "Max retries exceeded" in text or "Connection refused" in text
+        or "timed out" in text or "failed with exception" in text
+    ):
+        return (f"the tracking server {uri} is unreachable; start it (make server) or point "
+                "MLFLOW_TRACKING_URI at a running one (MLFLOW_HTTP_REQUEST_MAX_RETRIES and "
+                "MLFLOW_HTTP_REQUEST_TIMEOUT bound how long trackfit waits)")
+    return None
+
