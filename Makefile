@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 EXPERIMENT ?= experiment-diabetes
 export MLFLOW_EXPERIMENT_NAME ?= $(EXPERIMENT)
 
-.PHONY: venv lab test ui clean
+.PHONY: venv lab test bench ui clean
 
 venv: $(VENV)/.installed
 
@@ -21,6 +21,10 @@ lab: venv
 
 test: venv
 	$(BIN)/python -m pytest
+
+# Speed figures into BENCHMARKS.md (bench/run.py --smoke: each once, small, quick).
+bench: venv
+	$(BIN)/python bench/run.py
 
 ui: venv
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db

@@ -1,0 +1,63 @@
+"""Figures measured inside one process, printed as JSON: predict throughput, fit times.
+
+    python bench/inprocess.py predict DATA REPEAT   (needs models:/model-diabetes@champion)
+    python bench/inprocess.py fit REPEAT
+"""
+
+import json
+import statistics
+import sys
+import time
+
+
+def predict(data, repeat):
+    """pyfunc predict (what trackfit predict calls) against the bare estimator, A B A B."""
+    import mlflow
+
+    from trackfit import data as datamod
+
+    uri = "models:/model-diabetes@champion"
+    frame = datamod.load(data, require_target=False)[datamod.FEATURES]
+    array = frame.to_numpy()
+    pyfunc = mlflow.pyfunc.load_model(uri)
+    bare = mlflow.sklearn.load_model(uri)
+    times = {"pyfunc": [], "bare": []}
+    for _ in range(repeat):
+        for name, call in (("pyfunc", lambda: pyfunc.predict(frame)),
+                           ("bare", lambda: bare.predict(array))):
+            started = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - started)
+    ratios = [b / p for p, b in zip(times["pyfunc"], times["bare"])]
+    return {"rows": len(frame), "pyfunc_seconds": statistics.median(times["pyfunc"]),
+            "bare_seconds": statistics.median(times["bare"]),
+            "ratio": statistics.median(ratios)}
+
+
+def fit(repeat):
+    """Every built-in estimator trained ``repeat`` times, round-robin; fit times as compare
+    shows them in its leaderboard (fit_seconds, tag trackfit.fit_seconds)."""
+    from trackfit import plugins
+    from trackfit.entrypoints.compare import compare
+    from trackfit.entrypoints.train import train
+
+    names = [s.name for s in plugins.registry().specs if s.plugin == "scikit_learn"]
+    for _ in range(repeat):
+        for name in names:
+            train(name, cv=0)
+    table = compare(max_results=len(names) * repeat)["leaderboard"]
+    medians = table.groupby("estimator")["fit_seconds"].median()
+    return {"fit_seconds": {name: float(medians[name]) for name in names},
+            "leaderboard_columns": list(table.columns)}
+
+
+if __name__ == "__main__":
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        if sys.argv[1] == "predict":
+            result = predict(sys.argv[2], int(sys.argv[3]))
+        else:
+            result = fit(int(sys.argv[2]))
+    print(json.dumps(result))
