@@ -37,8 +37,7 @@ def log_params(params):
     """Log params the run does not have yet (``mlflow run`` logs the -P ones itself)."""
     import mlflow
 
-    run_id = mlflow.active_run().info.run_id
-    existing = client().get_run(run_id).data.params
+    existing = mlflow.active_run().data.params  # as the run started: no get_run per step
     new = {k: str(v) for k, v in params.items() if k not in existing}
     if new:
         mlflow.log_params(new)
