@@ -25,7 +25,7 @@ def env_for(folder, **extra):
 
 
 def run(command, folder, check=True, **extra):
-    """Run ``command`` in ``folder``; returns (seconds, peak RSS in MB, stdout)."""
+    """Run ``command`` in ``folder``; returns (seconds, peak RSS in MB, stdout, CPU seconds)."""
     started = time.perf_counter()
     with open(Path(folder) / "stdout.txt", "w") as out, open(Path(folder) / "stderr.txt", "w") as err:
         process = subprocess.Popen(command, cwd=folder, env=env_for(folder, **extra),
@@ -36,7 +36,8 @@ def run(command, folder, check=True, **extra):
     if check and process.returncode:
         tail = (Path(folder) / "stderr.txt").read_text()[-2000:]
         raise RuntimeError(f"{' '.join(map(str, command))} failed in {folder}:\n{tail}")
-    return seconds, usage.ru_maxrss / 1024, (Path(folder) / "stdout.txt").read_text()
+    cpu = usage.ru_utime + usage.ru_stime  # user + system: steadier than wall on a busy machine
+    return seconds, usage.ru_maxrss / 1024, (Path(folder) / "stdout.txt").read_text(), cpu
 
 
 def fresh(template=None):
@@ -50,17 +51,17 @@ def fresh(template=None):
 def interleaved(commands, repeat, template=None):
     """Each command ``repeat`` times, A B A B ..., each in a fresh folder and store.
 
-    Returns {name: [(seconds, peak_mb), ...]}.
+    Returns {name: [(seconds, peak_mb, cpu_seconds), ...]}.
     """
     results = {name: [] for name in commands}
     for _ in range(repeat):
         for name, command in commands.items():
             folder = fresh(template)
             try:
-                seconds, peak, _ = run(command, folder)
+                seconds, peak, _, cpu = run(command, folder)
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
-            results[name].append((seconds, peak))
+            results[name].append((seconds, peak, cpu))
     return results
 
 
@@ -68,6 +69,6 @@ def median(samples, index=0):
     return statistics.median(s[index] for s in samples)
 
 
-def ratios(a, b):
+def ratios(a, b, index=0):
     """Median of the per-round ratios a/b: each round's pair ran back to back."""
-    return statistics.median(x[0] / y[0] for x, y in zip(a, b))
+    return statistics.median(x[index] / y[index] for x, y in zip(a, b))

@@ -73,7 +73,7 @@ class Report:
     def samples(self, results, commands):
         for name, samples in results.items():
             self.runs.append((name, median(samples), median(samples, 1), len(samples),
-                              shown(commands[name])))
+                              shown(commands[name]), median(samples, 2)))
 
 
 def lab(report, repeat):
@@ -86,13 +86,16 @@ def lab(report, repeat):
     results = interleaved(commands, repeat)
     report.samples(results, commands)
     main, notebook, floor = (results[k] for k in commands)
-    r1, r2 = ratios(main, notebook), ratios(main, floor)
-    report.figure(1, "main / lab notebook (fresh SQLite store)",
-                  f"{r1:.2f} ({median(main):.1f} s / {median(notebook):.1f} s)", "<= 0.5",
-                  r1 <= 0.5, "python -m trackfit main; python bench/lab_notebook.py")
-    report.figure(2, "main / plain-MLflow floor",
-                  f"{r2:.2f} ({median(main):.1f} s / {median(floor):.1f} s)", "<= 1.1",
-                  r2 <= 1.1, "python -m trackfit main; python bench/lab_floor.py")
+    for number, name, other, target, command in (
+            (1, "main / lab notebook (fresh SQLite store)", notebook, 0.5,
+             "python -m trackfit main; python bench/lab_notebook.py"),
+            (2, "main / plain-MLflow floor", floor, 1.1,
+             "python -m trackfit main; python bench/lab_floor.py")):
+        wall, cpu = ratios(main, other), ratios(main, other, 2)
+        report.figure(number, name,
+                      f"{wall:.2f} wall ({median(main):.1f} s / {median(other):.1f} s); "
+                      f"{cpu:.2f} CPU ({median(main, 2):.1f} s / {median(other, 2):.1f} s)",
+                      f"<= {target}", wall <= target, command)
 
 
 def listing(report, repeat):
@@ -144,13 +147,13 @@ def predict(report, repeat, rows, data):
     """Figure 6: pyfunc predict throughput against the bare estimator's."""
     folder = fresh()
     run(TRACKFIT + ["main", "--cv", "0"], folder)
-    _, _, out = run([PYTHON, str(PROJECT / "bench/inprocess.py"), "predict", str(data),
+    _, _, out, _ = run([PYTHON, str(PROJECT / "bench/inprocess.py"), "predict", str(data),
                      str(max(repeat, 5))], folder)
     result = json.loads(out.strip().splitlines()[-1])
     command = TRACKFIT + ["predict", "--data", str(data), "--output", "predictions.parquet"]
-    seconds, peak, _ = run(command, folder)
+    seconds, peak, _, cpu = run(command, folder)
     shutil.rmtree(folder, ignore_errors=True)
-    report.runs.append((f"predict {rows} rows", seconds, peak, 1, shown(command)))
+    report.runs.append((f"predict {rows} rows", seconds, peak, 1, shown(command), cpu))
     ratio = result["trackfit_ratio"]
     report.figure(6, f"predict {rows:,} rows: trackfit / bare throughput",
                   f"{ratio:.2f} ({rows / result['trackfit_seconds'] / 1e6:.1f} M rows/s"
@@ -178,7 +181,8 @@ def train_big(report, repeat, rows, data):
 def fit_times(report, repeat):
     """Figure 8: fit time per built-in estimator, read back from compare's leaderboard."""
     folder = fresh()
-    _, _, out = run([PYTHON, str(PROJECT / "bench/inprocess.py"), "fit", str(repeat)], folder)
+    _, _, out, _ = run([PYTHON, str(PROJECT / "bench/inprocess.py"), "fit", str(repeat)],
+                       folder)
     shutil.rmtree(folder, ignore_errors=True)
     result = json.loads(out.strip().splitlines()[-1])
     shown_in = "fit_seconds" in result["leaderboard_columns"]
@@ -187,28 +191,49 @@ def fit_times(report, repeat):
                   "in leaderboard", shown_in, "python bench/inprocess.py fit 5")
 
 
-def markdown(report, header, args):
+def _rows(text, section):
+    """The table rows of ``section`` in an earlier BENCHMARKS.md, by their first cell."""
+    match = re.search(rf"(?ms)^{section}\n(.*?)(?=^## |\Z)", text)
+    rows = {}
+    for line in re.findall(r"(?m)^\|.*\|$", match.group(1) if match else ""):
+        key = line.split("|")[1].strip()
+        if key not in ("#", "Run") and not key.startswith("-"):
+            rows[key] = line
+    return rows
+
+
+def markdown(report, header, args, earlier=""):
+    """The generated sections; rows of figures not measured this time are kept from before."""
+    figures = {str(n): f"| {n} | {name} | {value} | {target} | {met} | `{command}` |"
+               for n, name, value, target, met, command in report.figures}
+    runs = {name: f"| {name} | {seconds:.2f} | {cpu:.2f} | {peak:.0f} | {n} | `{command}` |"
+            for name, seconds, peak, n, command, cpu in report.runs}
+    figures = {**_rows(earlier, "## Figures"), **figures}
+    older = {k: re.sub(r"^(\| [^|]+ \| [^|]+ \|)", r"\1 - |", v) if v.count("|") == 6 else v
+             for k, v in _rows(earlier, "## Runs").items()}  # rows from before CPU time
+    runs = {**older, **runs}
     lines = ["## Environment", "", *[f"- {line}" for line in header],
-             f"- `python bench/run.py{' --smoke' if args.smoke else ''} --repeat {args.repeat}`: "
-             f"each figure the median of {args.repeat} runs, compared commands interleaved",
+             f"- `python bench/run.py{' --smoke' if args.smoke else ''} --repeat {args.repeat}"
+             f"{' --only ' + args.only if args.only else ''}`: each figure the median of "
+             f"{args.repeat} runs, compared commands interleaved",
              "", "## Figures", "",
              "| # | Figure | Measured | Target | Met | Command |", "|---|---|---|---|---|---|"]
-    lines += [f"| {n} | {name} | {value} | {target} | {met} | `{command}` |"
-              for n, name, value, target, met, command in report.figures]
-    lines += ["", "## Runs", "", "Median wall time and peak memory of each command measured.",
-              "", "| Run | Seconds | Peak MB | Runs | Command |", "|---|---|---|---|---|"]
-    lines += [f"| {name} | {seconds:.2f} | {peak:.0f} | {n} | `{command}` |"
-              for name, seconds, peak, n, command in report.runs]
+    lines += [figures[key] for key in sorted(figures, key=int)]
+    lines += ["", "## Runs", "",
+              "Median wall time, CPU time (user + system) and peak memory of each command.",
+              "", "| Run | Seconds | CPU s | Peak MB | Runs | Command |",
+              "|---|---|---|---|---|---|"]
+    lines += list(runs.values())
     return "\n".join(lines) + "\n"
 
 
-def write(path, generated):
+def write(path, report, header, args):
     """BENCHMARKS.md: the generated sections first, then every section someone else wrote."""
-    kept = []
-    if path.exists():
-        sections = re.split(r"(?m)^(?=## )", path.read_text())
-        kept = [s.rstrip() + "\n" for s in sections[1:] if not s.startswith(OWNED)]
+    earlier = path.read_text() if path.exists() else ""
+    sections = re.split(r"(?m)^(?=## )", earlier)
+    kept = [s.rstrip() + "\n" for s in sections[1:] if not s.startswith(OWNED)]
     title = "# Benchmarks\n\nProduced by `make bench` (`python bench/run.py`).\n\n"
+    generated = markdown(report, header, args, earlier if args.only else "")
     path.write_text(title + generated + "".join("\n" + s for s in kept))
 
 
@@ -244,7 +269,7 @@ def main(argv=None):
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if output:
-        write(output, markdown(report, header, args))
+        write(output, report, header, args)
         print(f"written to {output}")
     return 0
 
