@@ -71,3 +71,17 @@ def store_of_training_runs(count, seed=0):
     db.commit()
     db.close()
     return path
+
+
+if __name__ == "__main__":
+    import sys
+
+    # Run from the benchmark in a child process, so the benchmark itself stays small: a
+    # process started from it inherits its peak memory, which would blur the figures.
+    if sys.argv[1] == "synthetic":
+        import pandas as pd
+
+        path = synthetic(int(sys.argv[2]), sys.argv[3])
+        print(pd.read_parquet(path).memory_usage(index=False).sum() / 2**20)
+    else:
+        print(store_of_training_runs(int(sys.argv[2])))

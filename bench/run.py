@@ -22,7 +22,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import fixtures  # noqa: E402
 from measure import PROJECT, PYTHON, fresh, interleaved, median, ratios, run  # noqa: E402
 
 OUTPUT = PROJECT / "BENCHMARKS.md"
@@ -31,6 +30,17 @@ PACKAGES = ["mlflow", "scikit-learn", "numpy", "scipy", "pandas", "pyarrow", "ma
             "pluggy", "skops"]
 TRACKFIT = [PYTHON, "-m", "trackfit"]
 MLFLOW = str(Path(PYTHON).with_name("mlflow"))
+
+
+def fixture(*args):
+    """What bench/fixtures.py makes, made in a child process; returns what it prints."""
+    folder = fresh()
+    try:
+        _, _, out, _ = run([PYTHON, str(PROJECT / "bench" / "fixtures.py"), *map(str, args)],
+                           folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return out.strip().splitlines()[-1]
 
 
 def environment():
@@ -132,7 +142,7 @@ def mlflow_run(report, repeat):
 
 def compare(report, repeat, count):
     """Figure 5: compare over an experiment of ``count`` training runs."""
-    store = fixtures.store_of_training_runs(count)
+    store = Path(fixture("store", count))
     commands = {f"compare over {count} runs": TRACKFIT + ["compare"]}
     results = interleaved(commands, repeat, template=store)
     shutil.rmtree(store.parent, ignore_errors=True)
@@ -162,11 +172,8 @@ def predict(report, repeat, rows, data):
                   ratio >= 0.8, "python bench/inprocess.py predict DATA 5")
 
 
-def train_big(report, repeat, rows, data):
+def train_big(report, repeat, rows, data, frame_mb):
     """Figure 7: train (linear) on many rows: wall time, and peak memory over the lab's."""
-    import pandas as pd
-
-    frame_mb = pd.read_parquet(data).memory_usage(index=False).sum() / 2**20
     commands = {f"train linear {rows} rows": TRACKFIT + ["train", "--data", str(data)],
                 "train linear lab data": TRACKFIT + ["train"]}
     results = interleaved(commands, repeat)
@@ -253,15 +260,15 @@ def main(argv=None):
     report = Report()
     scratch = Path(fresh())
     try:
-        data = None
+        data, frame_mb = scratch / f"diabetes-{rows}.parquet", 0.0
         if only & {6, 7}:
-            data = fixtures.synthetic(rows, scratch / f"diabetes-{rows}.parquet")
+            frame_mb = float(fixture("synthetic", rows, data))
         steps = {1: lambda: lab(report, args.repeat),
                  3: lambda: listing(report, args.repeat),
                  4: lambda: mlflow_run(report, args.repeat),
                  5: lambda: compare(report, args.repeat, 200 if args.smoke else 10_000),
                  6: lambda: predict(report, args.repeat, rows, data),
-                 7: lambda: train_big(report, args.repeat, rows, data),
+                 7: lambda: train_big(report, args.repeat, rows, data, frame_mb),
                  8: lambda: fit_times(report, args.repeat)}
         for number, step in steps.items():
             if number in only or (number == 1 and 2 in only):
