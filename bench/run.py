@@ -67,8 +67,10 @@ def environment():
 
 
 def shown(command):
-    return " ".join(str(c) for c in command).replace(PYTHON, "python").replace(MLFLOW, "mlflow") \
+    """The command as a user types it: no interpreter, project or scratch paths."""
+    text = " ".join(str(c) for c in command).replace(PYTHON, "python").replace(MLFLOW, "mlflow") \
         .replace(str(PROJECT) + "/", "").replace(str(PROJECT), ".")
+    return re.sub(r"\S*/(diabetes-\d+\.parquet)", r"\1", text)
 
 
 class Report:
