@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 EXPERIMENT ?= experiment-diabetes
 export MLFLOW_EXPERIMENT_NAME ?= $(EXPERIMENT)
 
-.PHONY: venv lab test ui clean server server-stop
+.PHONY: venv lab test bench ui clean server server-stop
 
 venv: $(VENV)/.installed
 
@@ -22,6 +22,10 @@ lab: venv
 
 test: venv
 	$(BIN)/python -m pytest
+
+# Speed figures into BENCHMARKS.md (bench/run.py --smoke: each once, small, quick).
+bench: venv
+	$(BIN)/python bench/run.py
 
 ui: venv
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db

@@ -9,6 +9,7 @@ from .plugins import PROJECT_DIR
 STEP_TAG = "trackfit.step"
 TRAIN_FILTER = "tags.`trackfit.step` = 'train' and attributes.status = 'FINISHED'"
 LOWER_IS_BETTER = ("error", "loss", "_std", "seconds")
+LOWEST = "-1.7976931348623157e308"  # how MLflow stores -inf
 
 
 @lru_cache(maxsize=None)
@@ -27,8 +28,8 @@ def step_run(step, nested=False, run_name=None):
     """
     import mlflow
 
-    with mlflow.start_run(nested=nested, run_name=run_name) as run:
-        mlflow.set_tags({STEP_TAG: step, "trackfit.version": __version__})
+    tags = {STEP_TAG: step, "trackfit.version": __version__}
+    with mlflow.start_run(nested=nested, run_name=run_name, tags=tags) as run:
         yield run
 
 
@@ -36,11 +37,33 @@ def log_params(params):
     """Log params the run does not have yet (``mlflow run`` logs the -P ones itself)."""
     import mlflow
 
-    run_id = mlflow.active_run().info.run_id
-    existing = client().get_run(run_id).data.params
+    existing = mlflow.active_run().data.params  # as the run started: no get_run per step
     new = {k: str(v) for k, v in params.items() if k not in existing}
     if new:
         mlflow.log_params(new)
+
+
+def log(params=None, metrics=None, tags=None, model_id=None):
+    """Params the run does not have yet, metrics and tags in one write to the store.
+
+    Each write is a transaction the store commits to disk: the lab's runs used to make
+    three or four of these where one does.
+    """
+    import time
+
+    import mlflow
+    from mlflow.entities import Metric, Param, RunTag
+
+    run = mlflow.active_run()
+    existing = run.data.params
+    now = int(time.time() * 1000)
+    client().log_batch(
+        run.info.run_id,
+        metrics=[Metric(k, float(v), now, 0, model_id=model_id)
+                 for k, v in (metrics or {}).items()],
+        params=[Param(k, str(v)) for k, v in (params or {}).items() if k not in existing],
+        tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()],
+    )
 
 
 def higher_is_better(metric):
@@ -54,30 +77,35 @@ def active_experiment_id():
 
 
 def training_runs(metric, max_results=1000, experiment_ids=None):
-    """Finished training runs, best first by ``metric``: the server filters, sorts and pages."""
+    """Finished training runs, best first by ``metric``: the server filters, sorts and pages.
+
+    The filter also asks for the metric (any value but NaN, which is never ranked): on
+    SQLite that turns MLflow's order-by join from a scan per run (20 s for 10,000 runs)
+    into an indexed one (3 s).
+    """
     import mlflow
 
     ids = experiment_ids or [active_experiment_id()]
     order = "DESC" if higher_is_better(metric) else "ASC"
     runs = mlflow.search_runs(
         experiment_ids=ids,
-        filter_string=TRAIN_FILTER,
+        filter_string=f"{TRAIN_FILTER} and metrics.`{metric}` >= {LOWEST}",
         order_by=[f"metrics.`{metric}` {order}"],
         max_results=max_results,
     )
-    if runs.empty:
+    if not runs.empty:
+        return runs
+    anything = mlflow.search_runs(experiment_ids=ids, filter_string=TRAIN_FILTER, max_results=1)
+    if anything.empty:
         name = client().get_experiment(ids[0]).name
         raise TrackfitError(
             f"no finished training runs in experiment '{name}'; "
             "train one first: mlflow run . -e train -P estimator=linear"
         )
-    column = f"metrics.{metric}"
-    if column not in runs.columns or runs[column].isna().all():
-        known = sorted(c[len("metrics."):] for c in runs.columns if c.startswith("metrics."))
-        raise TrackfitError(
-            f"no training run has metric '{metric}'; choose one of: {', '.join(known)}"
-        )
-    return runs[runs[column].notna()].reset_index(drop=True)
+    known = sorted(c[len("metrics."):] for c in anything.columns if c.startswith("metrics."))
+    raise TrackfitError(
+        f"no training run has metric '{metric}'; choose one of: {', '.join(known)}"
+    )
 
 
 @lru_cache(maxsize=None)

@@ -4,7 +4,7 @@ import os
 import tempfile
 
 from .. import data as datamod, store
-from ..tracking import log_params, step_run
+from ..tracking import log, step_run
 
 ARTIFACT = "data/diabetes.parquet"
 
@@ -17,8 +17,8 @@ def load(data="diabetes", nested=False):
         frame = datamod.load(data)
         dataset = datamod.dataset(frame, data)
         store.retry(mlflow.log_input, dataset, context="source")
-        log_params({"data": datamod.redact(data)})
-        mlflow.set_tags({"trackfit.data_digest": dataset.digest, "trackfit.rows": len(frame)})
+        log(params={"data": datamod.redact(data)},
+            tags={"trackfit.data_digest": dataset.digest, "trackfit.rows": len(frame)})
         with tempfile.TemporaryDirectory() as folder:
             path = os.path.join(folder, os.path.basename(ARTIFACT))
             frame.to_parquet(path, index=False)

@@ -43,6 +43,26 @@ def _write(frame, output):
             os.remove(partial)
 
 
+def predictor(model, info):
+    """The function that predicts with ``model`` on rows validated by ``data.load``.
+
+    A scikit-learn model whose signature asks only for float64 columns predicts directly:
+    pyfunc's schema enforcement would copy every row to check again what data.validate
+    and the column check above already made sure of (1,000,000 rows: 0.13 s against
+    0.05 s). Any other model goes through pyfunc and its enforcement.
+    """
+    import mlflow
+    from mlflow.types import DataType
+
+    loaded = mlflow.pyfunc.load_model(model)
+    pyfunc = info.flavors.get("python_function", {})
+    checked = info.signature is not None and all(
+        kind == DataType.double for kind in info.signature.inputs.input_types())
+    if checked and "sklearn" in info.flavors and pyfunc.get("predict_fn") == "predict":
+        return loaded.get_raw_model().predict
+    return loaded.predict
+
+
 def predict(data="diabetes", model=DEFAULT_MODEL, output="", nested=False):
     """One predict run; returns the input rows with a ``prediction`` column."""
     import mlflow
@@ -62,8 +82,7 @@ def predict(data="diabetes", model=DEFAULT_MODEL, output="", nested=False):
                     f"that model '{model}' needs: {' '.join(needed)}"
                 )
         inputs = frame[needed or datamod.FEATURES]
-        predictions = mlflow.pyfunc.load_model(model).predict(inputs)
-        result = frame.assign(prediction=predictions)
+        result = frame.assign(prediction=predictor(model, info)(inputs))
         mlflow.set_tags({"trackfit.rows": len(result), "trackfit.model_id": info.model_id or ""})
         if output:
             _write(result, output)

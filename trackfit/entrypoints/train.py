@@ -3,7 +3,7 @@
 import time
 
 from .. import TrackfitError, data as datamod, hyperparams, plugins, provenance, store
-from ..tracking import log_params, pinned_requirements, step_run
+from ..tracking import log, pinned_requirements, step_run
 
 SCORERS = {
     "r2_score": "r2",
@@ -101,14 +101,15 @@ def train(estimator="linear", params="", data="diabetes", test_size=0.3, random_
                    **scores(y_test, model.predict(X_test), "test")}
         if cv:
             metrics.update(cv_scores(clone(model), X_train, y_train, cv))
-        log_params({**model.get_params(deep=False), "estimator": estimator,
-                    "test_size": test_size, "random_state": random_state, "cv": cv,
-                    "data": datamod.redact(data)})
-        mlflow.log_metrics(metrics)
         dataset = datamod.dataset(frame, data)
         store.retry(mlflow.log_input, dataset, context="training")
         info = log_model(spec, model, X_train, train_pred)
-        mlflow.set_tags({
+        # Metrics logged after the model and linked to it: logged before, log_model links
+        # them itself by reading back every metric's history. One write for all of it.
+        params = {**model.get_params(deep=False), "estimator": estimator,
+                  "test_size": test_size, "random_state": random_state, "cv": cv,
+                  "data": datamod.redact(data)}
+        log(params=params, metrics=metrics, model_id=info.model_id, tags={
             "estimator_name": type(model).__name__,
             "estimator_class": f"{type(model).__module__}.{type(model).__name__}",
             "trackfit.estimator": spec.qualified_name,

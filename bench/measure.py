@@ -1,0 +1,74 @@
+"""Run commands in fresh working directories and stores; wall time and peak memory."""
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+EXPERIMENT = "experiment-diabetes"
+
+
+def env_for(folder, **extra):
+    """A user's environment with a fresh SQLite store in ``folder``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.update(MLFLOW_TRACKING_URI=f"sqlite:///{Path(folder) / 'mlflow.db'}",
+               MLFLOW_EXPERIMENT_NAME=EXPERIMENT, MPLBACKEND="Agg",
+               PYTHONPATH=str(PROJECT), **extra)
+    env["PATH"] = os.pathsep.join([str(Path(PYTHON).parent), env.get("PATH", "")])
+    return env
+
+
+def run(command, folder, check=True, **extra):
+    """Run ``command`` in ``folder``; returns (seconds, peak RSS in MB, stdout, CPU seconds)."""
+    started = time.perf_counter()
+    with open(Path(folder) / "stdout.txt", "w") as out, open(Path(folder) / "stderr.txt", "w") as err:
+        process = subprocess.Popen(command, cwd=folder, env=env_for(folder, **extra),
+                                   stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if check and process.returncode:
+        tail = (Path(folder) / "stderr.txt").read_text()[-2000:]
+        raise RuntimeError(f"{' '.join(map(str, command))} failed in {folder}:\n{tail}")
+    cpu = usage.ru_utime + usage.ru_stime  # user + system: steadier than wall on a busy machine
+    return seconds, usage.ru_maxrss / 1024, (Path(folder) / "stdout.txt").read_text(), cpu
+
+
+def fresh(template=None):
+    """A new working directory, holding a copy of ``template`` store if given."""
+    folder = tempfile.mkdtemp(prefix="trackfit-bench-")
+    if template:
+        shutil.copy(template, Path(folder) / "mlflow.db")
+    return folder
+
+
+def interleaved(commands, repeat, template=None):
+    """Each command ``repeat`` times, A B A B ..., each in a fresh folder and store.
+
+    Returns {name: [(seconds, peak_mb, cpu_seconds), ...]}.
+    """
+    results = {name: [] for name in commands}
+    for _ in range(repeat):
+        for name, command in commands.items():
+            folder = fresh(template)
+            try:
+                seconds, peak, _, cpu = run(command, folder)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+            results[name].append((seconds, peak, cpu))
+    return results
+
+
+def median(samples, index=0):
+    return statistics.median(s[index] for s in samples)
+
+
+def ratios(a, b, index=0):
+    """Median of the per-round ratios a/b: each round's pair ran back to back."""
+    return statistics.median(x[index] / y[index] for x, y in zip(a, b))

@@ -1,0 +1,287 @@
+"""The trackfit benchmark: every figure of the speed issue, as a table and in BENCHMARKS.md.
+
+    python bench/run.py                  # the full benchmark (make bench), ~15 min
+    python bench/run.py --smoke          # every figure once, small sizes: it still works
+
+Each figure is the median of --repeat runs; commands compared with each other run
+interleaved (A B A B ...) in one invocation, each run in a fresh process, working
+directory and SQLite store. Ratios are medians of the per-round ratios.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from measure import PROJECT, PYTHON, fresh, interleaved, median, ratios, run  # noqa: E402
+
+OUTPUT = PROJECT / "BENCHMARKS.md"
+OWNED = ("## Environment", "## Figures", "## Runs")
+PACKAGES = ["mlflow", "scikit-learn", "numpy", "scipy", "pandas", "pyarrow", "matplotlib",
+            "pluggy", "skops"]
+TRACKFIT = [PYTHON, "-m", "trackfit"]
+MLFLOW = str(Path(PYTHON).with_name("mlflow"))
+
+
+def fixture(*args):
+    """What bench/fixtures.py makes, made in a child process; returns what it prints."""
+    folder = fresh()
+    try:
+        _, _, out, _ = run([PYTHON, str(PROJECT / "bench" / "fixtures.py"), *map(str, args)],
+                           folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return out.strip().splitlines()[-1]
+
+
+def environment():
+    """Machine and versions, one line each."""
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                if line.startswith("model name")), platform.processor()) \
+        if os.path.exists("/proc/cpuinfo") else platform.processor()
+    memory = next((int(line.split()[1]) // 1024 for line in open("/proc/meminfo")
+                   if line.startswith("MemTotal")), 0) if os.path.exists("/proc/meminfo") else 0
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT,
+                                capture_output=True, text=True).stdout.strip()
+    except OSError:
+        commit = ""
+    versions = ", ".join(f"{p} {metadata.version(p)}" for p in PACKAGES)
+    return [
+        f"date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
+        + (f", trackfit commit {commit}" if commit else ""),
+        f"machine: {platform.machine()}, {cpu}, {os.cpu_count()} cores, {memory} MB, "
+        f"{platform.system()} {platform.release()}, load average at start "
+        + " ".join(f"{v:.1f}" for v in os.getloadavg()),
+        f"python {platform.python_version()}; {versions}",
+    ]
+
+
+def shown(command):
+    """The command as a user types it: no interpreter, project or scratch paths."""
+    text = " ".join(str(c) for c in command).replace(PYTHON, "python").replace(MLFLOW, "mlflow") \
+        .replace(str(PROJECT) + "/", "").replace(str(PROJECT), ".")
+    return re.sub(r"\S*/(diabetes-\d+\.parquet)", r"\1", text)
+
+
+class Report:
+    def __init__(self):
+        self.figures, self.runs = [], []
+
+    def figure(self, number, name, value, target, met, command):
+        verdict = "-" if met is None else ("yes" if met else "NO")
+        self.figures.append((number, name, value, target, verdict, command))
+        print(f"{number:>3}  {name:<46} {value:<34} {target:<10} {verdict}", flush=True)
+
+    def samples(self, results, commands):
+        for name, samples in results.items():
+            self.runs.append((name, median(samples), median(samples, 1), len(samples),
+                              shown(commands[name]), median(samples, 2)))
+
+
+def lab(report, repeat):
+    """Figures 1 and 2: main against the notebook's cells and the plain-MLflow floor."""
+    commands = {"trackfit main": TRACKFIT + ["main"],
+                "lab notebook": [PYTHON, "bench/lab_notebook.py"],
+                "plain-MLflow floor": [PYTHON, "bench/lab_floor.py"]}
+    commands = {k: [str(PROJECT / c) if c.startswith("bench/") else c for c in v]
+                for k, v in commands.items()}
+    results = interleaved(commands, repeat)
+    report.samples(results, commands)
+    main, notebook, floor = (results[k] for k in commands)
+    for number, name, other, target, command in (
+            (1, "main / lab notebook (fresh SQLite store)", notebook, 0.5,
+             "python -m trackfit main; python bench/lab_notebook.py"),
+            (2, "main / plain-MLflow floor", floor, 1.1,
+             "python -m trackfit main; python bench/lab_floor.py")):
+        wall, cpu = ratios(main, other), ratios(main, other, 2)
+        report.figure(number, name,
+                      f"{wall:.2f} wall ({median(main):.1f} s / {median(other):.1f} s); "
+                      f"{cpu:.2f} CPU ({median(main, 2):.1f} s / {median(other, 2):.1f} s)",
+                      f"<= {target}", wall <= target, command)
+
+
+def listing(report, repeat):
+    """Figure 3: listing estimators, and what it imports."""
+    commands = {"trackfit estimators": TRACKFIT + ["estimators"]}
+    results = interleaved(commands, repeat)
+    report.samples(results, commands)
+    folder = fresh()
+    run([PYTHON, "-X", "importtime", "-m", "trackfit", "estimators"], folder)
+    imported = Path(folder, "stderr.txt").read_text()
+    shutil.rmtree(folder, ignore_errors=True)
+    heavy = sorted({m for m in ("sklearn", "mlflow", "pandas", "matplotlib")
+                    if re.search(rf"\|\s+{m}(\.|$)", imported, re.M)})
+    seconds = median(results["trackfit estimators"])
+    report.figure(3, "estimators: wall time; heavy imports",
+                  f"{seconds:.2f} s; imports: {', '.join(heavy) or 'none'}",
+                  "< 1 s, none", seconds < 1 and not heavy, "python -m trackfit estimators")
+
+
+def mlflow_run(report, repeat):
+    """Figure 4: what `mlflow run` adds to a training run."""
+    commands = {"mlflow run -e train": [MLFLOW, "run", str(PROJECT), "-e", "train", "-P",
+                                        "estimator=tree", "--env-manager", "local",
+                                        "--experiment-name", "experiment-diabetes"],
+                "trackfit train": TRACKFIT + ["train", "--estimator", "tree"]}
+    results = interleaved(commands, repeat)
+    report.samples(results, commands)
+    a, b = results.values()
+    extra = median([(x[0] - y[0],) for x, y in zip(a, b)])
+    report.figure(4, "mlflow run -e train over python -m trackfit train",
+                  f"+{extra:.1f} s ({median(a):.1f} s / {median(b):.1f} s)", "reported", None,
+                  "mlflow run . -e train -P estimator=tree --env-manager local")
+
+
+def compare(report, repeat, count):
+    """Figure 5: compare over an experiment of ``count`` training runs."""
+    store = Path(fixture("store", count))
+    commands = {f"compare over {count} runs": TRACKFIT + ["compare"]}
+    results = interleaved(commands, repeat, template=store)
+    shutil.rmtree(store.parent, ignore_errors=True)
+    report.samples(results, commands)
+    samples = results[f"compare over {count} runs"]
+    report.figure(5, f"compare over {count:,} training runs",
+                  f"{median(samples):.1f} s, peak {median(samples, 1):.0f} MB", "<= 5 s",
+                  median(samples) <= 5, "python -m trackfit compare")
+
+
+def predict(report, repeat, rows, data):
+    """Figure 6: pyfunc predict throughput against the bare estimator's."""
+    folder = fresh()
+    run(TRACKFIT + ["main", "--cv", "0"], folder)
+    _, _, out, _ = run([PYTHON, str(PROJECT / "bench/inprocess.py"), "predict", str(data),
+                     str(max(repeat, 5))], folder)
+    result = json.loads(out.strip().splitlines()[-1])
+    command = TRACKFIT + ["predict", "--data", str(data), "--output", "predictions.parquet"]
+    seconds, peak, _, cpu = run(command, folder)
+    shutil.rmtree(folder, ignore_errors=True)
+    report.runs.append((f"predict {rows} rows", seconds, peak, 1, shown(command), cpu))
+    ratio = result["trackfit_ratio"]
+    report.figure(6, f"predict {rows:,} rows: trackfit / bare throughput",
+                  f"{ratio:.2f} ({rows / result['trackfit_seconds'] / 1e6:.1f} M rows/s"
+                  f" / {rows / result['bare_seconds'] / 1e6:.1f} M rows/s; pyfunc alone "
+                  f"{result['pyfunc_ratio']:.2f})", ">= 0.8",
+                  ratio >= 0.8, "python bench/inprocess.py predict DATA 5")
+
+
+def train_big(report, repeat, rows, data, frame_mb):
+    """Figure 7: train (linear) on many rows: wall time, and peak memory over the lab's."""
+    commands = {f"train linear {rows} rows": TRACKFIT + ["train", "--data", str(data)],
+                "train linear lab data": TRACKFIT + ["train"]}
+    results = interleaved(commands, repeat)
+    report.samples(results, commands)
+    big, small = results.values()
+    extra = median([(x[1] - y[1],) for x, y in zip(big, small)])
+    report.figure(7, f"train linear, {rows:,} rows ({frame_mb:.0f} MB frame)",
+                  f"{median(big):.1f} s, peak +{extra:.0f} MB = {extra / frame_mb:.1f}x frame",
+                  "<= 3x", extra <= 3 * frame_mb, f"python -m trackfit train --data {rows}.parquet")
+
+
+def fit_times(report, repeat):
+    """Figure 8: fit time per built-in estimator, read back from compare's leaderboard."""
+    folder = fresh()
+    _, _, out, _ = run([PYTHON, str(PROJECT / "bench/inprocess.py"), "fit", str(repeat)],
+                       folder)
+    shutil.rmtree(folder, ignore_errors=True)
+    result = json.loads(out.strip().splitlines()[-1])
+    shown_in = "fit_seconds" in result["leaderboard_columns"]
+    times = ", ".join(f"{k} {v * 1000:.1f}" for k, v in result["fit_seconds"].items())
+    report.figure(8, "fit time per estimator, ms (compare's fit_seconds)", times,
+                  "in leaderboard", shown_in, "python bench/inprocess.py fit 5")
+
+
+def _rows(text, section):
+    """The table rows of ``section`` in an earlier BENCHMARKS.md, by their first cell."""
+    match = re.search(rf"(?ms)^{section}\n(.*?)(?=^## |\Z)", text)
+    rows = {}
+    for line in re.findall(r"(?m)^\|.*\|$", match.group(1) if match else ""):
+        key = line.split("|")[1].strip()
+        if key not in ("#", "Run") and not key.startswith("-"):
+            rows[key] = line
+    return rows
+
+
+def markdown(report, header, args, earlier=""):
+    """The generated sections; rows of figures not measured this time are kept from before."""
+    figures = {str(n): f"| {n} | {name} | {value} | {target} | {met} | `{command}` |"
+               for n, name, value, target, met, command in report.figures}
+    runs = {name: f"| {name} | {seconds:.2f} | {cpu:.2f} | {peak:.0f} | {n} | `{command}` |"
+            for name, seconds, peak, n, command, cpu in report.runs}
+    figures = {**_rows(earlier, "## Figures"), **figures}
+    older = {k: re.sub(r"^(\| [^|]+ \| [^|]+ \|)", r"\1 - |", v) if v.count("|") == 6 else v
+             for k, v in _rows(earlier, "## Runs").items()}  # rows from before CPU time
+    runs = {**older, **runs}
+    lines = ["## Environment", "", *[f"- {line}" for line in header],
+             f"- `python bench/run.py{' --smoke' if args.smoke else ''} --repeat {args.repeat}"
+             f"{' --only ' + args.only if args.only else ''}`: each figure the median of "
+             f"{args.repeat} runs, compared commands interleaved",
+             "", "## Figures", "",
+             "| # | Figure | Measured | Target | Met | Command |", "|---|---|---|---|---|---|"]
+    lines += [figures[key] for key in sorted(figures, key=int)]
+    lines += ["", "## Runs", "",
+              "Median wall time, CPU time (user + system) and peak memory of each command.",
+              "", "| Run | Seconds | CPU s | Peak MB | Runs | Command |",
+              "|---|---|---|---|---|---|"]
+    lines += list(runs.values())
+    return "\n".join(lines) + "\n"
+
+
+def write(path, report, header, args):
+    """BENCHMARKS.md: the generated sections first, then every section someone else wrote."""
+    earlier = path.read_text() if path.exists() else ""
+    sections = re.split(r"(?m)^(?=## )", earlier)
+    kept = [s.rstrip() + "\n" for s in sections[1:] if not s.startswith(OWNED)]
+    title = "# Benchmarks\n\nProduced by `make bench` (`python bench/run.py`).\n\n"
+    generated = markdown(report, header, args, earlier if args.only else "")
+    path.write_text(title + generated + "".join("\n" + s for s in kept))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="each figure once, small sizes")
+    parser.add_argument("--repeat", type=int, help="runs per figure (5; smoke: 1)")
+    parser.add_argument("--output", help="Markdown file (BENCHMARKS.md; smoke: none)")
+    parser.add_argument("--only", help="comma-separated figure numbers, e.g. 1,5")
+    args = parser.parse_args(argv)
+    args.repeat = args.repeat or (1 if args.smoke else 5)
+    output = Path(args.output) if args.output else (None if args.smoke else OUTPUT)
+    rows = 20_000 if args.smoke else 1_000_000
+    only = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 9))
+    header = environment()
+    print("\n".join(header), flush=True)
+    report = Report()
+    scratch = Path(fresh())
+    try:
+        data, frame_mb = scratch / f"diabetes-{rows}.parquet", 0.0
+        if only & {6, 7}:
+            frame_mb = float(fixture("synthetic", rows, data))
+        steps = {1: lambda: lab(report, args.repeat),
+                 3: lambda: listing(report, args.repeat),
+                 4: lambda: mlflow_run(report, args.repeat),
+                 5: lambda: compare(report, args.repeat, 200 if args.smoke else 10_000),
+                 6: lambda: predict(report, args.repeat, rows, data),
+                 7: lambda: train_big(report, args.repeat, rows, data, frame_mb),
+                 8: lambda: fit_times(report, args.repeat)}
+        for number, step in steps.items():
+            if number in only or (number == 1 and 2 in only):
+                step()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if output:
+        write(output, report, header, args)
+        print(f"written to {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
