@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 from .conftest import EXPERIMENT, PROJECT, env_for, runs
-from test_plugin_docs import tutorial_file
+from .test_plugin_docs import tutorial_file
 
 from trackfit import tracking
 from trackfit.entrypoints.train import train
