@@ -13,7 +13,6 @@ import time
 def predict(data, repeat):
     """What trackfit predict calls against the bare estimator, A B A B; pyfunc's own too."""
     import mlflow
-    from mlflow.models import get_model_info
 
     from trackfit import data as datamod
     from trackfit.entrypoints.predict import predictor
@@ -21,7 +20,7 @@ def predict(data, repeat):
     uri = "models:/model-diabetes@champion"
     frame = datamod.load(data, require_target=False)[datamod.FEATURES]
     array = frame.to_numpy()
-    trackfit = predictor(uri, get_model_info(uri))
+    trackfit = predictor(uri)
     pyfunc = mlflow.pyfunc.load_model(uri)
     bare = mlflow.sklearn.load_model(uri)
     times = {"trackfit": [], "bare": [], "pyfunc": []}

@@ -5,7 +5,6 @@ import os
 import random
 import time
 
-from . import TrackfitError
 
 # Conflicts one more attempt resolves: SQLite busy, or two writers inserting the same row
 # (MLflow checks, then inserts, e.g. a dataset logged by two runs at once).

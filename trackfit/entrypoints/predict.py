@@ -43,24 +43,15 @@ def _write(frame, output):
             os.remove(partial)
 
 
-def predictor(model, info):
-    """The function that predicts with ``model`` on rows validated by ``data.load``.
+def predictor(model):
+    """The function that predicts with ``model``: pyfunc's, which enforces the signature.
 
-    A scikit-learn model whose signature asks only for float64 columns predicts directly:
-    pyfunc's schema enforcement would copy every row to check again what data.validate
-    and the column check above already made sure of (1,000,000 rows: 0.13 s against
-    0.05 s). Any other model goes through pyfunc and its enforcement.
+    Skipping pyfunc's schema check for scikit-learn models was measured (BENCHMARKS.md,
+    figure 6) and bought nothing on the frames data.load makes, so there is one path.
     """
     import mlflow
-    from mlflow.types import DataType
 
-    loaded = mlflow.pyfunc.load_model(model)
-    pyfunc = info.flavors.get("python_function", {})
-    checked = info.signature is not None and all(
-        kind == DataType.double for kind in info.signature.inputs.input_types())
-    if checked and "sklearn" in info.flavors and pyfunc.get("predict_fn") == "predict":
-        return loaded.get_raw_model().predict
-    return loaded.predict
+    return mlflow.pyfunc.load_model(model).predict
 
 
 def predict(data="diabetes", model=DEFAULT_MODEL, output="", nested=False):
@@ -82,7 +73,7 @@ def predict(data="diabetes", model=DEFAULT_MODEL, output="", nested=False):
                     f"that model '{model}' needs: {' '.join(needed)}"
                 )
         inputs = frame[needed or datamod.FEATURES]
-        result = frame.assign(prediction=predictor(model, info)(inputs))
+        result = frame.assign(prediction=predictor(model)(inputs))
         mlflow.set_tags({"trackfit.rows": len(result), "trackfit.model_id": info.model_id or ""})
         if output:
             _write(result, output)
