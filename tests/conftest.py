@@ -15,6 +15,21 @@ PROJECT = Path(__file__).resolve().parent.parent
 EXPERIMENT = "experiment-diabetes"
 
 
+# What one run of MLflow leaves in its process's environment (mlflow.set_experiment sets
+# MLFLOW_EXPERIMENT_ID); never handed on to the next test or to a user's command.
+RUN_STATE = ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID")
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_run_state():
+    """Each test starts and ends with no experiment or run chosen in the environment."""
+    for name in RUN_STATE:
+        os.environ.pop(name, None)
+    yield
+    for name in RUN_STATE:
+        os.environ.pop(name, None)
+
+
 @pytest.fixture(scope="session")
 def empty_store(tmp_path_factory):
     """An SQLite store with MLflow's tables made once; each test gets a copy (saves ~1 s)."""
@@ -30,8 +45,6 @@ def store(tmp_path, monkeypatch, empty_store):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", EXPERIMENT)
-    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
-    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
     monkeypatch.chdir(tmp_path)
     mlflow.set_tracking_uri(uri)
     mlflow.tracking.fluent._active_experiment_id = None
@@ -49,11 +62,11 @@ def store(tmp_path, monkeypatch, empty_store):
 
 def env_for(uri, **extra):
     """The environment a user's shell would have, pointed at ``uri``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_RUN")}
-    env.update(MLFLOW_TRACKING_URI=uri, MLFLOW_EXPERIMENT_NAME=EXPERIMENT,
-               PYTHONPATH=str(PROJECT), **extra)
+    env = {k: v for k, v in os.environ.items() if k not in RUN_STATE}
     # `python` in MLproject commands is the test interpreter's, as in an activated venv.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(MLFLOW_TRACKING_URI=uri, MLFLOW_EXPERIMENT_NAME=EXPERIMENT,
+               PYTHONPATH=str(PROJECT), **extra)
     return env
 
 

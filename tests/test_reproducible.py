@@ -23,8 +23,9 @@ from .conftest import EXPERIMENT, PROJECT, env_for
 
 BIN = Path(sys.executable).parent
 RUN_ID = re.compile(r"Run \(ID '([0-9a-f]+)'\) succeeded")
-COPY_IGNORE = shutil.ignore_patterns(".git", ".venv", "mlflow.db", "mlruns", "mlartifacts",
-                                     "__pycache__", ".pytest_cache", "*.egg-info")
+COPY_IGNORE = shutil.ignore_patterns(".git", ".venv", ".server", "mlflow.db", "mlruns",
+                                     "mlartifacts", "__pycache__", ".pytest_cache",
+                                     "*.egg-info")
 GIT_USER = {"GIT_AUTHOR_NAME": "trackfit tests", "GIT_AUTHOR_EMAIL": "tests@trackfit.invalid",
             "GIT_COMMITTER_NAME": "trackfit tests",
             "GIT_COMMITTER_EMAIL": "tests@trackfit.invalid"}
