@@ -150,7 +150,7 @@ with step("main", "main") as main:
             chart(table, metric, title, os.path.join(folder, file))
         client.log_artifacts(run.info.run_id, folder)
         best = table.iloc[0]
-        batch(run.info.run_id, params={"metric": "test_r2_score", "max_results": 1000},
+        batch(run.info.run_id, params={"metric": "test_r2_score", "max_results": 100},
               tags={"trackfit.best_run_id": best.run_id, "trackfit.training_runs": len(table)})
         print(table.to_string(index=False))
 

@@ -126,6 +126,7 @@ def test_compare_leaderboard_is_best_first_by_the_chosen_metric(store):
         train(name, cv=0)
     board = compare()["leaderboard"]
     assert list(board["estimator"]) == ["linear", "tree", "dummy"]
+    assert list(compare(max_results=1)["leaderboard"]["estimator"]) == ["linear"]
     board = compare(metric="test_mean_absolute_error")["leaderboard"]
     assert board["test_mean_absolute_error"].is_monotonic_increasing
     assert (board["fit_seconds"] >= 0).all()

@@ -68,7 +68,8 @@ def build_parser():
     _split(p)
     p = steps.add_parser("compare", help="leaderboard and charts of the training runs")
     _ranking(p)
-    _option(p, "max_results", type=whole, default=1000, help="runs to rank at most (1000)")
+    _option(p, "max_results", type=whole, default=100,
+            help="leaderboard rows: the best N of all training runs (100)")
     p = steps.add_parser("register", help="register the best training run's model")
     _ranking(p)
     _registry(p)

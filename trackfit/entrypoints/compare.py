@@ -8,8 +8,12 @@ from ..tracking import log_params, step_run, training_runs
 DEFAULT_METRIC = "test_r2_score"
 
 
-def compare(metric=DEFAULT_METRIC, max_results=1000, nested=False):
-    """One compare run; returns its run id and the leaderboard (a DataFrame, best first)."""
+def compare(metric=DEFAULT_METRIC, max_results=100, nested=False):
+    """One compare run; returns its run id and the leaderboard (a DataFrame, best first).
+
+    The store ranks every finished training run; the leaderboard holds the best
+    ``max_results`` of them.
+    """
     import mlflow
     import pandas as pd
 
