@@ -1,4 +1,4 @@
-"""MLflow plumbing the steps share: step runs, params, pins, finding training runs."""
+"""MLflow plumbing the steps share: step runs, logging, pins, finding training runs."""
 
 import contextlib
 from functools import lru_cache
@@ -33,18 +33,10 @@ def step_run(step, nested=False, run_name=None):
         yield run
 
 
-def log_params(params):
-    """Log params the run does not have yet (``mlflow run`` logs the -P ones itself)."""
-    import mlflow
-
-    existing = mlflow.active_run().data.params  # as the run started: no get_run per step
-    new = {k: str(v) for k, v in params.items() if k not in existing}
-    if new:
-        mlflow.log_params(new)
-
-
 def log(params=None, metrics=None, tags=None, model_id=None):
     """Params the run does not have yet, metrics and tags in one write to the store.
+
+    Params already there are skipped: ``mlflow run`` logs the -P ones itself.
 
     Each write is a transaction the store commits to disk: the lab's runs used to make
     three or four of these where one does.

@@ -3,7 +3,7 @@
 import tempfile
 
 from .. import report
-from ..tracking import log_params, step_run, training_runs
+from ..tracking import log, step_run, training_runs
 
 DEFAULT_METRIC = "test_r2_score"
 
@@ -18,7 +18,7 @@ def compare(metric=DEFAULT_METRIC, max_results=100, nested=False):
     import pandas as pd
 
     with step_run("compare", nested=nested, run_name="compare") as run:
-        log_params({"metric": metric, "max_results": max_results})
+        log(params={"metric": metric, "max_results": max_results})
         table = report.leaderboard(training_runs(metric, max_results), metric)
         with tempfile.TemporaryDirectory() as folder:
             report.write(table, folder)

@@ -2,7 +2,7 @@
 
 from .. import TrackfitError
 from ..data import redact
-from ..tracking import log_params, step_run
+from ..tracking import log, step_run
 from .compare import DEFAULT_METRIC, compare
 from .load import load
 from .register import ALIAS, MODEL_NAME, register
@@ -18,7 +18,7 @@ def main(estimators="linear,tree", data="diabetes", test_size=0.3, random_state=
             raise TrackfitError("estimators is empty; pass e.g. estimators=linear,tree")
         for name in names:  # every name checked before anything is trained
             resolve(name, "", random_state)
-        log_params({"estimators": estimators, "data": redact(data), "metric": metric})
+        log(params={"estimators": estimators, "data": redact(data), "metric": metric})
         loaded = load(data, nested=True)
         trained = [
             train(name, "", data, test_size, random_state, cv, frame=loaded["frame"], nested=True)

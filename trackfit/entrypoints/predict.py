@@ -5,7 +5,7 @@ import sys
 import tempfile
 
 from .. import TrackfitError, data as datamod
-from ..tracking import log_params, step_run
+from ..tracking import log, step_run
 
 DEFAULT_MODEL = "models:/model-diabetes@champion"
 OUTPUT_FORMATS = {".parquet": "parquet", ".csv": "csv"}
@@ -61,7 +61,7 @@ def predict(data="diabetes", model=DEFAULT_MODEL, output="", nested=False):
     with step_run("predict", nested=nested, run_name="predict") as run:
         if output and os.path.splitext(output)[1].lower() not in OUTPUT_FORMATS:
             raise TrackfitError(f"output '{output}' must end in .parquet or .csv")
-        log_params({"data": datamod.redact(data), "model": model, "output": output})
+        log(params={"data": datamod.redact(data), "model": model, "output": output})
         info = _model_info(model)
         frame = datamod.load(data, require_target=False)
         needed = [spec.name for spec in info.signature.inputs] if info.signature else None

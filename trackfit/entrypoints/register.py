@@ -1,6 +1,6 @@
 """register: the best training run by a held-out metric -> a model version, alias champion."""
 
-from ..tracking import client, higher_is_better, log_params, step_run, training_runs
+from ..tracking import client, higher_is_better, log, step_run, training_runs
 from .compare import DEFAULT_METRIC
 
 MODEL_NAME = "model-diabetes"
@@ -45,7 +45,7 @@ def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, nested=F
     import mlflow
 
     with step_run("register", nested=nested, run_name="register") as run:
-        log_params({"metric": metric, "model_name": model_name, "alias": alias})
+        log(params={"metric": metric, "model_name": model_name, "alias": alias})
         best = training_runs(metric, max_results=1).iloc[0]
         value = float(best[f"metrics.{metric}"])
         existing = {
