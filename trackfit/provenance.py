@@ -2,6 +2,7 @@
 
 import platform
 import subprocess
+from functools import lru_cache
 
 from .plugins import PROJECT_DIR
 
@@ -20,11 +21,12 @@ def _git(*args, folder=PROJECT_DIR):
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+@lru_cache(maxsize=None)
 def code_state(folder=PROJECT_DIR):
     """(commit, dirty) of the project's code; (None, None) when it is not in a git repository.
 
     Dirty means uncommitted changes to tracked files; new untracked files (a data file,
-    mlflow.db) do not count.
+    mlflow.db) do not count. Asked once per process: main's training runs share the answer.
     """
     commit = _git("rev-parse", "HEAD", folder=folder)
     if not commit:
