@@ -59,7 +59,7 @@ def rows_of(frame, rows):
     block = np.empty((len(rows), len(datamod.FEATURES)), order="F")
     for at, name in enumerate(datamod.FEATURES):
         np.take(frame[name].to_numpy(dtype="float64"), rows, out=block[:, at])
-    return pd.DataFrame(block, columns=datamod.FEATURES, index=frame.index[rows], copy=False)
+    return pd.DataFrame(block, columns=datamod.FEATURES, copy=False)
 
 
 def split(frame, test_size, random_state):
@@ -70,9 +70,8 @@ def split(frame, test_size, random_state):
     train_rows, test_rows = train_test_split(
         np.arange(len(frame)), test_size=test_size, random_state=random_state
     )
-    y = frame[datamod.TARGET]
-    return (rows_of(frame, train_rows), rows_of(frame, test_rows),
-            y.iloc[train_rows], y.iloc[test_rows])
+    y = frame[datamod.TARGET].to_numpy()
+    return rows_of(frame, train_rows), rows_of(frame, test_rows), y[train_rows], y[test_rows]
 
 
 def resolve(estimator, params, random_state):
@@ -134,6 +133,7 @@ def train(estimator="linear", params="", data="diabetes", test_size=0.3, random_
         train_pred = model.predict(X_train)
         metrics = {**scores(y_train, train_pred, "training"),
                    **scores(y_test, model.predict(X_test), "test")}
+        train_pred = train_pred[:5]  # what the signature needs
         if cv:
             metrics.update(cv_scores(clone(model), X_train, y_train, cv))
         info = log_model(spec, model, X_train, train_pred)
