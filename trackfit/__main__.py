@@ -83,6 +83,18 @@ def build_parser():
     _split(p)
     _ranking(p)
     _registry(p)
+    p = steps.add_parser("tune", help="search an estimator's hyperparameters, refit the best")
+    _option(p, "estimator", default="tree", help="estimator name or plugin:name (tree)")
+    _option(p, "space", default="",
+            help="name=range,...: uniform(a,b), loguniform(a,b), int(a,b), logint(a,b), "
+                 "a|b|c (default: the estimator's own space)")
+    _option(p, "trials", type=whole, default=20, help="trials to run (20)")
+    _option(p, "search", default="tpe", help="tpe, random or grid (tpe)")
+    _option(p, "n_jobs", type=whole, default=1, help="trials at once on this machine (1)")
+    _option(p, "spark", default="", help="Spark master to run trials on, e.g. local[2]")
+    _data(p)
+    _split(p)
+    _option(p, "metric", default="cv_r2_score", help="CV metric to optimise (cv_r2_score)")
     p = steps.add_parser("rerun", help="train a finished training run again, compare metrics")
     p.add_argument("run_id", help="the id of a finished training run")
     p.add_argument("--force", action="store_true",
@@ -162,6 +174,9 @@ def main(argv=None):
             raise
         print(f"trackfit: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("trackfit: interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:
         if args.traceback:
             raise

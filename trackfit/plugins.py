@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pluggy
 
-from . import TrackfitError, hookspecs
+from . import TrackfitError, hookspecs, space
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 ENTRY_POINT_GROUP = "trackfit"
@@ -46,6 +46,7 @@ class EstimatorSpec:
     trusted_types: tuple = ()
     plugin_version: str = ""
     distribution: str = ""
+    search_space: dict = field(default_factory=dict)
 
     @property
     def qualified_name(self):
@@ -191,11 +192,11 @@ def _collect(manager, info, module):
     specs = []
 
     def register(
-        name, factory, defaults=None, description="", flavor="sklearn", trusted_types=()
+        name, factory, defaults=None, description="", flavor="sklearn", trusted_types=(),
+        search_space=None,
     ):
-        specs.append(
-            _make_spec(info, name, factory, defaults, description, flavor, trusted_types, specs)
-        )
+        specs.append(_make_spec(info, name, factory, defaults, description, flavor,
+                                trusted_types, search_space, specs))
 
     for impl in impls:
         impl.function(**{arg: register for arg in impl.argnames})
@@ -204,7 +205,8 @@ def _collect(manager, info, module):
     return specs
 
 
-def _make_spec(info, name, factory, defaults, description, flavor, trusted_types, earlier):
+def _make_spec(info, name, factory, defaults, description, flavor, trusted_types, search_space,
+               earlier):
     def invalid(problem):
         return TrackfitError(f"registered an invalid estimator {name!r}: {problem}")
 
@@ -226,6 +228,10 @@ def _make_spec(info, name, factory, defaults, description, flavor, trusted_types
         raise invalid("flavor must name an MLflow flavor module, such as 'sklearn'")
     if isinstance(trusted_types, str) or not all(isinstance(t, str) for t in trusted_types):
         raise invalid("trusted_types must be a list of type names")
+    try:
+        search_space = space.from_plugin({} if search_space is None else search_space)
+    except ValueError as exc:
+        raise invalid(str(exc)) from None
     return EstimatorSpec(
         name=name,
         factory=factory,
@@ -236,6 +242,7 @@ def _make_spec(info, name, factory, defaults, description, flavor, trusted_types
         trusted_types=tuple(trusted_types),
         plugin_version=info.version,
         distribution=info.distribution,
+        search_space=search_space,
     )
 
 

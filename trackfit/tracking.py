@@ -22,7 +22,7 @@ def client():
 
 @contextlib.contextmanager
 def step_run(step, nested=False, run_name=None):
-    """A run tagged ``trackfit.step=<step>``; FAILED if the block raises.
+    """A run tagged ``trackfit.step=<step>``; FAILED if the block raises, KILLED on Ctrl-C.
 
     Under ``mlflow run`` the first step run is the run MLflow made for us.
     """
@@ -30,7 +30,11 @@ def step_run(step, nested=False, run_name=None):
 
     tags = {STEP_TAG: step, "trackfit.version": __version__}
     with mlflow.start_run(nested=nested, run_name=run_name, tags=tags) as run:
-        yield run
+        try:
+            yield run
+        except KeyboardInterrupt:
+            mlflow.end_run("KILLED")
+            raise
 
 
 def log(params=None, metrics=None, tags=None, model_id=None):

@@ -28,11 +28,15 @@ def scores(y_true, y_pred, prefix):
     }
 
 
-def cv_scores(estimator, X, y, folds):
-    """Mean and standard deviation of each metric over ``folds`` folds of the training split."""
+def cv_scores(estimator, X, y, folds, error_score=float("nan")):
+    """Mean and standard deviation of each metric over ``folds`` folds of the training split.
+
+    ``error_score="raise"``: a fold the estimator fails on raises instead of scoring NaN.
+    """
     from sklearn.model_selection import KFold, cross_validate
 
-    result = cross_validate(estimator, X, y, cv=KFold(folds), scoring=SCORERS)
+    result = cross_validate(estimator, X, y, cv=KFold(folds), scoring=SCORERS,
+                            error_score=error_score)
     out = {}
     for name, scorer in SCORERS.items():
         values = result[f"test_{name}"] * (-1 if scorer.startswith("neg_") else 1)

@@ -1,0 +1,183 @@
+"""tune: search an estimator's hyperparameters with Optuna, each trial a nested child run.
+
+Trials are scored by cross-validation on the training split only; the held-out split never
+chooses. The best params are refitted by ``train`` itself, as a training run nested under the
+tune run, so compare and register see it as any other training run.
+"""
+
+import difflib
+import math
+import time
+
+from .. import TrackfitError, data as datamod, hyperparams, plugins, space as spacemod
+from ..pool import pool
+from ..progress import Progress
+from ..tracking import STEP_TAG, client, higher_is_better, log, step_run
+from .train import SCORERS, train
+
+SEARCHES = ("tpe", "random", "grid")
+METRICS = tuple(f"cv_{name}" for name in SCORERS)
+
+
+def params_text(params):
+    """{'max_depth': 3, 'max_features': 0.5} -> 'max_depth=3,max_features=0.5', as params reads it."""
+    return ",".join(f"{name}={value!r}" if isinstance(value, float) else f"{name}={value}"
+                    for name, value in params.items())
+
+
+def check(spec, space):
+    """Every name in ``space`` is a hyperparameter of the estimator, and not its seed."""
+    if not space:
+        raise TrackfitError(
+            f"estimator '{spec.name}' has no default search space and no space was given; "
+            f"pass one, e.g. space=alpha=loguniform(1e-3,100) (see `python -m trackfit "
+            f"estimators --json` for each estimator's defaults)")
+    known = spec.load_factory()().get_params(deep=False)
+    for name in space:
+        if name == hyperparams.SEED_PARAM:
+            raise TrackfitError("random_state is the run's seed, not a hyperparameter to "
+                                "search; pass random_state=N as its own parameter")
+        if name not in known:
+            close = difflib.get_close_matches(name, list(known), n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise TrackfitError(f"estimator '{spec.name}' has no hyperparameter '{name}' to "
+                                f"search; {hint}it takes: {', '.join(sorted(known))}")
+
+
+def sampler(search, space, seed):
+    import optuna
+
+    if search == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    if search == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.GridSampler(spacemod.grid(space), seed=seed)
+
+
+class TrialLog:
+    """Each finished trial as a child run of the tune run, written with explicit run ids.
+
+    Never through MLflow's active run, so trials from many workers cannot collide on it:
+    one create, one batch of params, metrics and tags, one end per trial.
+    """
+
+    def __init__(self, parent, estimator):
+        self.parent, self.estimator = parent, estimator
+        self.run_ids = {}
+
+    def record(self, number, params, metrics, error, started, ended):
+        from mlflow.entities import Metric, Param, RunTag
+        from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+        tags = {MLFLOW_PARENT_RUN_ID: self.parent.info.run_id, STEP_TAG: "trial",
+                "trackfit.trial": str(number), "trackfit.estimator": self.estimator}
+        run = client().create_run(self.parent.info.experiment_id, start_time=started,
+                                  tags=tags, run_name=f"trial-{number}")
+        run_id = run.info.run_id
+        client().log_batch(
+            run_id,
+            metrics=[Metric(k, v, ended, 0) for k, v in (metrics or {}).items()],
+            params=[Param(k, str(v)) for k, v in {**params, "estimator": self.estimator}.items()],
+            tags=[RunTag("trackfit.error", error)] if error else [],
+        )
+        client().set_terminated(run_id, "FAILED" if error else "FINISHED", end_time=ended)
+        self.run_ids[number] = run_id
+        return run_id
+
+
+def tune(estimator="tree", space="", trials=20, search="tpe", n_jobs=1, spark="",
+         data="diabetes", test_size=0.3, random_state=0, cv=5, metric="cv_r2_score",
+         frame=None, nested=False):
+    """One tune run with a child run per trial and the refitted best model as a training run.
+
+    Returns the tune run's id, the best trial (number, params, metrics) and the refit's
+    result as ``train`` returns it.
+    """
+    import optuna
+    from mlflow.entities import RunTag
+    from sklearn.model_selection import train_test_split
+
+    with step_run("tune", nested=nested, run_name=f"tune-{estimator}") as run:
+        if search not in SEARCHES:
+            raise TrackfitError(f"unknown search '{search}'; use one of {', '.join(SEARCHES)}")
+        if trials < 1 or n_jobs < 1:
+            raise TrackfitError(f"trials and n_jobs must be at least 1, got {trials}, {n_jobs}")
+        if cv < 2:
+            raise TrackfitError(f"tune scores trials by cross-validation: cv must be at least "
+                                f"2 folds, got {cv}")
+        if metric not in METRICS:
+            raise TrackfitError(f"tune ranks trials by a CV metric; metric must be one of "
+                                f"{', '.join(METRICS)}, got '{metric}'")
+        if not 0 < test_size < 1:
+            raise TrackfitError(f"test_size must be between 0 and 1, got {test_size}")
+        spec = plugins.registry().get(estimator)
+        searched = spacemod.parse(space) if space.strip() else spec.search_space
+        check(spec, searched)
+        chosen = sampler(search, searched, random_state)
+        if search == "grid":
+            trials = min(trials, math.prod(len(d.choices) for d in searched.values()))
+        frame = datamod.load(data) if frame is None else frame
+        X_train, _, y_train, _ = train_test_split(
+            frame[datamod.FEATURES], frame[datamod.TARGET], test_size=test_size,
+            random_state=random_state)
+        log(params={"estimator": estimator, "space": spacemod.to_text(searched),
+                    "trials": trials, "search": search, "n_jobs": n_jobs, "spark": spark,
+                    "data": datamod.redact(data), "test_size": test_size,
+                    "random_state": random_state, "cv": cv, "metric": metric})
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        direction = "maximize" if higher_is_better(metric) else "minimize"
+        study = optuna.create_study(direction=direction, sampler=chosen)
+        distributions = {name: dim.distribution() for name, dim in searched.items()}
+        trial_log = TrialLog(run, estimator)
+        progress = Progress("tune", trials, "trials")
+        best, failed, first_error = None, 0, ""
+        with pool(n_jobs, spark) as evaluate_all:
+            while len(study.trials) < trials:
+                asked = [study.ask(distributions)
+                         for _ in range(min(n_jobs, trials - len(study.trials)))]
+                started = int(time.time() * 1000)
+                built, results = {}, {}
+                for trial in asked:
+                    try:
+                        built[trial.number] = hyperparams.build(spec, trial.params, random_state)
+                    except TrackfitError as exc:
+                        results[trial.number] = (None, str(exc), 0.0)
+                tasks = [(built[t.number], X_train, y_train, cv) for t in asked
+                         if t.number in built]
+                for number, result in zip(built, evaluate_all(tasks)):
+                    results[number] = result
+                ended = int(time.time() * 1000)
+                for trial in asked:
+                    metrics, error, _ = results[trial.number]
+                    if error:
+                        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                        failed += 1
+                        first_error = first_error or error
+                    else:
+                        study.tell(trial, metrics[metric])
+                        if best is None or study.best_trial.number == trial.number:
+                            best = (trial.number, trial.params, metrics)
+                    trial_log.record(trial.number, trial.params, metrics, error, started, ended)
+                progress.update(len(study.trials), "" if best is None else
+                                f"{metric} {best[2][metric]:.4f} (trial {best[0]})")
+        if best is None:
+            raise TrackfitError(f"all {trials} trials failed; the first: {first_error}")
+
+        number, params, metrics = best
+        refit = train(estimator, params_text(params), data, test_size, random_state, cv,
+                      frame=frame, nested=True)
+        tags = {"trackfit.tune_run_id": run.info.run_id, "trackfit.trials": str(trials),
+                "trackfit.best_trial": str(number),
+                "trackfit.best_trial_run_id": trial_log.run_ids[number]}
+        client().log_batch(refit["run_id"], tags=[RunTag(k, v) for k, v in tags.items()])
+        log(metrics={**metrics, "trials_failed": failed}, tags={
+            **tags, "trackfit.best_params": params_text(params),
+            "trackfit.model_run_id": refit["run_id"],
+            "trackfit.model_uri": refit["model_uri"]})
+        print(f"tune: {estimator}, {trials} trials ({failed} failed), best {metric} "
+              f"{metrics[metric]:.4f} at trial {number} ({params_text(params)}); "
+              f"model in training run {refit['run_id']}, tune run {run.info.run_id}")
+        return {"run_id": run.info.run_id, "best_trial": number, "best_params": params,
+                "best_metrics": metrics, "trials": trials, "failed": failed, "train": refit}
+

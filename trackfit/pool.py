@@ -1,0 +1,57 @@
+"""Where tuning trials run: this process, worker processes of this machine, or Spark executors.
+
+A trial's work, cross-validating one estimator on the training split, is a plain function of
+picklable values; the tracking store is only ever written by the process that asked for it.
+"""
+
+import contextlib
+import time
+
+
+def evaluate(estimator, X, y, folds):
+    """One trial: (CV metrics, "", seconds), or (None, the reason it failed, seconds)."""
+    from .entrypoints.train import cv_scores
+
+    started = time.perf_counter()
+    try:
+        metrics = cv_scores(estimator, X, y, folds, error_score="raise")
+    except Exception as exc:  # the estimator's own error is the trial's result
+        text = str(exc).strip().splitlines()
+        return None, f"{type(exc).__name__}: {text[0] if text else ''}".strip(), \
+            time.perf_counter() - started
+    return metrics, "", time.perf_counter() - started
+
+
+def spark_session(master):
+    """The active Spark session, or a new one on ``master`` (pip install trackfit[spark])."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise ImportError(
+            f"spark={master} needs pyspark: pip install -e '.[spark,tune]'") from exc
+    return SparkSession.builder.master(master).appName("trackfit-tune").getOrCreate()
+
+
+@contextlib.contextmanager
+def pool(n_jobs=1, spark=""):
+    """A ``run(tasks)`` that evaluates [(estimator, X, y, folds), ...] in order.
+
+    n_jobs=1 without Spark: in this process. n_jobs>1: that many worker processes (joblib's
+    loky), kept for the whole study. spark=<master>: up to n_jobs tasks at once on the
+    cluster's executors through joblibspark.
+    """
+    if n_jobs == 1 and not spark:
+        yield lambda tasks: [evaluate(*task) for task in tasks]
+        return
+    import joblib
+
+    backend = "loky"
+    if spark:
+        from joblibspark import register_spark
+
+        spark_session(spark)
+        register_spark()
+        backend = "spark"
+    with joblib.parallel_backend(backend, n_jobs=n_jobs):
+        with joblib.Parallel(n_jobs=n_jobs) as parallel:
+            yield lambda tasks: parallel(joblib.delayed(evaluate)(*task) for task in tasks)
