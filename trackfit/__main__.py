@@ -107,12 +107,14 @@ def build_parser():
 
 
 def list_estimators(as_json):
+    from . import space
     from .plugins import registry
 
     specs = registry().specs
     rows = [{"name": s.name, "plugin": s.plugin, "version": s.plugin_version,
              "distribution": s.distribution, "description": s.description,
-             "defaults": s.defaults, "flavor": s.flavor} for s in specs]
+             "defaults": s.defaults, "flavor": s.flavor,
+             "search_space": space.to_text(s.search_space)} for s in specs]
     if as_json:
         print(json.dumps(rows, indent=2, default=str))
         return

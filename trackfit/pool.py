@@ -34,15 +34,13 @@ def spark_session(master):
 
 @contextlib.contextmanager
 def pool(n_jobs=1, spark=""):
-    """A ``run(tasks)`` that evaluates [(estimator, X, y, folds), ...] in order.
+    """A ``run(tasks)`` that evaluates [(estimator, X, y, folds), ...], results in order.
 
-    n_jobs=1 without Spark: in this process. n_jobs>1: that many worker processes (joblib's
-    loky), kept for the whole study. spark=<master>: up to n_jobs tasks at once on the
-    cluster's executors through joblibspark.
+    Trials run in ``n_jobs`` worker processes of this machine (joblib's loky, kept for the
+    whole study), n_jobs=1 included: the process that asks for trials is then free to write
+    the finished ones to the tracking store meanwhile. spark=<master>: up to n_jobs trials at
+    once on the cluster's executors, through joblibspark.
     """
-    if n_jobs == 1 and not spark:
-        yield lambda tasks: [evaluate(*task) for task in tasks]
-        return
     import joblib
 
     backend = "loky"

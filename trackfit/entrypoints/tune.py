@@ -6,7 +6,6 @@ tune run, so compare and register see it as any other training run.
 """
 
 import difflib
-import math
 import time
 
 from .. import TrackfitError, data as datamod, hyperparams, plugins, space as spacemod
@@ -30,8 +29,8 @@ def check(spec, space):
     if not space:
         raise TrackfitError(
             f"estimator '{spec.name}' has no default search space and no space was given; "
-            f"pass one, e.g. space=alpha=loguniform(1e-3,100) (see `python -m trackfit "
-            f"estimators --json` for each estimator's defaults)")
+            f"pass one as space=name=range,... e.g. space=fit_intercept=true|false (each "
+            f"estimator's default space: `python -m trackfit estimators --json`)")
     known = spec.load_factory()().get_params(deep=False)
     for name in space:
         if name == hyperparams.SEED_PARAM:
@@ -49,23 +48,47 @@ def sampler(search, space, seed):
 
     if search == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
-    if search == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    return optuna.samplers.GridSampler(spacemod.grid(space), seed=seed)
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def grid_points(space, trials, seed):
+    """Every combination of the choices, in a seeded order; the first ``trials`` of them.
+
+    Enqueued in the study, so a grid is searched with ask and tell like the other samplers
+    (Optuna's GridSampler stops the study from inside ``optimize`` only).
+    """
+    import itertools
+    import random
+
+    values = spacemod.grid(space)
+    points = [dict(zip(values, combination))
+              for combination in itertools.product(*values.values())]
+    random.Random(seed).shuffle(points)
+    return points[:trials]
 
 
 class TrialLog:
     """Each finished trial as a child run of the tune run, written with explicit run ids.
 
-    Never through MLflow's active run, so trials from many workers cannot collide on it:
-    one create, one batch of params, metrics and tags, one end per trial.
+    Never through MLflow's active run, so trials from many workers cannot collide on it.
+    One writer thread does the writes (one create, one batch of params and metrics, one end
+    per trial) while the next trials run; ``close()`` waits for every write and raises the
+    first error.
     """
 
     def __init__(self, parent, estimator):
+        from concurrent.futures import ThreadPoolExecutor
+
         self.parent, self.estimator = parent, estimator
         self.run_ids = {}
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trackfit-trials")
+        self.pending = []
 
     def record(self, number, params, metrics, error, started, ended):
+        self.pending.append(self.writer.submit(
+            self.write, number, dict(params), metrics, error, started, ended))
+
+    def write(self, number, params, metrics, error, started, ended):
         from mlflow.entities import Metric, Param, RunTag
         from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
@@ -82,7 +105,65 @@ class TrialLog:
         )
         client().set_terminated(run_id, "FAILED" if error else "FINISHED", end_time=ended)
         self.run_ids[number] = run_id
-        return run_id
+
+    def close(self):
+        """Wait for every trial's writes; the first error, if any, is raised."""
+        self.writer.shutdown(wait=True)
+        for future in self.pending:
+            future.result()
+
+
+def search_study(spec, searched, search, trials, n_jobs, spark, X, y, cv, metric, seed,
+                 record=None, progress=None):
+    """The Optuna study: ``trials`` trials, ``n_jobs`` at a time, each passed to ``record``.
+
+    Trials are asked for in batches of ``n_jobs`` and told in trial order, so a seeded study
+    gives the same trials whatever the workers' timing. Returns the best trial as (number,
+    params, CV metrics) and the number of failed trials; raises if every trial failed.
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    direction = "maximize" if higher_is_better(metric) else "minimize"
+    study = optuna.create_study(direction=direction, sampler=sampler(search, searched, seed))
+    if search == "grid":
+        for point in grid_points(searched, trials, seed):
+            study.enqueue_trial(point)
+    distributions = {name: dim.distribution() for name, dim in searched.items()}
+    best, failed, first_error = None, 0, ""
+    with pool(n_jobs, spark) as evaluate_all:
+        done = 0  # not len(study.trials): that counts a grid's enqueued trials too
+        while done < trials:
+            asked = [study.ask(distributions) for _ in range(min(n_jobs, trials - done))]
+            done += len(asked)
+            started = int(time.time() * 1000)
+            built, results = {}, {}
+            for trial in asked:
+                try:
+                    built[trial.number] = hyperparams.build(spec, trial.params, seed)
+                except TrackfitError as exc:
+                    results[trial.number] = (None, str(exc), 0.0)
+            tasks = [(model, X, y, cv) for model in built.values()]
+            results.update(zip(built, evaluate_all(tasks)))
+            ended = int(time.time() * 1000)
+            for trial in asked:
+                metrics, error, _ = results[trial.number]
+                if error:
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    failed += 1
+                    first_error = first_error or error
+                else:
+                    study.tell(trial, metrics[metric])
+                    if study.best_trial.number == trial.number:
+                        best = (trial.number, trial.params, metrics)
+                if record:
+                    record(trial.number, trial.params, metrics, error, started, ended)
+            if progress:
+                progress.update(done, "" if best is None else
+                                f"{metric} {best[2][metric]:.4f} (trial {best[0]})")
+    if best is None:
+        raise TrackfitError(f"all {trials} trials failed; the first: {first_error}")
+    return best, failed
 
 
 def tune(estimator="tree", space="", trials=20, search="tpe", n_jobs=1, spark="",
@@ -93,7 +174,6 @@ def tune(estimator="tree", space="", trials=20, search="tpe", n_jobs=1, spark=""
     Returns the tune run's id, the best trial (number, params, metrics) and the refit's
     result as ``train`` returns it.
     """
-    import optuna
     from mlflow.entities import RunTag
     from sklearn.model_selection import train_test_split
 
@@ -113,9 +193,8 @@ def tune(estimator="tree", space="", trials=20, search="tpe", n_jobs=1, spark=""
         spec = plugins.registry().get(estimator)
         searched = spacemod.parse(space) if space.strip() else spec.search_space
         check(spec, searched)
-        chosen = sampler(search, searched, random_state)
-        if search == "grid":
-            trials = min(trials, math.prod(len(d.choices) for d in searched.values()))
+        if search == "grid":  # a grid of ranges fails here, before any work
+            trials = len(grid_points(searched, trials, random_state))
         frame = datamod.load(data) if frame is None else frame
         X_train, _, y_train, _ = train_test_split(
             frame[datamod.FEATURES], frame[datamod.TARGET], test_size=test_size,
@@ -125,44 +204,13 @@ def tune(estimator="tree", space="", trials=20, search="tpe", n_jobs=1, spark=""
                     "data": datamod.redact(data), "test_size": test_size,
                     "random_state": random_state, "cv": cv, "metric": metric})
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        direction = "maximize" if higher_is_better(metric) else "minimize"
-        study = optuna.create_study(direction=direction, sampler=chosen)
-        distributions = {name: dim.distribution() for name, dim in searched.items()}
         trial_log = TrialLog(run, estimator)
-        progress = Progress("tune", trials, "trials")
-        best, failed, first_error = None, 0, ""
-        with pool(n_jobs, spark) as evaluate_all:
-            while len(study.trials) < trials:
-                asked = [study.ask(distributions)
-                         for _ in range(min(n_jobs, trials - len(study.trials)))]
-                started = int(time.time() * 1000)
-                built, results = {}, {}
-                for trial in asked:
-                    try:
-                        built[trial.number] = hyperparams.build(spec, trial.params, random_state)
-                    except TrackfitError as exc:
-                        results[trial.number] = (None, str(exc), 0.0)
-                tasks = [(built[t.number], X_train, y_train, cv) for t in asked
-                         if t.number in built]
-                for number, result in zip(built, evaluate_all(tasks)):
-                    results[number] = result
-                ended = int(time.time() * 1000)
-                for trial in asked:
-                    metrics, error, _ = results[trial.number]
-                    if error:
-                        study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                        failed += 1
-                        first_error = first_error or error
-                    else:
-                        study.tell(trial, metrics[metric])
-                        if best is None or study.best_trial.number == trial.number:
-                            best = (trial.number, trial.params, metrics)
-                    trial_log.record(trial.number, trial.params, metrics, error, started, ended)
-                progress.update(len(study.trials), "" if best is None else
-                                f"{metric} {best[2][metric]:.4f} (trial {best[0]})")
-        if best is None:
-            raise TrackfitError(f"all {trials} trials failed; the first: {first_error}")
+        try:
+            best, failed = search_study(spec, searched, search, trials, n_jobs, spark, X_train,
+                                        y_train, cv, metric, random_state, trial_log.record,
+                                        Progress("tune", trials, "trials"))
+        finally:  # every finished trial is written, also after an error or Ctrl-C
+            trial_log.close()
 
         number, params, metrics = best
         refit = train(estimator, params_text(params), data, test_size, random_state, cv,
