@@ -83,6 +83,7 @@ def build_parser():
     _split(p)
     _ranking(p)
     _registry(p)
+    _option(p, "n_jobs", type=whole, default=1, help="estimators trained at once (1)")
     p = steps.add_parser("tune", help="search an estimator's hyperparameters, refit the best")
     _option(p, "estimator", default="tree", help="estimator name or plugin:name (tree)")
     _option(p, "space", default="",

@@ -21,15 +21,17 @@ def client():
 
 
 @contextlib.contextmanager
-def step_run(step, nested=False, run_name=None):
+def step_run(step, nested=False, run_name=None, parent_run_id=None):
     """A run tagged ``trackfit.step=<step>``; FAILED if the block raises, KILLED on Ctrl-C.
 
-    Under ``mlflow run`` the first step run is the run MLflow made for us.
+    Under ``mlflow run`` the first step run is the run MLflow made for us. ``parent_run_id``
+    nests the run under that run from a thread that has no active run of its own.
     """
     import mlflow
 
     tags = {STEP_TAG: step, "trackfit.version": __version__}
-    with mlflow.start_run(nested=nested, run_name=run_name, tags=tags) as run:
+    with mlflow.start_run(nested=nested, run_name=run_name, tags=tags,
+                          parent_run_id=parent_run_id) as run:
         try:
             yield run
         except KeyboardInterrupt:

@@ -77,13 +77,17 @@ def log_model(spec, model, X, y_pred):
 
 
 def train(estimator="linear", params="", data="diabetes", test_size=0.3, random_state=0, cv=5,
-          frame=None, nested=False):
-    """One training run; returns its run id, estimator name, metrics and model URI."""
+          frame=None, nested=False, parent_run_id=None):
+    """One training run; returns its run id, estimator name, metrics and model URI.
+
+    ``parent_run_id``: nest under that run from another thread (``main`` with n_jobs).
+    """
     import mlflow
     from sklearn.base import clone
     from sklearn.model_selection import train_test_split
 
-    with step_run("train", nested=nested, run_name=estimator) as run:
+    with step_run("train", nested=nested, run_name=estimator,
+                  parent_run_id=parent_run_id) as run:
         if not 0 < test_size < 1:
             raise TrackfitError(f"test_size must be between 0 and 1, got {test_size}")
         if cv == 1 or cv < 0:
