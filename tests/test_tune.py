@@ -187,3 +187,15 @@ def test_mlflow_run_tune_entry_point(store):
     assert len(children(store, parent.info.run_id)) == 4
     assert "tune: 4/4 trials" in done.stderr
     assert len(runs(store, "train", "FINISHED")) == 1
+
+
+def test_trials_on_spark_executors(store):
+    pytest.importorskip("pyspark")
+    result = tune("tree", space="max_depth=2|3|4|5", search="grid", n_jobs=2,
+                  spark="local[2]", cv=2)
+    trials = children(store, result["run_id"])
+    assert sorted(int(r.data.tags["trackfit.trial"]) for r in trials) == [0, 1, 2, 3]
+    assert {r.info.status for r in trials} == {"FINISHED"}
+    local = tune("tree", space="max_depth=2|3|4|5", search="grid", n_jobs=2, cv=2)
+    assert local["best_params"] == result["best_params"]
+    assert local["best_metrics"] == result["best_metrics"]

@@ -5,6 +5,8 @@ picklable values; the tracking store is only ever written by the process that as
 """
 
 import contextlib
+import os
+import sys
 import time
 
 
@@ -29,6 +31,8 @@ def spark_session(master):
     except ImportError as exc:
         raise ImportError(
             f"spark={master} needs pyspark: pip install -e '.[spark,tune]'") from exc
+    if master.startswith("local"):  # the executors' Python is this one, with its packages
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     return SparkSession.builder.master(master).appName("trackfit-tune").getOrCreate()
 
 
