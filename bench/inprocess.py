@@ -48,7 +48,7 @@ def fit(repeat):
     from trackfit.entrypoints.compare import compare
     from trackfit.entrypoints.train import train
 
-    names = [s.name for s in plugins.registry().specs if s.plugin == "scikit_learn"]
+    names = [s.name for s in plugins.catalogue().specs if s.plugin == "scikit_learn"]
     for _ in range(repeat):
         for name in names:
             train(name, cv=0)
@@ -67,7 +67,7 @@ def tune(trials, repeat):
     from trackfit import data as datamod, plugins
     from trackfit.entrypoints.tune import TrialLog, search_study
 
-    spec = plugins.registry().get("tree")
+    spec = plugins.catalogue().get("tree")
     frame = datamod.load("diabetes")
     X, _, y, _ = train_test_split(frame[datamod.FEATURES], frame[datamod.TARGET],
                                   test_size=0.3, random_state=0)

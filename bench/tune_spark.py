@@ -25,7 +25,7 @@ def main(trials, master):
 
     spark = spark_session(master)
     spark.sparkContext.setLogLevel("ERROR")
-    spec = plugins.registry().get("tree")
+    spec = plugins.catalogue().get("tree")
     frame = datamod.load("diabetes")
     X, _, y, _ = train_test_split(frame[datamod.FEATURES], frame[datamod.TARGET],
                                   test_size=0.3, random_state=0)

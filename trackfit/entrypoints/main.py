@@ -1,7 +1,6 @@
 """main: the whole lab in one process: load, one train per estimator, compare, register."""
 
-from .. import TrackfitError, plugins
-from ..data import redact
+from .. import TrackfitError, data as datamod, plugins
 from ..progress import Progress
 from ..tracking import higher_is_better, log, step_run
 from .compare import DEFAULT_METRIC, compare
@@ -12,9 +11,9 @@ from .train import resolve, train
 
 def installed():
     """Every installed estimator, by name; ``plugin:name`` where two plugins share a name."""
-    names = [spec.name for spec in plugins.registry().specs]
-    return [spec.name if names.count(spec.name) == 1 else spec.qualified_name
-            for spec in plugins.registry().specs]
+    specs = plugins.catalogue().specs
+    names = [spec.name for spec in specs]
+    return [spec.name if names.count(spec.name) == 1 else spec.qualified_name for spec in specs]
 
 
 def train_all(names, data, test_size, random_state, cv, frame, metric, n_jobs):
@@ -36,7 +35,7 @@ def train_all(names, data, test_size, random_state, cv, frame, metric, n_jobs):
     if n_jobs == 1:
         results = []
         for name in names:
-            results.append(train(name, "", data, test_size, random_state, cv, frame=frame,
+            results.append(train(name, {}, data, test_size, random_state, cv, frame=frame,
                                  nested=True))
             done(len(results), results[-1])
         return results
@@ -47,7 +46,7 @@ def train_all(names, data, test_size, random_state, cv, frame, metric, n_jobs):
 
     with threadpool_limits(1), ThreadPoolExecutor(
             max_workers=n_jobs, thread_name_prefix="trackfit-train") as pool:
-        futures = {pool.submit(train, name, "", data, test_size, random_state, cv,
+        futures = {pool.submit(train, name, {}, data, test_size, random_state, cv,
                                frame=frame, parent_run_id=parent): name for name in names}
         results = {}
         try:
@@ -60,24 +59,25 @@ def train_all(names, data, test_size, random_state, cv, frame, metric, n_jobs):
     return [results[name] for name in names]
 
 
-def main(estimators="linear,tree", data="diabetes", test_size=0.3, random_state=0, cv=5,
+def main(estimators=("linear", "tree"), data="diabetes", test_size=0.3, random_state=0, cv=5,
          metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, n_jobs=1):
     """Every step as a nested run under one parent; returns each step's result.
 
-    ``estimators="all"``: every installed estimator. ``n_jobs``: trainings at once.
+    ``estimators`` is a list of names (or plugin:name); ``["all"]`` is every installed
+    estimator. ``n_jobs``: how many to train at once.
     """
-    if estimators.strip() == "all":
-        names = installed()
-    else:
-        names = [name.strip() for name in estimators.split(",") if name.strip()]
+    if isinstance(estimators, str):
+        raise TrackfitError(f"estimators is a list of names, e.g. {estimators.split(',')!r}")
+    names = installed() if list(estimators) == ["all"] else list(estimators)
+    data = datamod.source(data)
     with step_run("main", run_name="main"):
         if not names:
             raise TrackfitError("estimators is empty; pass e.g. estimators=linear,tree or all")
         if n_jobs < 1:
             raise TrackfitError(f"n_jobs must be at least 1, got {n_jobs}")
         for name in names:  # every name checked before anything is trained
-            resolve(name, "", random_state)
-        log(params={"estimators": estimators, "data": redact(data), "metric": metric,
+            resolve(name, {}, random_state)
+        log(params={"estimators": ",".join(estimators), "data": data.safe, "metric": metric,
                     "n_jobs": n_jobs})
         loaded = load(data, nested=True)
         trained = train_all(names, data, test_size, random_state, cv, loaded["frame"], metric,

@@ -11,7 +11,8 @@ import time
 from .. import TrackfitError, data as datamod, hyperparams, plugins, space as spacemod
 from ..pool import pool
 from ..progress import Progress
-from ..tracking import STEP_TAG, client, higher_is_better, log, step_run
+from .. import tags as tagnames
+from ..tracking import client, higher_is_better, log, step_run
 from .train import SCORERS, train
 
 SEARCHES = ("tpe", "random", "grid")
@@ -92,7 +93,7 @@ class TrialLog:
         from mlflow.entities import Metric, Param, RunTag
         from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
-        tags = {MLFLOW_PARENT_RUN_ID: self.parent.info.run_id, STEP_TAG: "trial",
+        tags = {MLFLOW_PARENT_RUN_ID: self.parent.info.run_id, tagnames.STEP: "trial",
                 "trackfit.trial": str(number), "trackfit.estimator": self.estimator}
         run = client().create_run(self.parent.info.experiment_id, start_time=started,
                                   tags=tags, run_name=f"trial-{number}")
@@ -190,18 +191,19 @@ def tune(estimator="tree", space="", trials=20, search="tpe", n_jobs=1, spark=""
                                 f"{', '.join(METRICS)}, got '{metric}'")
         if not 0 < test_size < 1:
             raise TrackfitError(f"test_size must be between 0 and 1, got {test_size}")
-        spec = plugins.registry().get(estimator)
+        spec = plugins.catalogue().get(estimator)
         searched = spacemod.parse(space) if space.strip() else spec.search_space
         check(spec, searched)
         if search == "grid":  # a grid of ranges fails here, before any work
             trials = len(grid_points(searched, trials, random_state))
+        data = datamod.source(data)
         frame = datamod.load(data) if frame is None else frame
         X_train, _, y_train, _ = train_test_split(
             frame[datamod.FEATURES], frame[datamod.TARGET], test_size=test_size,
             random_state=random_state)
         log(params={"estimator": estimator, "space": spacemod.to_text(searched),
                     "trials": trials, "search": search, "n_jobs": n_jobs, "spark": spark,
-                    "data": datamod.redact(data), "test_size": test_size,
+                    "data": data.safe, "test_size": test_size,
                     "random_state": random_state, "cv": cv, "metric": metric})
 
         trial_log = TrialLog(run, estimator)
@@ -213,7 +215,7 @@ def tune(estimator="tree", space="", trials=20, search="tpe", n_jobs=1, spark=""
             trial_log.close()
 
         number, params, metrics = best
-        refit = train(estimator, params_text(params), data, test_size, random_state, cv,
+        refit = train(estimator, dict(params), data, test_size, random_state, cv,
                       frame=frame, nested=True)
         tags = {"trackfit.tune_run_id": run.info.run_id, "trackfit.trials": str(trials),
                 "trackfit.best_trial": str(number),
