@@ -9,9 +9,9 @@ import difflib
 import time
 
 from .. import TrackfitError, data as datamod, hyperparams, plugins, space as spacemod
+from .. import tags as tagnames
 from ..pool import pool
 from ..progress import Progress
-from .. import tags as tagnames
 from ..tracking import client, higher_is_better, log, step_run
 from .train import SCORERS, train
 
@@ -20,9 +20,8 @@ METRICS = tuple(f"cv_{name}" for name in SCORERS)
 
 
 def params_text(params):
-    """{'max_depth': 3, 'max_features': 0.5} -> 'max_depth=3,max_features=0.5', as params reads it."""
-    return ",".join(f"{name}={value!r}" if isinstance(value, float) else f"{name}={value}"
-                    for name, value in params.items())
+    """{'max_depth': 3, 'max_features': 0.5} -> 'max_depth=3,max_features=0.5'."""
+    return ",".join(f"{name}={value}" for name, value in params.items())
 
 
 def check(spec, space):
@@ -94,7 +93,7 @@ class TrialLog:
         from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
         tags = {MLFLOW_PARENT_RUN_ID: self.parent.info.run_id, tagnames.STEP: "trial",
-                "trackfit.trial": str(number), "trackfit.estimator": self.estimator}
+                tagnames.TRIAL: str(number), tagnames.ESTIMATOR: self.estimator}
         run = client().create_run(self.parent.info.experiment_id, start_time=started,
                                   tags=tags, run_name=f"trial-{number}")
         run_id = run.info.run_id
@@ -102,7 +101,7 @@ class TrialLog:
             run_id,
             metrics=[Metric(k, v, ended, 0) for k, v in (metrics or {}).items()],
             params=[Param(k, str(v)) for k, v in {**params, "estimator": self.estimator}.items()],
-            tags=[RunTag("trackfit.error", error)] if error else [],
+            tags=[RunTag(tagnames.ERROR, error)] if error else [],
         )
         client().set_terminated(run_id, "FAILED" if error else "FINISHED", end_time=ended)
         self.run_ids[number] = run_id
@@ -217,14 +216,13 @@ def tune(estimator="tree", space="", trials=20, search="tpe", n_jobs=1, spark=""
         number, params, metrics = best
         refit = train(estimator, dict(params), data, test_size, random_state, cv,
                       frame=frame, nested=True)
-        tags = {"trackfit.tune_run_id": run.info.run_id, "trackfit.trials": str(trials),
-                "trackfit.best_trial": str(number),
-                "trackfit.best_trial_run_id": trial_log.run_ids[number]}
+        tags = {tagnames.TUNE_RUN_ID: run.info.run_id, tagnames.TRIALS: str(trials),
+                tagnames.BEST_TRIAL: str(number),
+                tagnames.BEST_TRIAL_RUN_ID: trial_log.run_ids[number]}
         client().log_batch(refit["run_id"], tags=[RunTag(k, v) for k, v in tags.items()])
         log(metrics={**metrics, "trials_failed": failed}, tags={
-            **tags, "trackfit.best_params": params_text(params),
-            "trackfit.model_run_id": refit["run_id"],
-            "trackfit.model_uri": refit["model_uri"]})
+            **tags, tagnames.BEST_PARAMS: params_text(params),
+            tagnames.MODEL_RUN_ID: refit["run_id"], tagnames.MODEL_URI: refit["model_uri"]})
         print(f"tune: {estimator}, {trials} trials ({failed} failed), best {metric} "
               f"{metrics[metric]:.4f} at trial {number} ({params_text(params)}); "
               f"model in training run {refit['run_id']}, tune run {run.info.run_id}")
