@@ -110,7 +110,7 @@ COMMANDS = {
         "search an estimator's hyperparameters, refit the best as a training run",
         (Option("estimator", help="estimator name or plugin:name"),
          Option("space", help="name=range,...: uniform(a,b), loguniform(a,b), int(a,b), "
-                              "logint(a,b) or choices a|b|c (empty: the estimator's own)"),
+                              "logint(a,b) or choices a|b|c; none: the estimator's own"),
          Option("trials", whole, "trials to run"),
          Option("search", help="tpe, random or grid"),
          Option("n_jobs", whole, "trials at once"),
