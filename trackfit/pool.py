@@ -54,6 +54,8 @@ def pool(n_jobs=1, spark=""):
         spark_session(spark)
         register_spark()
         backend = "spark"
-    with joblib.parallel_backend(backend, n_jobs=n_jobs):
+    # One thread per trial: a trial's OpenMP or BLAS team beside the others only slows it.
+    threads = {} if spark else {"inner_max_num_threads": 1}
+    with joblib.parallel_backend(backend, n_jobs=n_jobs, **threads):
         with joblib.Parallel(n_jobs=n_jobs) as parallel:
             yield lambda tasks: parallel(joblib.delayed(evaluate)(*task) for task in tasks)

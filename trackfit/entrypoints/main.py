@@ -41,13 +41,17 @@ def train_all(names, data, test_size, random_state, cv, frame, metric, n_jobs):
         return results
     # Threads, each training run nested under the main run by id: MLflow keeps each
     # thread's active run apart, and the fits release the GIL while they work. One OpenMP
-    # and BLAS thread each: hist-gb's OpenMP team beside another busy thread runs 50x slower.
+    # and BLAS thread each (set in the thread: OpenMP's limit is per thread), or hist-gb's
+    # thread team, beside the other trainings, runs ten times slower.
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(1), ThreadPoolExecutor(
-            max_workers=n_jobs, thread_name_prefix="trackfit-train") as pool:
-        futures = {pool.submit(train, name, {}, data, test_size, random_state, cv,
-                               frame=frame, parent_run_id=parent): name for name in names}
+    def one_thread(name):
+        with threadpool_limits(1):
+            return train(name, {}, data, test_size, random_state, cv, frame=frame,
+                         parent_run_id=parent)
+
+    with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="trackfit-train") as pool:
+        futures = {pool.submit(one_thread, name): name for name in names}
         results = {}
         try:
             for future in as_completed(futures):
