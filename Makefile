@@ -9,11 +9,12 @@ export MLFLOW_EXPERIMENT_NAME ?= $(EXPERIMENT)
 
 venv: $(VENV)/.installed
 
-# trackfit and the pins of conda.yaml (pyproject.toml carries the same pins).
+# trackfit and the pins of conda.yaml (pyproject.toml carries the same pins), with the
+# test and tune extras: the tests tune too.
 $(VENV)/.installed: conda.yaml pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,tune]'
 	touch $@
 
 # `--env-manager local` runs MLproject's `python` from PATH: the venv's, as when activated.

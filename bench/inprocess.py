@@ -2,6 +2,7 @@
 
     python bench/inprocess.py predict DATA REPEAT   (needs models:/model-diabetes@champion)
     python bench/inprocess.py fit REPEAT
+    python bench/inprocess.py tune TRIALS REPEAT
 """
 
 import json
@@ -61,6 +62,43 @@ def fit(repeat):
             "leaderboard_columns": list(table.columns)}
 
 
+def tune(trials, repeat):
+    """The tune step's study of ``tree`` (5-fold CV, lab data), with its trials logged as
+    child runs and without logging, interleaved, for n_jobs 1 and 2: seconds of each."""
+    import mlflow
+    from sklearn.model_selection import train_test_split
+
+    from trackfit import data as datamod, plugins
+    from trackfit.entrypoints.tune import TrialLog, search_study
+
+    spec = plugins.catalogue().get("tree")
+    frame = datamod.load("diabetes")
+    X, _, y, _ = train_test_split(frame[datamod.FEATURES], frame[datamod.TARGET],
+                                  test_size=0.3, random_state=0)
+    times = {}
+    for _ in range(repeat):
+        for n_jobs in (1, 2):
+            for logged in (True, False):
+                with mlflow.start_run() as parent:
+                    trial_log = TrialLog(parent, "tree") if logged else None
+                    started = time.perf_counter()
+                    search_study(spec, spec.search_space, "tpe", trials, n_jobs, "", X, y, 5,
+                                 "cv_r2_score", 0, trial_log and trial_log.record)
+                    if trial_log:
+                        trial_log.close()
+                    seconds = time.perf_counter() - started
+                times.setdefault(f"{n_jobs}_{'logged' if logged else 'bare'}", []).append(seconds)
+    result = {f"seconds_{k}": statistics.median(v) for k, v in times.items()}
+    for n_jobs in (1, 2):
+        result[f"logging_share_{n_jobs}"] = statistics.median(
+            1 - b / a for a, b in zip(times[f"{n_jobs}_logged"], times[f"{n_jobs}_bare"]))
+    child_runs = mlflow.search_runs(filter_string="tags.`trackfit.step` = 'trial'",
+                                    max_results=100_000)
+    result["trials"], result["child_runs"] = trials, len(child_runs)
+    result["expected_child_runs"] = trials * 2 * repeat
+    return result
+
+
 if __name__ == "__main__":
     import contextlib
     import io
@@ -70,6 +108,8 @@ if __name__ == "__main__":
     with contextlib.redirect_stdout(io.StringIO()):
         if sys.argv[1] == "predict":
             result = predict(sys.argv[2], int(sys.argv[3]))
+        elif sys.argv[1] == "tune":
+            result = tune(int(sys.argv[2]), int(sys.argv[3]))
         else:
             result = fit(int(sys.argv[2]))
     print(json.dumps(result))

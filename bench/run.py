@@ -1,6 +1,6 @@
 """The trackfit benchmark: every figure of the speed issue, as a table and in BENCHMARKS.md.
 
-    python bench/run.py                  # the full benchmark (make bench), ~15 min
+    python bench/run.py                  # the full benchmark (make bench), ~20 min
     python bench/run.py --smoke          # every figure once, small sizes: it still works
 
 Each figure is the median of --repeat runs; commands compared with each other run
@@ -30,6 +30,8 @@ PACKAGES = ["mlflow", "scikit-learn", "numpy", "scipy", "pandas", "pyarrow", "ma
             "pluggy", "skops"]
 TRACKFIT = [PYTHON, "-m", "trackfit"]
 MLFLOW = str(Path(PYTHON).with_name("mlflow"))
+BUILT_IN = ["linear", "tree", "ridge", "lasso", "elasticnet", "knn", "svr", "forest",
+            "extra-trees", "gbr", "hist-gb", "dummy"]
 
 
 def fixture(*args):
@@ -220,6 +222,43 @@ def fit_times(report, repeat):
                   "in leaderboard", shown_in, "python bench/inprocess.py fit 5")
 
 
+def tune(report, repeat, trials):
+    """Figure 9: a study of ``trials`` trials of tree, 5-fold CV: trials/s, logging's share."""
+    folder = fresh()
+    command = [PYTHON, str(PROJECT / "bench/inprocess.py"), "tune", str(trials), str(repeat)]
+    try:
+        _, _, out, _ = run(command, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["child_runs"] == result["expected_child_runs"], result  # no trial lost
+    rate = {n: trials / result[f"seconds_{n}_logged"] for n in (1, 2)}
+    bare = {n: trials / result[f"seconds_{n}_bare"] for n in (1, 2)}
+    share = max(result["logging_share_1"], result["logging_share_2"])
+    report.figure(9, f"tune tree, {trials} trials, 5-fold CV: trials/s; logging share",
+                  f"n_jobs=1 {rate[1]:.1f}/s (no logging {bare[1]:.1f}/s, logging "
+                  f"{result['logging_share_1']:.0%}); n_jobs=2 {rate[2]:.1f}/s (no logging "
+                  f"{bare[2]:.1f}/s, logging {result['logging_share_2']:.0%})",
+                  "logging <= 25%", share <= 0.25,
+                  f"python bench/inprocess.py tune {trials} {repeat}")
+
+
+def main_all(report, repeat, cv):
+    """Figure 10: main over every built-in (12), ``cv``-fold CV, one and two at a time."""
+    main = TRACKFIT + ["main", "--estimators", ",".join(BUILT_IN), "--cv", str(cv)]
+    commands = {"main all estimators": main,
+                "main all estimators n_jobs=2": main + ["--n_jobs", "2"]}
+    results = interleaved(commands, repeat)
+    report.samples(results, commands)
+    one, two = (median(results[k]) for k in commands)
+    peer = 15.1
+    report.figure(10, f"main, 12 built-ins, {cv}-fold CV (a peer: 15.1 s, 5-fold)",
+                  f"n_jobs=1 {one:.1f} s ({one / peer:.2f} of the peer's); n_jobs=2 "
+                  f"{two:.1f} s ({two / peer:.2f}); earlier 16.0 s",
+                  "<= 0.6 (9.1 s)", min(one, two) <= 0.6 * peer,
+                  f"python -m trackfit main --estimators <the 12> --cv {cv} [--n_jobs 2]")
+
+
 def _rows(text, section):
     """The table rows of ``section`` in an earlier BENCHMARKS.md, by their first cell."""
     match = re.search(rf"(?ms)^{section}\n(.*?)(?=^## |\Z)", text)
@@ -276,7 +315,7 @@ def main(argv=None):
     args.repeat = args.repeat or (1 if args.smoke else 5)
     output = Path(args.output) if args.output else (None if args.smoke else OUTPUT)
     rows = 20_000 if args.smoke else 1_000_000
-    only = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 9)) | {11}
+    only = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 12))
     header = environment()
     print("\n".join(header), flush=True)
     report = Report()
@@ -294,8 +333,10 @@ def main(argv=None):
                  5: lambda: compare(report, args.repeat, 200 if args.smoke else 10_000),
                  6: lambda: predict(report, args.repeat, rows, data),
                  7: lambda: train_big(report, args.repeat, rows, data, frame_mb),
-                 11: lambda: predict_command(report, args.repeat, 10 * rows, big),
-                 8: lambda: fit_times(report, args.repeat)}
+                 8: lambda: fit_times(report, args.repeat),
+                 9: lambda: tune(report, args.repeat, 10 if args.smoke else 100),
+                 10: lambda: main_all(report, args.repeat, 0 if args.smoke else 5),
+                 11: lambda: predict_command(report, args.repeat, 10 * rows, big)}
         for number, step in steps.items():
             if number in only or (number == 1 and 2 in only):
                 step()

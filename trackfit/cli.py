@@ -94,8 +94,10 @@ COMMANDS = {
     "main": Command(
         "trackfit.entrypoints.main:main",
         "the whole lab: load, train each estimator, compare, register",
-        (Option("estimators", names, "comma-separated estimator names"),
-         DATA, TEST_SIZE, RANDOM_STATE, CV, METRIC, MODEL_NAME, ALIAS)),
+        (Option("estimators", names, "comma-separated estimator names, or all: every "
+                                     "installed one"),
+         DATA, TEST_SIZE, RANDOM_STATE, CV, METRIC, MODEL_NAME, ALIAS,
+         Option("n_jobs", whole, "estimators trained at once"))),
     "load": Command(
         "trackfit.entrypoints.load:load", "read, validate and log a data source", (DATA,)),
     "train": Command(
@@ -103,6 +105,18 @@ COMMANDS = {
         (Option("estimator", help="estimator name or plugin:name"),
          Option("params", params, "hyperparameters, name=value,name=value"),
          DATA, TEST_SIZE, RANDOM_STATE, CV)),
+    "tune": Command(
+        "trackfit.entrypoints.tune:tune",
+        "search an estimator's hyperparameters, refit the best as a training run",
+        (Option("estimator", help="estimator name or plugin:name"),
+         Option("space", help="name=range,...: uniform(a,b), loguniform(a,b), int(a,b), "
+                              "logint(a,b) or choices a|b|c; none: the estimator's own"),
+         Option("trials", whole, "trials to run"),
+         Option("search", help="tpe, random or grid"),
+         Option("n_jobs", whole, "trials at once"),
+         Option("spark", help="a Spark master to run the trials on, e.g. local[2]"),
+         DATA, TEST_SIZE, RANDOM_STATE, CV,
+         Option("metric", help="the CV metric the search optimises"))),
     "compare": Command(
         "trackfit.entrypoints.compare:compare", "leaderboard and charts of the training runs",
         (METRIC, Option("max_results", whole, "leaderboard rows: the best N of all runs"))),
@@ -190,12 +204,14 @@ def run(args):
 
 
 def list_estimators(json=False):
+    from . import space
     from .plugins import catalogue
 
     specs = catalogue().specs
     rows = [{"name": s.name, "plugin": s.plugin, "version": s.plugin_version,
              "distribution": s.distribution, "description": s.description,
-             "defaults": s.defaults, "flavor": s.flavor} for s in specs]
+             "defaults": s.defaults, "flavor": s.flavor,
+             "search_space": space.to_text(s.search_space)} for s in specs]
     if json:
         _print_json(rows)
         return
@@ -237,6 +253,9 @@ def main(argv=None):
             raise
         print(f"trackfit: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("trackfit: interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:
         if args.traceback:
             raise

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pluggy
 
-from . import TrackfitError, __version__, hookspecs, project
+from . import TrackfitError, __version__, hookspecs, project, space
 
 ENTRY_POINT_GROUP = "trackfit"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -46,6 +46,7 @@ class EstimatorSpec:
     trusted_types: tuple = ()
     plugin_version: str = ""
     distribution: str = ""
+    search_space: dict = field(default_factory=dict)
 
     @property
     def qualified_name(self):
@@ -195,11 +196,11 @@ def _collect(manager, info, module):
     specs = []
 
     def register(
-        name, factory, defaults=None, description="", flavor="sklearn", trusted_types=()
+        name, factory, defaults=None, description="", flavor="sklearn", trusted_types=(),
+        search_space=None,
     ):
-        specs.append(
-            _make_spec(info, name, factory, defaults, description, flavor, trusted_types, specs)
-        )
+        specs.append(_make_spec(info, name, factory, defaults, description, flavor,
+                                trusted_types, search_space, specs))
 
     for impl in impls:
         impl.function(**{arg: register for arg in impl.argnames})
@@ -208,7 +209,8 @@ def _collect(manager, info, module):
     return specs
 
 
-def _make_spec(info, name, factory, defaults, description, flavor, trusted_types, earlier):
+def _make_spec(info, name, factory, defaults, description, flavor, trusted_types, search_space,
+               earlier):
     def invalid(problem):
         return TrackfitError(f"registered an invalid estimator {name!r}: {problem}")
 
@@ -230,6 +232,10 @@ def _make_spec(info, name, factory, defaults, description, flavor, trusted_types
         raise invalid("flavor must name an MLflow flavor module, such as 'sklearn'")
     if isinstance(trusted_types, str) or not all(isinstance(t, str) for t in trusted_types):
         raise invalid("trusted_types must be a list of type names")
+    try:
+        search_space = space.from_plugin({} if search_space is None else search_space)
+    except ValueError as exc:
+        raise invalid(str(exc)) from None
     return EstimatorSpec(
         name=name,
         factory=factory,
@@ -240,6 +246,7 @@ def _make_spec(info, name, factory, defaults, description, flavor, trusted_types
         trusted_types=tuple(trusted_types),
         plugin_version=info.version,
         distribution=info.distribution,
+        search_space=search_space,
     )
 
 

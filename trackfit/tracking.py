@@ -19,16 +19,22 @@ def client():
 
 
 @contextlib.contextmanager
-def step_run(step, nested=False, run_name=None):
-    """A run tagged ``trackfit.step=<step>``; FAILED if the block raises.
+def step_run(step, nested=False, run_name=None, parent_run_id=None):
+    """A run tagged ``trackfit.step=<step>``; FAILED if the block raises, KILLED on Ctrl-C.
 
-    Under ``mlflow run`` the first step run is the run MLflow made for us.
+    Under ``mlflow run`` the first step run is the run MLflow made for us. ``parent_run_id``
+    nests the run under that run from a thread that has no active run of its own.
     """
     import mlflow
 
     tags = {tagnames.STEP: step, tagnames.VERSION: __version__}
-    with mlflow.start_run(nested=nested, run_name=run_name, tags=tags) as run:
-        yield run
+    with mlflow.start_run(nested=nested, run_name=run_name, tags=tags,
+                          parent_run_id=parent_run_id) as run:
+        try:
+            yield run
+        except KeyboardInterrupt:
+            mlflow.end_run("KILLED")
+            raise
 
 
 def log(params=None, metrics=None, tags=None, model_id=None):

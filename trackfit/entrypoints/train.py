@@ -29,17 +29,20 @@ def scores(y_true, y_pred, prefix):
     }
 
 
-def cv_scores(estimator, X, y, folds):
+def cv_scores(estimator, X, y, folds, error_score=float("nan")):
     """Mean and standard deviation of each metric over ``folds`` folds of the training split.
 
     The folds are taken by row index from one array (``X.to_numpy()`` of a one-block frame
     is a view): each fold copies its rows once, where folds of a frame copy them twice.
+    ``error_score="raise"``: a fold the estimator fails on raises instead of scoring NaN.
     """
+    import numpy as np
     from sklearn.model_selection import KFold, cross_validate
 
     if "copy_X" in estimator.get_params(deep=False):
         estimator = estimator.set_params(copy_X=False)  # each fold's rows are its own copy
-    result = cross_validate(estimator, X.to_numpy(), y, cv=KFold(folds), scoring=SCORERS)
+    result = cross_validate(estimator, np.asarray(X), y, cv=KFold(folds), scoring=SCORERS,
+                            error_score=error_score)
     out = {}
     for name, scorer in SCORERS.items():
         values = result[f"test_{name}"] * (-1 if scorer.startswith("neg_") else 1)
@@ -109,16 +112,18 @@ def log_model(spec, model, X, y_pred):
 
 
 def train(estimator="linear", params=None, data="diabetes", test_size=0.3, random_state=0, cv=5,
-          frame=None, nested=False):
+          frame=None, nested=False, parent_run_id=None):
     """One training run; returns its run id, estimator name, metrics and model URI.
 
     ``params`` is a dict of hyperparameters; ``data`` a source (see data.source); ``frame``
-    the already loaded frame of that source, if the caller has it.
+    the already loaded frame of that source, if the caller has it. ``parent_run_id``: nest
+    under that run from another thread (``main`` with n_jobs).
     """
     import mlflow
     from sklearn.base import clone
 
-    with step_run("train", nested=nested, run_name=estimator) as run:
+    with step_run("train", nested=nested, run_name=estimator,
+                  parent_run_id=parent_run_id) as run:
         if not 0 < test_size < 1:
             raise TrackfitError(f"test_size must be between 0 and 1, got {test_size}")
         if cv == 1 or cv < 0:

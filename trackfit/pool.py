@@ -1,0 +1,61 @@
+"""Where tuning trials run: this process, worker processes of this machine, or Spark executors.
+
+A trial's work, cross-validating one estimator on the training split, is a plain function of
+picklable values; the tracking store is only ever written by the process that asked for it.
+"""
+
+import contextlib
+import os
+import sys
+import time
+
+
+def evaluate(estimator, X, y, folds):
+    """One trial: (CV metrics, "", seconds), or (None, the reason it failed, seconds)."""
+    from .entrypoints.train import cv_scores
+
+    started = time.perf_counter()
+    try:
+        metrics = cv_scores(estimator, X, y, folds, error_score="raise")
+    except Exception as exc:  # the estimator's own error is the trial's result
+        text = str(exc).strip().splitlines()
+        return None, f"{type(exc).__name__}: {text[0] if text else ''}".strip(), \
+            time.perf_counter() - started
+    return metrics, "", time.perf_counter() - started
+
+
+def spark_session(master):
+    """The active Spark session, or a new one on ``master`` (pip install trackfit[spark])."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise ImportError(
+            f"spark={master} needs pyspark: pip install -e '.[spark,tune]'") from exc
+    if master.startswith("local"):  # the executors' Python is this one, with its packages
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    return SparkSession.builder.master(master).appName("trackfit-tune").getOrCreate()
+
+
+@contextlib.contextmanager
+def pool(n_jobs=1, spark=""):
+    """A ``run(tasks)`` that evaluates [(estimator, X, y, folds), ...], results in order.
+
+    Trials run in ``n_jobs`` worker processes of this machine (joblib's loky, kept for the
+    whole study), n_jobs=1 included: the process that asks for trials is then free to write
+    the finished ones to the tracking store meanwhile. spark=<master>: up to n_jobs trials at
+    once on the cluster's executors, through joblibspark.
+    """
+    import joblib
+
+    backend = "loky"
+    if spark:
+        from joblibspark import register_spark
+
+        spark_session(spark)
+        register_spark()
+        backend = "spark"
+    # One thread per trial: a trial's OpenMP or BLAS team beside the others only slows it.
+    threads = {} if spark else {"inner_max_num_threads": 1}
+    with joblib.parallel_backend(backend, n_jobs=n_jobs, **threads):
+        with joblib.Parallel(n_jobs=n_jobs) as parallel:
+            yield lambda tasks: parallel(joblib.delayed(evaluate)(*task) for task in tasks)
