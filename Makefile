@@ -27,8 +27,11 @@ test: venv
 bench: venv
 	$(BIN)/python bench/run.py
 
+# The MLflow UI on MLFLOW_TRACKING_URI (default sqlite:///mlflow.db); prints and opens the
+# address of the experiment's training runs and of the latest compare run's report.html.
+UI_PORT ?= 5000
 ui: venv
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db
+	$(BIN)/python -m trackfit.ui --port $(UI_PORT)
 
 # The team tracking server (scripts/server.sh): PostgreSQL and `mlflow server` on loopback.
 $(VENV)/.server: $(VENV)/.installed pyproject.toml

@@ -2,7 +2,7 @@
 
 import time
 
-from .. import TrackfitError, data as datamod, hyperparams, plugins, provenance, store
+from .. import TrackfitError, data as datamod, evaluation, hyperparams, plugins, provenance, store
 from ..tracking import log, pinned_requirements, step_run
 
 SCORERS = {
@@ -29,16 +29,18 @@ def scores(y_true, y_pred, prefix):
 
 
 def cv_scores(estimator, X, y, folds):
-    """Mean and standard deviation of each metric over ``folds`` folds of the training split."""
+    """Mean and standard deviation of each metric over ``folds`` folds of the training split,
+    and each fold's values (for evaluation.json)."""
     from sklearn.model_selection import KFold, cross_validate
 
     result = cross_validate(estimator, X, y, cv=KFold(folds), scoring=SCORERS)
-    out = {}
+    out, each = {}, {}
     for name, scorer in SCORERS.items():
         values = result[f"test_{name}"] * (-1 if scorer.startswith("neg_") else 1)
         out[f"cv_{name}"] = float(values.mean())
         out[f"cv_{name}_std"] = float(values.std())
-    return out
+        each[name] = values
+    return out, each
 
 
 def resolve(estimator, params, random_state):
@@ -97,13 +99,16 @@ def train(estimator="linear", params="", data="diabetes", test_size=0.3, random_
             raise hyperparams.rejected(spec, hyperparams.parse(params), exc) from exc
         fit_seconds = time.perf_counter() - started
         train_pred = model.predict(X_train)
-        metrics = {**scores(y_train, train_pred, "training"),
-                   **scores(y_test, model.predict(X_test), "test")}
+        test_pred = model.predict(X_test)
+        metrics = {**scores(y_train, train_pred, "training"), **scores(y_test, test_pred, "test")}
+        folds = {}
         if cv:
-            metrics.update(cv_scores(clone(model), X_train, y_train, cv))
+            cv_metrics, folds = cv_scores(clone(model), X_train, y_train, cv)
+            metrics.update(cv_metrics)
         dataset = datamod.dataset(frame, data)
         store.retry(mlflow.log_input, dataset, context="training")
         info = log_model(spec, model, X_train, train_pred)
+        evaluation.log(y_test, test_pred, folds)
         # Metrics logged after the model and linked to it: logged before, log_model links
         # them itself by reading back every metric's history. One write for all of it.
         params = {**model.get_params(deep=False), "estimator": estimator,
