@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 EXPERIMENT ?= experiment-diabetes
 export MLFLOW_EXPERIMENT_NAME ?= $(EXPERIMENT)
 
-.PHONY: venv lab test bench ui clean server server-stop
+.PHONY: venv lab test bench ui serve clean server server-stop
 
 venv: $(VENV)/.installed
 
@@ -32,6 +32,12 @@ bench: venv
 UI_PORT ?= 5000
 ui: venv
 	$(BIN)/python -m trackfit.ui --port $(UI_PORT)
+
+# The champion over HTTP on loopback (trackfit serve: mlflow models serve --env-manager local,
+# with the venv's bin first on PATH for the uvicorn MLflow starts).
+SERVE_PORT ?= 5001
+serve: venv
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m trackfit serve --port $(SERVE_PORT)
 
 # The team tracking server (scripts/server.sh): PostgreSQL and `mlflow server` on loopback.
 $(VENV)/.server: $(VENV)/.installed pyproject.toml
