@@ -19,7 +19,8 @@ BARS = [
     ("fit_seconds", "Fit seconds by Estimator"),
 ]
 COLORS = ["#3b6ea8", "#d1495b", "#2e8b57", "#8e5ea2", "#e08e0b"]
-WIDTH = 640
+WIDTH = 640  # scatter plots; the bar and strip charts are narrower, to sit three abreast
+NARROW = 480
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 24px; color: #1d2733; max-width: 1400px; }
@@ -33,7 +34,7 @@ th[aria-sort=ascending]::after { content: " \\25B2"; }
 th[aria-sort=descending]::after { content: " \\25BC"; }
 td.text, th.text { text-align: left; } td.id { font-family: monospace; font-size: 12px; }
 .charts { display: grid; gap: 16px;
-          grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); }
+          grid-template-columns: repeat(auto-fill, minmax(380px, 480px)); }
 .wide { overflow-x: auto; }
 .pairs { display: grid; gap: 16px; grid-template-columns: repeat(2, minmax(0, 640px)); }
 svg.chart { width: 100%; max-width: 640px; height: auto; background: #fff;
@@ -96,9 +97,9 @@ def scale(lo, hi, start, end, pad=0.0):
     return lambda v: start + (v - lo) / span * (end - start)
 
 
-def svg(title, height, body, label):
-    """An SVG chart of WIDTH x height, titled ``title`` (already escaped)."""
-    return (f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
+def svg(title, height, body, label, width=WIDTH):
+    """An SVG chart of ``width`` x ``height``, titled ``title`` (already escaped)."""
+    return (f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
             f'aria-label="{label}" xmlns="http://www.w3.org/2000/svg">'
             f'<text class="title" x="12" y="20">{title}</text>{body}</svg>')
 
@@ -108,7 +109,7 @@ def bar_chart(title, items, digits=4):
     items = [(label, float(value)) for label, value in items if finite(value)]
     if not items:
         return f'<p class="note">{escape(title)}: no values.</p>'
-    left, right, row = 150, WIDTH - 70, 26
+    left, right, row = 130, NARROW - 70, 26
     height = 48 + row * len(items) + 24
     lo, hi = min(0.0, *(v for _, v in items)), max(0.0, *(v for _, v in items))
     x = scale(lo, hi, left, right)
@@ -130,7 +131,7 @@ def bar_chart(title, items, digits=4):
             f'<text x="{end + 4:.1f}" y="{y + 15}">{number(value, digits)}</text>')
     parts.append(f'<line class="axis" x1="{x(0.0):.1f}" x2="{x(0.0):.1f}" y1="36" '
                  f'y2="{height - 24}"/>')
-    return svg(escape(title), height, "".join(parts), escape(title))
+    return svg(escape(title), height, "".join(parts), escape(title), NARROW)
 
 
 def scatter(title, xs, ys, xlabel, ylabel, color, reference):
@@ -174,7 +175,7 @@ def strip_chart(title, rows, digits=4):
     rows = [(label, values) for label, values in rows if values]
     if not rows:
         return f'<p class="note">{escape(title)}: no CV fold scores logged.</p>'
-    left, right, row = 150, WIDTH - 100, 28
+    left, right, row = 130, NARROW - 100, 28
     height = 48 + row * len(rows) + 24
     every = [v for _, values in rows for v in values]
     x = scale(min(every), max(every), left, right, 0.04)
@@ -197,7 +198,7 @@ def strip_chart(title, rows, digits=4):
                      f'fill-opacity="0.7"><title>{number(v, digits)}</title></circle>'
                      for v in values)
         parts.append(f'<text x="{right + 10}" y="{y + 4}">mean {number(mean, digits)}</text>')
-    return svg(escape(title), height, "".join(parts), escape(title))
+    return svg(escape(title), height, "".join(parts), escape(title), NARROW)
 
 
 def leaderboard_table(table):
