@@ -131,6 +131,8 @@ def test_crafted_run_text_is_shown_not_run(store, browser):
         "trackfit.git_commit": '"><svg onload=alert(3)>', "trackfit.fit_seconds": "0.1"})
     client.log_param(run.info.run_id, "estimator", attack)
     client.log_metric(run.info.run_id, "test_r2_score", 0.5)
+    client.log_dict(run.info.run_id, {"y_true": ["<script>alert(4)</script>"], "y_pred": [1]},
+                    "evaluation.json")
     client.set_terminated(run.info.run_id)
     result = compare()
     compare_run = mlflow.get_run(result["run_id"])
@@ -145,6 +147,7 @@ def test_crafted_run_text_is_shown_not_run(store, browser):
     assert "<script>alert(2)</script>" in page.locator("p.meta").nth(1).inner_text()
     page.locator("#leaderboard th", has_text="estimator").click()
     page.locator("svg.chart rect.mark").first.hover()
+    assert page.get_by_text("No run logged held-out predictions").count() == 1
     page.close()
     assert dialogs == [] and errors == []
 

@@ -3,6 +3,8 @@
 It holds the held-out split's true values and predictions, and each CV fold's scores.
 """
 
+import math
+
 ARTIFACT = "evaluation.json"
 
 
@@ -19,7 +21,8 @@ def log(y_true, y_pred, cv_folds=None):
 
 
 def load(run_id):
-    """The run's evaluation as a dict, or None when the run has none (older runs)."""
+    """The run's evaluation as a dict of float lists, or None when the run has none (older
+    runs) or it is not what ``log`` writes."""
     import json
     import os
     import tempfile
@@ -34,4 +37,21 @@ def load(run_id):
         if not os.path.exists(path):
             return None
         with open(path) as handle:
-            return json.load(handle)
+            try:
+                return checked(json.load(handle))
+            except (ValueError, TypeError, KeyError, AttributeError):
+                return None
+
+
+def checked(found):
+    """``found`` with every value a float and the pairs of equal, non-zero length."""
+    out = {"y_true": [float(v) for v in found["y_true"]],
+           "y_pred": [float(v) for v in found["y_pred"]],
+           "cv_folds": {str(name): [float(v) for v in values]
+                        for name, values in found.get("cv_folds", {}).items()}}
+    if not out["y_true"] or len(out["y_true"]) != len(out["y_pred"]):
+        raise ValueError("y_true and y_pred differ in length")
+    values = out["y_true"] + out["y_pred"] + [v for f in out["cv_folds"].values() for v in f]
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError("a value is not a finite number")
+    return out

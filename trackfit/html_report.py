@@ -135,7 +135,10 @@ def bar_chart(title, items, digits=4):
 
 
 def scatter(title, xs, ys, xlabel, ylabel, color, reference):
-    """Points (xs, ys) with axes; ``reference`` 'diagonal' (y = x) or 'zero' (y = 0)."""
+    """Points (xs, ys) with axes; ``reference`` 'diagonal' (y = x) or 'zero' (y = 0).
+
+    ``title`` and the labels are HTML already (escaped by the caller).
+    """
     left, right, top, bottom, height = 56, WIDTH - 16, 34, 300, 340
     lo_x, hi_x = min(xs), max(xs)
     lo_y, hi_y = min(ys), max(ys)
@@ -204,7 +207,7 @@ def strip_chart(title, rows, digits=4):
 def leaderboard_table(table):
     """The leaderboard as a sortable table: a rank column, then the leaderboard's columns."""
     columns = list(table.columns)
-    head = '<th class="text" data-type="number">#</th>' + "".join(
+    head = '<th class="text">#</th>' + "".join(
         f'<th class="text">{escape(str(c))}</th>' if c in ("estimator", "run_id")
         else f"<th>{escape(str(c))}</th>" for c in columns)
     rows = []
