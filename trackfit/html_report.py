@@ -9,7 +9,7 @@ import math
 from datetime import datetime, timezone
 from html import escape
 
-from . import evaluation
+from . import evaluation, tags
 
 TOP_MODELS = 3  # predicted-vs-actual and residual plots for this many best runs
 BARS = [
@@ -240,11 +240,11 @@ def origins(runs):
                          for v, n in counts.items())
 
     digests = [d if isinstance(d, str) and d else "unknown"
-               for d in column("tags.trackfit.data_digest")]
+               for d in column(f"tags.{tags.DATA_DIGEST}")]
     commits = []
-    for ours, mlflows, dirty in zip(column("tags.trackfit.git_commit"),
+    for ours, mlflows, dirty in zip(column(f"tags.{tags.GIT_COMMIT}"),
                                     column("tags.mlflow.source.git.commit"),
-                                    column("tags.trackfit.git_dirty")):
+                                    column(f"tags.{tags.GIT_DIRTY}")):
         commit = next((c for c in (ours, mlflows) if isinstance(c, str) and c), "unknown")
         commits.append(commit + (" with uncommitted changes" if dirty == "true" else ""))
     return (f'<p class="meta">Data digest: {listed(digests)}<br>'

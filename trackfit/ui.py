@@ -15,9 +15,11 @@ import time
 import urllib.parse
 from pathlib import Path
 
+from . import tags
+from .entrypoints.compare import DEFAULT_METRIC
+
 DEFAULT_STORE = "sqlite:///mlflow.db"
-DEFAULT_METRIC = "test_r2_score"
-TRAIN_FILTER = "tags.`trackfit.step` = 'train'"
+TRAIN_FILTER = f"tags.`{tags.STEP}` = 'train'"
 
 
 def runs_address(base, experiment_id, metric=DEFAULT_METRIC):
@@ -47,7 +49,7 @@ def addresses(base, store, experiment):
     found = client.get_experiment_by_name(experiment)
     if found is None:
         return f"{base}/#/experiments", None
-    latest = client.search_runs([found.experiment_id], "tags.`trackfit.step` = 'compare'",
+    latest = client.search_runs([found.experiment_id], f"tags.`{tags.STEP}` = 'compare'",
                                 order_by=["attributes.start_time DESC"], max_results=1)
     report = report_address(base, found.experiment_id, latest[0].info.run_id) if latest else None
     return runs_address(base, found.experiment_id), report
