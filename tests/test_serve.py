@@ -26,7 +26,7 @@ def post(url, body):
 
 
 def test_serve_answers_the_input_example_and_refuses_a_missing_column(store, tmp_path):
-    main(estimators="linear")
+    main(estimators=["linear"])
     example = input_example("models:/model-diabetes@champion")
     rows = example["dataframe_split"]["data"]
     assert len(rows) == 5 and "BMI" in example["dataframe_split"]["columns"]
