@@ -91,7 +91,7 @@ def ticks(lo, hi, count=5):
 
 
 def scale(lo, hi, start, end, pad=0.0):
-    """A function mapping ``lo``..``hi``, widened by ``pad`` of its span, onto ``start``..``end``."""
+    """Map ``lo``..``hi``, widened by ``pad`` of its span, onto ``start``..``end``."""
     span = (hi - lo) or 1.0
     lo, span = lo - pad * span, span * (1 + 2 * pad)
     return lambda v: start + (v - lo) / span * (end - start)
