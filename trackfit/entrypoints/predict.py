@@ -4,7 +4,7 @@ import os
 import sys
 import tempfile
 
-from .. import TrackfitError, data as datamod, tags
+from .. import TrackfitError, data as datamod, scoring, tags
 from ..tracking import log, step_run
 
 DEFAULT_MODEL = "models:/model-diabetes@champion"
@@ -44,14 +44,9 @@ def _write(frame, output):
 
 
 def predictor(model):
-    """The function that predicts with ``model``: pyfunc's, which enforces the signature.
-
-    Skipping pyfunc's schema check for scikit-learn models was measured (BENCHMARKS.md,
-    figure 6) and bought nothing on the frames data.load makes, so there is one path.
-    """
-    import mlflow
-
-    return mlflow.pyfunc.load_model(model).predict
+    """The function that predicts with ``model``: its own predict after one schema check
+    (trackfit.scoring; pyfunc for models that cannot be served so)."""
+    return scoring.predictor(model)
 
 
 def predict(data="diabetes", model=DEFAULT_MODEL, output="", nested=False):
@@ -64,7 +59,7 @@ def predict(data="diabetes", model=DEFAULT_MODEL, output="", nested=False):
             raise TrackfitError(f"output '{output}' must end in .parquet or .csv")
         log(params={"data": data.safe, "model": model, "output": output})
         info = _model_info(model)
-        frame = datamod.load(data, require_target=False)
+        frame = scoring.read(data)
         needed = [spec.name for spec in info.signature.inputs] if info.signature else None
         if needed:
             missing = [name for name in needed if name not in frame.columns]
