@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 EXPERIMENT ?= experiment-diabetes
 export MLFLOW_EXPERIMENT_NAME ?= $(EXPERIMENT)
 
-.PHONY: venv lab test bench ui clean server server-stop
+.PHONY: venv lab test bench ui serve clean server server-stop
 
 venv: $(VENV)/.installed
 
@@ -28,8 +28,17 @@ test: venv
 bench: venv
 	$(BIN)/python bench/run.py
 
+# The MLflow UI on MLFLOW_TRACKING_URI (default sqlite:///mlflow.db); prints and opens the
+# address of the experiment's training runs and of the latest compare run's report.html.
+UI_PORT ?= 5000
 ui: venv
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db
+	$(BIN)/python -m trackfit.ui --port $(UI_PORT) $(UI_ARGS)
+
+# The champion over HTTP on loopback (trackfit serve: mlflow models serve --env-manager local,
+# with the venv's bin first on PATH for the uvicorn MLflow starts).
+SERVE_PORT ?= 5001
+serve: venv
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m trackfit serve --port $(SERVE_PORT)
 
 # The team tracking server (scripts/server.sh): PostgreSQL and `mlflow server` on loopback.
 $(VENV)/.server: $(VENV)/.installed pyproject.toml

@@ -44,7 +44,7 @@ def main(trials, master):
         params = {"max_depth": trial.suggest_int("max_depth", 2, 12),
                   "min_samples_leaf": trial.suggest_int("min_samples_leaf", 1, 30),
                   "max_features": trial.suggest_float("max_features", 0.2, 1.0)}
-        metrics = cv_scores(hyperparams.build(spec, params, 0), X, y, 5)
+        metrics, _ = cv_scores(hyperparams.build(spec, params, 0), X, y, 5)
         for name, value in metrics.items():  # stored on the trial's run by MlflowStorage
             trial.set_user_attr(name, value)
         return metrics["cv_r2_score"]

@@ -38,10 +38,14 @@ def test_main_runs_the_whole_lab_as_nested_runs(store):
     assert metric(trained["linear"], "test_r2_score") == 0.3929
     assert metric(trained["tree"], "training_r2_score") == 0.7321
     assert trained["tree"].data.params["max_depth"] == "5"
+    held_out = mlflow.artifacts.load_dict(
+        f"runs:/{trained['linear'].info.run_id}/evaluation.json")
+    assert len(held_out["y_true"]) == len(held_out["y_pred"]) == 133  # 30% of 442 rows
+    assert len(held_out["cv_folds"]["r2_score"]) == 5
     compare_run = runs(store, "compare")[0]
     artifacts = {a.path for a in client.list_artifacts(compare_run.info.run_id)}
     assert {"leaderboard.csv", "leaderboard.md", "r2_by_estimator.png",
-            "mae_by_estimator.png", "rmse_by_estimator.png"} <= artifacts
+            "mae_by_estimator.png", "rmse_by_estimator.png", "report.html"} <= artifacts
     board = pd.read_csv(mlflow.artifacts.download_artifacts(
         run_id=compare_run.info.run_id, artifact_path="leaderboard.csv"))
     assert list(board["estimator"]) == ["linear", "tree"]

@@ -127,6 +127,11 @@ COMMANDS = {
         "trackfit.entrypoints.predict:predict", "predict with a registered model",
         (DATA, Option("model", help="model URI"),
          Option("output", help=".parquet or .csv file (empty: print CSV)"))),
+    "serve": Command(
+        "trackfit.entrypoints.serve:serve", "serve a registered model over HTTP on loopback",
+        (Option("model", help="model URI"), Option("host", help="loopback address"),
+         Option("port", whole, "port")),
+        store=False),
     "rerun": Command(
         "trackfit.rerun:rerun", "train a finished training run again, compare metrics",
         (Option("run_id", help="the id of a finished training run", positional=True),

@@ -16,7 +16,7 @@ def evaluate(estimator, X, y, folds):
 
     started = time.perf_counter()
     try:
-        metrics = cv_scores(estimator, X, y, folds, error_score="raise")
+        metrics, _ = cv_scores(estimator, X, y, folds, error_score="raise")
     except Exception as exc:  # the estimator's own error is the trial's result
         text = str(exc).strip().splitlines()
         return None, f"{type(exc).__name__}: {text[0] if text else ''}".strip(), \

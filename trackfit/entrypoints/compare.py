@@ -1,8 +1,8 @@
-"""compare: a leaderboard of the experiment's training runs, with charts, logged as artifacts."""
+"""compare: a leaderboard of the experiment's training runs, with charts and report.html."""
 
 import tempfile
 
-from .. import report, tags
+from .. import html_report, report, tags
 from ..tracking import log, step_run, training_runs
 
 DEFAULT_METRIC = "test_r2_score"
@@ -19,9 +19,12 @@ def compare(metric=DEFAULT_METRIC, max_results=100, nested=False):
 
     with step_run("compare", nested=nested, run_name="compare") as run:
         log(params={"metric": metric, "max_results": max_results})
-        table = report.leaderboard(training_runs(metric, max_results), metric)
+        runs = training_runs(metric, max_results)
+        table = report.leaderboard(runs, metric)
         with tempfile.TemporaryDirectory() as folder:
             report.write(table, folder)
+            html_report.write(table, runs, metric, folder,
+                              mlflow.get_experiment(run.info.experiment_id).name)
             mlflow.log_artifacts(folder)
         mlflow.set_tags({tags.BEST_RUN_ID: table["run_id"][0],
                          tags.TRAINING_RUNS: len(table)})

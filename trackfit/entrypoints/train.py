@@ -2,8 +2,8 @@
 
 import time
 
-from .. import TrackfitError, data as datamod, hyperparams, plugins, project, provenance, store
-from .. import tags
+from .. import TrackfitError, data as datamod, evaluation, hyperparams, plugins, project
+from .. import provenance, store, tags
 from ..tracking import log, step_run
 
 SCORERS = {
@@ -30,7 +30,8 @@ def scores(y_true, y_pred, prefix):
 
 
 def cv_scores(estimator, X, y, folds, error_score=float("nan")):
-    """Mean and standard deviation of each metric over ``folds`` folds of the training split.
+    """Mean and standard deviation of each metric over ``folds`` folds of the training split,
+    and each fold's values (for evaluation.json).
 
     The folds are taken by row index from one array (``X.to_numpy()`` of a one-block frame
     is a view): each fold copies its rows once, where folds of a frame copy them twice.
@@ -43,12 +44,13 @@ def cv_scores(estimator, X, y, folds, error_score=float("nan")):
         estimator = estimator.set_params(copy_X=False)  # each fold's rows are its own copy
     result = cross_validate(estimator, np.asarray(X), y, cv=KFold(folds), scoring=SCORERS,
                             error_score=error_score)
-    out = {}
+    out, each = {}, {}
     for name, scorer in SCORERS.items():
         values = result[f"test_{name}"] * (-1 if scorer.startswith("neg_") else 1)
         out[f"cv_{name}"] = float(values.mean())
         out[f"cv_{name}_std"] = float(values.std())
-    return out
+        each[name] = values
+    return out, each
 
 
 def rows_of(frame, rows):
@@ -145,12 +147,15 @@ def train(estimator="linear", params=None, data="diabetes", test_size=0.3, rando
             raise hyperparams.rejected(spec, params, exc) from exc
         fit_seconds = time.perf_counter() - started
         train_pred = model.predict(X_train)
-        metrics = {**scores(y_train, train_pred, "training"),
-                   **scores(y_test, model.predict(X_test), "test")}
+        test_pred = model.predict(X_test)
+        metrics = {**scores(y_train, train_pred, "training"), **scores(y_test, test_pred, "test")}
         train_pred = train_pred[:5]  # what the signature needs
+        folds = {}
         if cv:
-            metrics.update(cv_scores(clone(model), X_train, y_train, cv))
+            cv_metrics, folds = cv_scores(clone(model), X_train, y_train, cv)
+            metrics.update(cv_metrics)
         info = log_model(spec, model, X_train, train_pred)
+        evaluation.log(y_test, test_pred, folds)
         # Metrics logged after the model and linked to it: logged before, log_model links
         # them itself by reading back every metric's history. One write for all of it.
         logged = {**model.get_params(deep=False), "estimator": estimator,

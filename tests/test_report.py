@@ -1,0 +1,220 @@
+"""report.html in a real browser (Debian's Chromium), and the MLflow UI on the same store."""
+
+import math
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import urllib.parse
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from trackfit import html_report, ui
+from trackfit.entrypoints.compare import compare
+
+from .conftest import EXPERIMENT, PROJECT, cli, free_port, runs, wait_for_http
+
+ESTIMATORS = "linear,tree,ridge,knn"
+DOCS = PROJECT / "docs"
+# TRACKFIT_REGENERATE_DOCS=1 rewrites the README's pictures from this test's fresh lab.
+REGENERATE = bool(os.environ.get("TRACKFIT_REGENERATE_DOCS"))
+PICTURES = ("report.png", "r2_by_estimator.png")
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """One lab of four estimators in its own store; returns (store URI, folder, compare run)."""
+    folder = tmp_path_factory.mktemp("lab")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    mlflow.MlflowClient(tracking_uri=uri).create_experiment(
+        EXPERIMENT, artifact_location=(folder / "mlartifacts").as_uri())
+    done = cli(uri, "main", "--estimators", ESTIMATORS, cwd=folder)
+    assert done.returncode == 0, done.stderr
+    (compare_run,) = runs(uri, "compare", "FINISHED")
+    return uri, folder, compare_run
+
+
+def report_file(compare_run):
+    """The compare run's report.html in the local artifact store."""
+    path = Path(urllib.parse.urlparse(compare_run.info.artifact_uri).path) / "report.html"
+    assert path.exists()
+    return path
+
+
+def open_page(browser, url, width=1400):
+    """A new page at ``url``; returns it and the console errors and page errors seen."""
+    page = browser.new_page(viewport={"width": width, "height": 1000})
+    errors = []
+    page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url)
+    return page, errors
+
+
+def column(page, name):
+    """The texts of the leaderboard's column ``name``, top to bottom."""
+    index = page.locator("#leaderboard th").all_inner_texts().index(name) + 1
+    return page.locator(f"#leaderboard tbody tr td:nth-child({index})").all_inner_texts()
+
+
+def test_report_shows_every_run_sorts_and_draws_every_chart(lab, browser, tmp_path):
+    uri, _, compare_run = lab
+    trained = runs(uri, "train", "FINISHED")
+    html = report_file(compare_run).read_text()
+    assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "https://" not in html and " src=" not in html and "<link" not in html
+    page, errors = open_page(browser, report_file(compare_run).as_uri())
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+
+    rows = page.locator("#leaderboard tbody tr")
+    assert rows.count() == len(trained) == len(ESTIMATORS.split(","))
+    estimators = column(page, "estimator")
+    assert estimators[:2] == ["linear", "ridge"]  # best first by test_r2_score
+    assert sorted(estimators) == sorted(ESTIMATORS.split(","))
+
+    screenshot = tmp_path / "report.png"  # as first shown, before any sorting
+    page.screenshot(path=str(screenshot), full_page=True)
+    assert png_size(screenshot)[1] > 1000
+    if REGENERATE:
+        shutil.copy(screenshot, DOCS / "report.png")
+        page.locator("svg.chart").first.screenshot(path=str(DOCS / "r2_by_estimator.png"))
+
+    page.locator("#leaderboard th", has_text="estimator").click()
+    assert column(page, "estimator") == sorted(estimators)
+    page.locator("#leaderboard th", has_text="estimator").click()
+    assert column(page, "estimator") == sorted(estimators, reverse=True)
+    page.locator("#leaderboard th", has_text="fit_seconds").click()
+    seconds = [float(v) for v in column(page, "fit_seconds")]
+    assert seconds == sorted(seconds)
+    page.locator("#leaderboard th", has_text="#").click()
+    assert column(page, "estimator") == estimators
+
+    charts = page.locator("svg.chart")
+    titles = charts.locator("text.title").all_text_contents()
+    assert titles[:4] == ["R2 score by Estimator", "Mean absolute error by Estimator",
+                          "RMSE by Estimator", "Fit seconds by Estimator"]
+    assert sum(t.startswith("Predicted vs actual: #") for t in titles) == html_report.TOP_MODELS
+    assert sum(t.startswith("Residuals: #") for t in titles) == html_report.TOP_MODELS
+    assert titles[-1] == "CV R2 score per fold, by Estimator"
+    held_out = math.ceil(0.3 * 442)
+    for i, title in enumerate(titles):
+        chart = charts.nth(i)
+        box = chart.bounding_box()
+        assert box["width"] > 300 and box["height"] > 100, title
+        marks = chart.locator(".mark").count()
+        if "by Estimator" in title and "CV" not in title:
+            assert marks == len(trained), title
+        elif "CV" in title:
+            assert marks == 5 * len(trained), title  # five folds each
+        else:
+            assert marks == held_out, title
+    assert page.locator("text=Data digest:").count() == 1
+    digest = trained[0].data.tags["trackfit.data_digest"]
+    assert digest in page.locator("p.meta").all_inner_texts()[1]
+    page.close()
+    assert errors == []
+    assert requests == []  # sorting and drawing fetched nothing
+
+
+def test_crafted_run_text_is_shown_not_run(store, browser):
+    """A run logged by anyone with access to the store cannot put markup or script in the
+    report (the Recipes cards could: CVE-2024-27132, CVE-2024-27133)."""
+    attack = "<img src=x onerror=alert(1)>"
+    client = mlflow.MlflowClient()
+    experiment = client.get_experiment_by_name(EXPERIMENT).experiment_id
+    run = client.create_run(experiment, tags={
+        "trackfit.step": "train", "trackfit.data_digest": "<script>alert(2)</script>",
+        "trackfit.git_commit": '"><svg onload=alert(3)>', "trackfit.fit_seconds": "0.1"})
+    client.log_param(run.info.run_id, "estimator", attack)
+    client.log_metric(run.info.run_id, "test_r2_score", 0.5)
+    client.log_dict(run.info.run_id, {"y_true": ["<script>alert(4)</script>"], "y_pred": [1]},
+                    "evaluation.json")
+    client.set_terminated(run.info.run_id)
+    result = compare()
+    compare_run = mlflow.get_run(result["run_id"])
+    path = report_file(compare_run)
+    assert "<img" not in path.read_text() and "<script>alert" not in path.read_text()
+    page, errors = open_page(browser, path.as_uri())
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.wait_for_load_state("load")
+    assert column(page, "estimator") == [attack]
+    assert page.locator("img").count() == 0 and page.locator("script").count() == 1
+    assert "<script>alert(2)</script>" in page.locator("p.meta").nth(1).inner_text()
+    page.locator("#leaderboard th", has_text="estimator").click()
+    page.locator("svg.chart rect.mark").first.hover()
+    assert page.get_by_text("No run logged held-out predictions").count() == 1
+    page.close()
+    assert dialogs == [] and errors == []
+
+
+def test_mlflow_ui_opens_on_the_training_runs_and_shows_the_report(lab, browser, tmp_path):
+    uri, _, compare_run = lab
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_RUN_ID",)}
+    env.update(MLFLOW_TRACKING_URI=uri, MLFLOW_EXPERIMENT_NAME=EXPERIMENT,
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
+    # What `make ui` runs.
+    # `make ui` where the tests run in a venv it made; what it runs anywhere else.
+    venv = Path(sys.prefix)
+    if (venv / ".installed").exists() and shutil.which("make"):
+        command = ["make", "-s", "ui", f"VENV={venv}", f"UI_PORT={port}",
+                   "UI_ARGS=--no-browser"]
+    else:
+        command = [sys.executable, "-m", "trackfit.ui", "--port", str(port), "--no-browser"]
+    log = tmp_path / "ui.log"
+    with open(log, "w") as out:
+        server = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=out,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health", server)
+        printed = log.read_text().splitlines()[:2]
+        experiment = compare_run.info.experiment_id
+        base = f"http://127.0.0.1:{port}"
+        runs_url = ui.runs_address(base, experiment)
+        report_url = ui.report_address(base, experiment, compare_run.info.run_id)
+        assert printed[0].strip().endswith(runs_url)
+        assert printed[1].strip().endswith(report_url)
+
+        page, _ = open_page(browser, runs_url, width=1700)  # beside the UI's side panels
+        try:
+            for name in ESTIMATORS.split(","):
+                page.get_by_role("link", name=name, exact=True).wait_for(timeout=60_000)
+        finally:
+            page.screenshot(path=str(tmp_path / "ui-training-runs.png"))
+        assert page.get_by_text(f"{len(ESTIMATORS.split(','))} matching runs").count() == 1
+        page.close()
+
+        page, _ = open_page(browser, report_url, width=1700)
+        for name in ("leaderboard.csv", "r2_by_estimator.png", "report.html"):
+            page.get_by_text(name, exact=True).first.wait_for(timeout=60_000)
+        frame = page.frame_locator("iframe.mlflow-html-iframe")
+        frame.locator("#leaderboard tbody tr").first.wait_for(timeout=60_000)
+        assert frame.locator("#leaderboard tbody tr").count() == len(ESTIMATORS.split(","))
+        frame.locator("#leaderboard th", has_text="estimator").click()
+        names = frame.locator("#leaderboard tbody tr td:nth-child(2)").all_inner_texts()
+        assert names == sorted(ESTIMATORS.split(","))  # its script runs in the sandbox
+        page.screenshot(path=str(tmp_path / "ui-report.png"))
+        page.close()
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+
+
+def png_size(path):
+    """(width, height) of a PNG file; fails on anything that is not one."""
+    data = Path(path).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", f"{path} is not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+@pytest.mark.parametrize("name", PICTURES)
+def test_readme_pictures_are_committed_pngs(name):
+    """docs/ holds the README's pictures; TRACKFIT_REGENERATE_DOCS=1 makes them anew above."""
+    width, height = png_size(DOCS / name)
+    assert 400 <= width <= 3000 and 150 <= height <= 6000
+    assert f"docs/{name}" in (PROJECT / "README.md").read_text()

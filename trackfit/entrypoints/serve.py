@@ -1,0 +1,58 @@
+"""serve: a registered model over HTTP on loopback, with MLflow's scoring server."""
+
+import json
+import os
+import subprocess
+import sys
+
+from .. import TrackfitError
+from .predict import DEFAULT_MODEL, _model_info
+
+EXAMPLE = "serving_input_example.json"
+
+
+def input_example(model):
+    """The model's logged input example as MLflow's server takes it, or None."""
+    import mlflow
+
+    try:
+        path = mlflow.artifacts.download_artifacts(f"{model.rstrip('/')}/{EXAMPLE}")
+    except Exception:  # noqa: BLE001 - a model logged without an input example
+        return None
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def curl(example, host, port):
+    """The curl command that posts ``example`` to the server."""
+    body = json.dumps(example, separators=(",", ":"))
+    return (f"curl -s http://{host}:{port}/invocations -H 'Content-Type: application/json' "
+            f"-d '{body}'")
+
+
+def serve(model=DEFAULT_MODEL, host="127.0.0.1", port=5001):
+    """Serve ``model`` with ``mlflow models serve --env-manager local`` until stopped.
+
+    MLflow starts uvicorn from PATH, so the directory of
+    this interpreter (the venv's bin) goes first on it.
+    """
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise TrackfitError(f"host '{host}' is not loopback; serve only listens on 127.0.0.1")
+    _model_info(model)  # a clear error for a model that is not there
+    # TRUST CHECK: the same checks on the model as `predict`; wired at merge as
+    #     trust.check(model, trust=False)
+    # which raises TrackfitError for a model no installed plugin vouches for.
+    example = input_example(model)
+    if example:
+        print(f"serve: try it with\n  {curl(example, host, port)}", flush=True)
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
+    command = [os.path.join(os.path.dirname(sys.executable), "mlflow"), "models", "serve",
+               "-m", model, "--env-manager", "local", "-h", host, "-p", str(port)]
+    print(f"serve: {model} on http://{host}:{port}/invocations (Ctrl-C stops it)", flush=True)
+    try:
+        code = subprocess.run(command, env=env).returncode
+    except KeyboardInterrupt:
+        return
+    if code not in (0, -2, -15, 130, 143):  # stopped by Ctrl-C or a TERM signal
+        raise TrackfitError(f"mlflow models serve stopped with exit code {code}; see above")

@@ -1,0 +1,107 @@
+"""`make ui`: the MLflow UI on trackfit's store, opened on the experiment's training runs.
+
+MLflow's UI opens on the experiments list, or on a GenAI overview of traces, where the lab
+has nothing; this prints the address of the experiment's training runs, best first, and
+opens a browser there when the machine has one.
+
+    python -m trackfit.ui [--port 5000] [--no-browser]
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+from . import tags
+from .entrypoints.compare import DEFAULT_METRIC
+
+DEFAULT_STORE = "sqlite:///mlflow.db"
+TRAIN_FILTER = f"tags.`{tags.STEP}` = 'train'"
+
+
+def runs_address(base, experiment_id, metric=DEFAULT_METRIC):
+    """The UI's page of an experiment's training runs, best first by ``metric``.
+
+    The filter shows the training runs themselves, not folded under their ``main`` run.
+    """
+    query = urllib.parse.urlencode({
+        "searchFilter": TRAIN_FILTER,
+        "orderByKey": f"metrics.`{metric}`",
+        "orderByAsc": "false",
+    }, quote_via=urllib.parse.quote)
+    return f"{base}/#/experiments/{experiment_id}/runs?{query}"
+
+
+def report_address(base, experiment_id, run_id):
+    """The UI's view of a compare run's report.html."""
+    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}/artifacts/report.html"
+
+
+def addresses(base, store, experiment):
+    """Where to look: the experiment's training runs (or the experiment list while there is
+    no such experiment), and the latest compare run's report.html when there is one."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=store)
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return f"{base}/#/experiments", None
+    latest = client.search_runs([found.experiment_id], f"tags.`{tags.STEP}` = 'compare'",
+                                order_by=["attributes.start_time DESC"], max_results=1)
+    report = report_address(base, found.experiment_id, latest[0].info.run_id) if latest else None
+    return runs_address(base, found.experiment_id), report
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m trackfit.ui", description=__doc__.split(
+        "\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--no-browser", action="store_true", help="only print the address")
+    args = parser.parse_args(argv)
+    store = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_STORE
+    experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME") or "experiment-diabetes"
+    base = f"http://{args.host}:{args.port}"
+    where, report = addresses(base, store, experiment)
+    print(f"Training runs of experiment '{experiment}': {where}", flush=True)
+    if report:
+        print(f"The leaderboard and charts of the latest compare run: {report}", flush=True)
+    mlflow = Path(sys.executable).with_name("mlflow")
+    server = subprocess.Popen([str(mlflow), "ui", "--backend-store-uri", store,
+                               "--host", args.host, "--port", str(args.port)])
+    try:
+        if not args.no_browser and has_display() and wait_until_up(base, server):
+            import webbrowser
+
+            webbrowser.open(where)
+        return server.wait()
+    except KeyboardInterrupt:
+        server.terminate()
+        return server.wait()
+
+
+def has_display():
+    """Whether a graphical browser can open (never a text browser in this terminal)."""
+    return sys.platform in ("darwin", "win32") or bool(
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def wait_until_up(base, server, timeout=60):
+    """True once ``base`` answers; False if the server exits or does not answer in time."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            urllib.request.urlopen(f"{base}/health", timeout=2)
+            return True
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
+if __name__ == "__main__":
+    sys.exit(main())
