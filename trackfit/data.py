@@ -103,10 +103,7 @@ def read(source):
     target = _open_remote(source) if remote else source
     if isinstance(target, str) and "://" not in target:
         if not os.path.exists(target):
-            raise TrackfitError(
-                f"data file not found: {target}; pass data= a parquet or CSV path, a URL, "
-                "or 'diabetes' for the embedded copy"
-            )
+            raise not_found(target)
         if os.path.isdir(target):
             raise TrackfitError(f"data '{target}' is a folder; pass data= one parquet or CSV file")
     kind = _format(source, target if isinstance(target, str) else source)
@@ -120,11 +117,8 @@ def read(source):
             f"data '{redact(source)}' is empty; pass a file with a header row and data"
         ) from exc
     except Exception as exc:
-        reason = _scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, source)
-        raise TrackfitError(
-            f"data '{redact(source)}' is not a readable {kind} file ({reason}); "
-            f"check the file, or re-export it as {kind}"
-        ) from exc
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise unreadable(source, kind, reason) from exc
 
 
 def validate(frame, source, require_target=True):
@@ -137,9 +131,31 @@ def validate(frame, source, require_target=True):
 
     name = redact(source or EMBEDDED)
     if len(frame) == 0:
-        raise TrackfitError(f"data '{name}' has no rows; pass a file with the lab's columns")
+        raise no_rows(name)
+    by_upper, wanted = columns(frame.columns, name, require_target)
+    out = pd.DataFrame({c: frame[by_upper[c]] for c in wanted}, copy=False)  # no copy yet
+    for column in wanted:
+        values = out[column]
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            numbers = pd.to_numeric(values, errors="coerce")
+            bad = values[numbers.isna() & values.notna()]
+            if len(bad):
+                raise not_numeric(name, column, bad.index[0], bad.iloc[0])
+            out[column] = numbers
+    out = out.astype("float64")
+    holes = out.isna()
+    if holes.any().any():
+        counts = {c: int(n) for c, n in holes.sum().items()}
+        raise missing_values(name, int(holes.any(axis=1).sum()), counts)
+    return out
+
+
+# The checks' messages, shared with the Spark engine (trackfit/spark.py) so both say the same.
+
+def columns(names, name, require_target=True):
+    """{lab column: the source's column} and the lab columns wanted; refuses missing ones."""
     by_upper = {}
-    for column in frame.columns:
+    for column in names:
         key = str(column).strip().upper()
         by_upper.setdefault(ALIASES.get(key, key), column)
     wanted = FEATURES + ([TARGET] if require_target else [])
@@ -151,28 +167,40 @@ def validate(frame, source, require_target=True):
         )
     if TARGET in by_upper and TARGET not in wanted:
         wanted = wanted + [TARGET]
-    out = pd.DataFrame({c: frame[by_upper[c]] for c in wanted}, copy=False)  # no copy yet
-    for column in wanted:
-        values = out[column]
-        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-            numbers = pd.to_numeric(values, errors="coerce")
-            bad = values[numbers.isna() & values.notna()]
-            if len(bad):
-                raise TrackfitError(
-                    f"data '{name}' column {column} is not numeric "
-                    f"(row {bad.index[0]}: {bad.iloc[0]!r}); fix those values or remove the rows"
-                )
-            out[column] = numbers
-    out = out.astype("float64")
-    holes = out.isna()
-    if holes.any().any():
-        rows = int(holes.any(axis=1).sum())
-        where = ", ".join(f"{c}: {int(n)}" for c, n in holes.sum().items() if n)
-        raise TrackfitError(
-            f"data '{name}' has missing values in {rows} row(s) ({where}); "
-            "fill or drop them, then run again"
-        )
-    return out
+    return by_upper, wanted
+
+
+def no_rows(name):
+    return TrackfitError(f"data '{name}' has no rows; pass a file with the lab's columns")
+
+
+def not_numeric(name, column, row, value):
+    return TrackfitError(
+        f"data '{name}' column {column} is not numeric "
+        f"(row {row}: {value!r}); fix those values or remove the rows"
+    )
+
+
+def missing_values(name, rows, counts):
+    where = ", ".join(f"{c}: {n}" for c, n in counts.items() if n)
+    return TrackfitError(
+        f"data '{name}' has missing values in {rows} row(s) ({where}); "
+        "fill or drop them, then run again"
+    )
+
+
+def not_found(target):
+    return TrackfitError(
+        f"data file not found: {target}; pass data= a parquet or CSV path, a URL, "
+        "or 'diabetes' for the embedded copy"
+    )
+
+
+def unreadable(source, kind, reason):
+    return TrackfitError(
+        f"data '{redact(source)}' is not a readable {kind} file ({_scrub(reason, source)}); "
+        f"check the file, or re-export it as {kind}"
+    )
 
 
 def load(source, require_target=True):
