@@ -54,17 +54,42 @@ def predictor(model):
     return mlflow.pyfunc.load_model(model).predict
 
 
-def predict(data="diabetes", model=DEFAULT_MODEL, output="", nested=False):
-    """One predict run; returns the input rows with a ``prediction`` column."""
+def _predict_spark(spark, data, model, info, needed, output, run):
+    """Score with mlflow.pyfunc.spark_udf; the rows stay in Spark, written by Spark."""
+    import mlflow
+
+    from .. import spark as sparkmod
+
+    result, rows = sparkmod.predict(spark, data, model, needed, output)
+    mlflow.set_tags({"trackfit.rows": rows, "trackfit.model_id": info.model_id or ""})
+    if output:
+        print(f"predict: {rows} predictions written to {output} by Spark, run {run.info.run_id}")
+    else:
+        result.limit(20).toPandas().to_csv(sys.stdout, index=False)
+        print(f"predict: first 20 of {rows} predictions shown; pass output= a folder to "
+              "write them all", file=sys.stderr)
+    return {"run_id": run.info.run_id, "predictions": result}
+
+
+def predict(data="diabetes", model=DEFAULT_MODEL, output="", nested=False, spark=""):
+    """One predict run; returns the input rows, unchanged, with a ``prediction`` column.
+
+    With ``spark`` the rows are scored and written by Spark (``predictions`` is then a
+    Spark frame); without ``output`` the first rows are printed.
+    """
     import mlflow
 
     with step_run("predict", nested=nested, run_name="predict") as run:
-        if output and os.path.splitext(output)[1].lower() not in OUTPUT_FORMATS:
+        if output and not spark and os.path.splitext(output)[1].lower() not in OUTPUT_FORMATS:
             raise TrackfitError(f"output '{output}' must end in .parquet or .csv")
-        log(params={"data": datamod.redact(data), "model": model, "output": output})
+        log(params={"data": datamod.redact(data), "model": model, "output": output,
+                    **({"spark": spark} if spark else {})})
         info = _model_info(model)
-        frame = datamod.load(data, require_target=False)
         needed = [spec.name for spec in info.signature.inputs] if info.signature else None
+        if spark:
+            return _predict_spark(spark, data, model, info, needed, output, run)
+        raw = datamod.read(data)
+        frame = datamod.validate(raw, data, require_target=False)  # the model's input only
         if needed:
             missing = [name for name in needed if name not in frame.columns]
             if missing:
@@ -73,7 +98,7 @@ def predict(data="diabetes", model=DEFAULT_MODEL, output="", nested=False):
                     f"that model '{model}' needs: {' '.join(needed)}"
                 )
         inputs = frame[needed or datamod.FEATURES]
-        result = frame.assign(prediction=predictor(model)(inputs))
+        result = raw.assign(prediction=predictor(model)(inputs))  # input columns as they were
         mlflow.set_tags({"trackfit.rows": len(result), "trackfit.model_id": info.model_id or ""})
         if output:
             _write(result, output)
