@@ -9,11 +9,12 @@ export MLFLOW_EXPERIMENT_NAME ?= $(EXPERIMENT)
 
 venv: $(VENV)/.installed
 
-# trackfit and the pins of conda.yaml (pyproject.toml carries the same pins).
+# trackfit and the pins of conda.yaml (pyproject.toml carries the same pins), the test
+# tools and pyspark (the spark extra: the Spark tests need it, and Java 17).
 $(VENV)/.installed: conda.yaml pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,spark]'
 	touch $@
 
 # `--env-manager local` runs MLproject's `python` from PATH: the venv's, as when activated.
@@ -32,7 +33,7 @@ ui: venv
 
 # The team tracking server (scripts/server.sh): PostgreSQL and `mlflow server` on loopback.
 $(VENV)/.server: $(VENV)/.installed pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test,server]'
+	$(BIN)/python -m pip install --quiet -e '.[test,spark,server]'
 	touch $@
 
 server: $(VENV)/.server
