@@ -30,6 +30,12 @@ def _data(parser, default="diabetes"):
                  "or fsspec URL (default: %(default)s)")
 
 
+def _spark(parser):
+    _option(parser, "spark", default="",
+            help="Spark master (local[2], spark://host:7077, yarn) to read and score with "
+                 "Spark; an active session is used as is (default: pandas)")
+
+
 def _split(parser):
     _option(parser, "test_size", type=float, default=0.3, help="held-out share (default: 0.3)")
     _option(parser, "random_state", type=whole, default=0, help="split and estimator seed (0)")
@@ -61,11 +67,13 @@ def build_parser():
 
     p = steps.add_parser("load", help="read, validate and log a data source")
     _data(p)
+    _spark(p)
     p = steps.add_parser("train", help="train one estimator and log the run")
     _option(p, "estimator", default="linear", help="estimator name or plugin:name (linear)")
     _option(p, "params", default="", help="hyperparameters, name=value,name=value")
     _data(p)
     _split(p)
+    _spark(p)
     p = steps.add_parser("compare", help="leaderboard and charts of the training runs")
     _ranking(p)
     _option(p, "max_results", type=whole, default=100,
@@ -76,13 +84,16 @@ def build_parser():
     p = steps.add_parser("predict", help="predict with a registered model")
     _data(p)
     _option(p, "model", default="models:/model-diabetes@champion", help="model URI")
-    _option(p, "output", default="", help=".parquet or .csv file (default: print CSV)")
+    _option(p, "output", default="",
+            help=".parquet or .csv file, with spark a folder (default: print CSV)")
+    _spark(p)
     p = steps.add_parser("main", help="the whole lab: load, train each, compare, register")
     _option(p, "estimators", default="linear,tree", help="comma-separated (linear,tree)")
     _data(p)
     _split(p)
     _ranking(p)
     _registry(p)
+    _spark(p)
     p = steps.add_parser("rerun", help="train a finished training run again, compare metrics")
     p.add_argument("run_id", help="the id of a finished training run")
     p.add_argument("--force", action="store_true",

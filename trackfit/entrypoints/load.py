@@ -9,15 +9,20 @@ from ..tracking import log, step_run
 ARTIFACT = "data/diabetes.parquet"
 
 
-def load(data="diabetes", nested=False):
+def load(data="diabetes", spark="", nested=False):
     """One load run; returns its run id, the validated frame and the artifact URI."""
     import mlflow
 
     with step_run("load", nested=nested, run_name="load") as run:
-        frame = datamod.load(data)
-        dataset = datamod.dataset(frame, data)
+        if spark:  # Spark reads and validates; the dataset is logged with from_spark
+            from .. import spark as sparkmod
+
+            frame, dataset = sparkmod.load(spark, data)
+        else:
+            frame = datamod.load(data)
+            dataset = datamod.dataset(frame, data)
         store.retry(mlflow.log_input, dataset, context="source")
-        log(params={"data": datamod.redact(data)},
+        log(params={"data": datamod.redact(data), **({"spark": spark} if spark else {})},
             tags={"trackfit.data_digest": dataset.digest, "trackfit.rows": len(frame)})
         with tempfile.TemporaryDirectory() as folder:
             path = os.path.join(folder, os.path.basename(ARTIFACT))

@@ -10,7 +10,7 @@ from .train import resolve, train
 
 
 def main(estimators="linear,tree", data="diabetes", test_size=0.3, random_state=0, cv=5,
-         metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS):
+         metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, spark=""):
     """Every step as a nested run under one parent; returns each step's result."""
     names = [name.strip() for name in estimators.split(",") if name.strip()]
     with step_run("main", run_name="main"):
@@ -19,9 +19,10 @@ def main(estimators="linear,tree", data="diabetes", test_size=0.3, random_state=
         for name in names:  # every name checked before anything is trained
             resolve(name, "", random_state)
         log(params={"estimators": estimators, "data": redact(data), "metric": metric})
-        loaded = load(data, nested=True)
-        trained = [
-            train(name, "", data, test_size, random_state, cv, frame=loaded["frame"], nested=True)
+        loaded = load(data, spark=spark, nested=True)
+        trained = [  # with Spark each reads again: its dataset logged with from_spark
+            train(name, "", data, test_size, random_state, cv, nested=True,
+                  frame=None if spark else loaded["frame"], spark=spark)
             for name in names
         ]
         compared = compare(metric, nested=True)

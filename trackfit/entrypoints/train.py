@@ -73,7 +73,7 @@ def log_model(spec, model, X, y_pred):
 
 
 def train(estimator="linear", params="", data="diabetes", test_size=0.3, random_state=0, cv=5,
-          frame=None, nested=False):
+          frame=None, nested=False, spark=""):
     """One training run; returns its run id, estimator name, metrics and model URI."""
     import mlflow
     from sklearn.base import clone
@@ -85,6 +85,11 @@ def train(estimator="linear", params="", data="diabetes", test_size=0.3, random_
         if cv == 1 or cv < 0:
             raise TrackfitError(f"cv must be 0 (off) or at least 2 folds, got {cv}")
         spec, model = resolve(estimator, params, random_state)
+        dataset = None
+        if frame is None and spark:  # read and validated by Spark, converted with Arrow
+            from .. import spark as sparkmod
+
+            frame, dataset = sparkmod.load(spark, data)
         frame = datamod.load(data) if frame is None else frame
         X, y = frame[datamod.FEATURES], frame[datamod.TARGET]
         X_train, X_test, y_train, y_test = train_test_split(
@@ -101,14 +106,14 @@ def train(estimator="linear", params="", data="diabetes", test_size=0.3, random_
                    **scores(y_test, model.predict(X_test), "test")}
         if cv:
             metrics.update(cv_scores(clone(model), X_train, y_train, cv))
-        dataset = datamod.dataset(frame, data)
+        dataset = dataset or datamod.dataset(frame, data)
         store.retry(mlflow.log_input, dataset, context="training")
         info = log_model(spec, model, X_train, train_pred)
         # Metrics logged after the model and linked to it: logged before, log_model links
         # them itself by reading back every metric's history. One write for all of it.
         params = {**model.get_params(deep=False), "estimator": estimator,
                   "test_size": test_size, "random_state": random_state, "cv": cv,
-                  "data": datamod.redact(data)}
+                  "data": datamod.redact(data), **({"spark": spark} if spark else {})}
         log(params=params, metrics=metrics, model_id=info.model_id, tags={
             "estimator_name": type(model).__name__,
             "estimator_class": f"{type(model).__module__}.{type(model).__name__}",
