@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 EXPERIMENT ?= experiment-diabetes
 export MLFLOW_EXPERIMENT_NAME ?= $(EXPERIMENT)
 
-.PHONY: venv lab test bench ui clean server server-stop
+.PHONY: venv lab test bench ui clean server server-stop spark spark-stop
 
 venv: $(VENV)/.installed
 
@@ -41,6 +41,13 @@ server: $(VENV)/.server
 
 server-stop:
 	scripts/server.sh stop
+
+# A Spark standalone master and worker on loopback (scripts/spark.sh); needs Java 17.
+spark: venv
+	PYTHON=$(BIN)/python scripts/spark.sh start
+
+spark-stop:
+	scripts/spark.sh stop
 
 clean:
 	rm -rf $(VENV) mlflow.db mlflow.db.lock mlruns mlartifacts

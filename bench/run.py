@@ -2,6 +2,7 @@
 
     python bench/run.py                  # the full benchmark (make bench), ~15 min
     python bench/run.py --smoke          # every figure once, small sizes: it still works
+    python bench/run.py --only 9         # Spark against pandas predict (needs the spark extra)
 
 Each figure is the median of --repeat runs; commands compared with each other run
 interleaved (A B A B ...) in one invocation, each run in a fresh process, working
@@ -22,7 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from measure import PROJECT, PYTHON, fresh, interleaved, median, ratios, run  # noqa: E402
+from measure import (PROJECT, PYTHON, fresh, interleaved, median, ratios, run,  # noqa: E402
+                     run_tree)
 
 OUTPUT = PROJECT / "BENCHMARKS.md"
 OWNED = ("## Environment", "## Figures", "## Runs")
@@ -200,6 +202,46 @@ def fit_times(report, repeat):
                   "in leaderboard", shown_in, "python bench/inprocess.py fit 5")
 
 
+def spark_predict(report, sizes, scratch):
+    """Figure 9: predict with Spark (local[2]) and with pandas, at two sizes, side by side.
+
+    Peaks are of each command's whole process tree: for Spark the Python driver, its JVM
+    and the Python workers. The driver never collects rows, so its peak should stay flat.
+    """
+    folder = fresh()
+    run(TRACKFIT + ["main", "--cv", "0"], folder)
+    measured = {}
+    try:
+        for rows in sizes:
+            data = scratch / f"predict-{rows}.parquet"
+            fixture("synthetic", rows, data)
+            for engine in ("pandas", "spark"):
+                output = "predictions.parquet" if engine == "pandas" else "predictions"
+                command = TRACKFIT + ["predict", "--data", str(data), "--output", output]
+                if engine == "spark":
+                    command += ["--spark", "local[2]"]
+                seconds, peak, _, cpu = run_tree(command, folder, SPARK_LOCAL_IP="127.0.0.1")
+                shutil.rmtree(Path(folder) / output, ignore_errors=True)
+                Path(folder, output).unlink(missing_ok=True)
+                measured[engine, rows] = (seconds, peak)
+                report.runs.append((f"predict {engine} {rows} rows", seconds, peak, 1,
+                                    shown(command), cpu))
+            data.unlink()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    small, big = sizes
+    (s_small, p_small), (s_big, p_big) = measured["spark", small], measured["spark", big]
+    growth = p_big / p_small
+    pandas = "; ".join(f"pandas {rows:,}: {rows / measured['pandas', rows][0] / 1e3:,.0f}k rows/s, "
+                       f"peak {measured['pandas', rows][1]:,.0f} MB" for rows in sizes)
+    report.figure(9, f"predict {big:,} rows: Spark local[2] driver peak",
+                  f"Spark {big:,}: {big / s_big / 1e3:,.0f}k rows/s, peak {p_big:,.0f} MB "
+                  f"({growth:.2f}x the {small:,}-row peak, {p_small:,.0f} MB); {pandas}",
+                  "<= 1.2x", growth <= 1.2,
+                  f"python -m trackfit predict --data {big}.parquet --output predictions "
+                  "--spark local[2]")
+
+
 def _rows(text, section):
     """The table rows of ``section`` in an earlier BENCHMARKS.md, by their first cell."""
     match = re.search(rf"(?ms)^{section}\n(.*?)(?=^## |\Z)", text)
@@ -256,7 +298,7 @@ def main(argv=None):
     args.repeat = args.repeat or (1 if args.smoke else 5)
     output = Path(args.output) if args.output else (None if args.smoke else OUTPUT)
     rows = 20_000 if args.smoke else 1_000_000
-    only = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 9))
+    only = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 10))
     header = environment()
     print("\n".join(header), flush=True)
     report = Report()
@@ -271,7 +313,9 @@ def main(argv=None):
                  5: lambda: compare(report, args.repeat, 200 if args.smoke else 10_000),
                  6: lambda: predict(report, args.repeat, rows, data),
                  7: lambda: train_big(report, args.repeat, rows, data, frame_mb),
-                 8: lambda: fit_times(report, args.repeat)}
+                 8: lambda: fit_times(report, args.repeat),
+                 9: lambda: spark_predict(report, (10_000, 20_000) if args.smoke
+                                          else (1_000_000, 10_000_000), scratch)}
         for number, step in steps.items():
             if number in only or (number == 1 and 2 in only):
                 step()

@@ -9,12 +9,14 @@ and runs in Spark, counting rather than collecting.
 import os
 import sys
 import uuid
+import warnings
 from urllib.parse import urlsplit
 
 from . import TrackfitError, data as datamod
 
 BYTES_PER_VALUE = 8  # the float64 frame sklearn trains on
 DRIVER_SHARE = 0.5  # of the driver's memory (or result size limit) one frame may take
+LOG_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "spark-log4j2.properties")
 
 
 def session(master):
@@ -25,6 +27,8 @@ def session(master):
         raise TrackfitError(
             f"spark={master} needs pyspark and Java 17: pip install 'trackfit[spark]'"
         ) from exc
+    # pyspark 4.3 warns about pandas 3 on every conversion; what trackfit uses works (README).
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
@@ -34,14 +38,52 @@ def session(master):
                .config("spark.pyspark.python", sys.executable)
                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                .config("spark.ui.showConsoleProgress", "false"))
+    if not _own_log_config():
+        builder = builder.config("spark.driver.extraJavaOptions",
+                                 f"-Dlog4j2.configurationFile={LOG_CONFIG}")
     try:
         return builder.getOrCreate()
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TrackfitError(
-            f"cannot start Spark with master '{master}' ({reason}); Spark needs Java 17 "
+            f"cannot start Spark with master '{master}' ({_reason(exc)}); Spark needs Java 17 "
             "(java on PATH or JAVA_HOME) and, for spark://, a running master"
         ) from exc
+
+
+def _own_log_config():
+    """Whether the user configures Spark's logging or driver options themselves."""
+    conf = os.environ.get("SPARK_CONF_DIR") or os.path.join(os.environ.get("SPARK_HOME", ""),
+                                                             "conf")
+    return os.path.exists(os.path.join(conf, "log4j2.properties")) or \
+        "extraJavaOptions" in os.environ.get("PYSPARK_SUBMIT_ARGS", "")
+
+
+def _active():
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        return None
+    return SparkSession.getActiveSession()
+
+
+def _check_exists(master, source):
+    """A missing local path refused before a local Spark starts (the pandas path's message).
+
+    A notebook's session or a cluster may read relative paths from another filesystem
+    (a lakehouse, HDFS): there ``read`` asks that filesystem instead.
+    """
+    local = source not in ("", datamod.EMBEDDED) and "://" not in source \
+        and not source.startswith("runs:/")
+    if (local and master.startswith("local") and _active() is None and _is_path(source)
+            and not os.path.exists(source)):
+        raise datamod.not_found(source)
+
+
+def _exists(spark, target):
+    """Whether ``target`` exists on the filesystem Spark reads it from."""
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(target)
+    return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(path)
 
 
 def _is_path(source):
@@ -82,7 +124,7 @@ def read(spark, source):
                 f"data '{source}' is neither a file nor a table Spark knows "
                 f"({_reason(exc)}); pass data= a parquet or CSV path, a folder, or a table name"
             ) from exc
-    if "://" not in target and not os.path.exists(target):
+    if "://" not in target and not _exists(spark, target):
         raise datamod.not_found(target)
     kind = _kind(target)
     try:
@@ -216,6 +258,7 @@ def load(master, source, require_target=True):
     """Read and validate with Spark; returns (the float64 pandas frame, the MLflow dataset)."""
     import mlflow.data
 
+    _check_exists(master, source)
     spark = session(master)
     raw, origin = read(spark, source)
     lab, rows = check(raw, source, require_target)
@@ -233,6 +276,7 @@ def predict(master, source, model, needed, output):
     """
     import mlflow.pyfunc
 
+    _check_exists(master, source)
     spark = session(master)
     raw, _ = read(spark, source)
     lab, rows = check(raw, source, require_target=False)
