@@ -111,7 +111,7 @@ def read(spark, source):
     The origin is what mlflow.data.from_spark records: {"path": ...} or {"table_name": ...}.
     """
     if source in ("", datamod.EMBEDDED):
-        return spark.createDataFrame(datamod.read(datamod.EMBEDDED)), {}
+        return spark.createDataFrame(datamod.load(datamod.EMBEDDED)), {}  # the lab's columns
     if source.startswith("runs:/"):
         target = datamod._open_remote(source)  # downloaded: a path the driver sees
     else:

@@ -90,6 +90,8 @@ def predict(data="diabetes", model=DEFAULT_MODEL, output="", nested=False, spark
             return _predict_spark(spark, data, model, info, needed, output, run)
         raw = datamod.read(data)
         frame = datamod.validate(raw, data, require_target=False)  # the model's input only
+        if data in ("", datamod.EMBEDDED):
+            raw = frame  # no file of the user's: the embedded copy in the lab's columns
         if needed:
             missing = [name for name in needed if name not in frame.columns]
             if missing:
