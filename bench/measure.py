@@ -75,7 +75,7 @@ def ratios(a, b, index=0):
 
 
 def tree_rss(root):
-    """Resident memory in bytes of process ``root`` and all its descendants, from /proc."""
+    """Resident memory in bytes of process ``root`` and of it with all its descendants."""
     children, rss = {}, {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -92,19 +92,21 @@ def tree_rss(root):
         pid = todo.pop()
         total += rss.get(pid, 0)
         todo += children.get(pid, [])
-    return total * os.sysconf("SC_PAGE_SIZE")
+    page = os.sysconf("SC_PAGE_SIZE")
+    return rss.get(root, 0) * page, total * page
 
 
 def run_tree(command, folder, **extra):
-    """Like run, but the peak is of the whole process tree (a Spark driver's JVM and Python
-    workers included), sampled every 0.1 s; returns (seconds, peak MB, stdout, CPU seconds)."""
+    """Like run, sampling every 0.1 s the command's own memory and its whole process tree's
+    (a Spark driver's JVM and Python workers); returns (seconds, peak MB, tree peak MB, CPU s)."""
     started = time.perf_counter()
-    peak = 0
+    peak = tree = 0
     with open(Path(folder) / "stdout.txt", "w") as out, open(Path(folder) / "stderr.txt", "w") as err:
         process = subprocess.Popen(command, cwd=folder, env=env_for(folder, **extra),
                                    stdout=out, stderr=err)
         while True:
-            peak = max(peak, tree_rss(process.pid))
+            own, whole = tree_rss(process.pid)
+            peak, tree = max(peak, own), max(tree, whole)
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
@@ -115,4 +117,4 @@ def run_tree(command, folder, **extra):
         tail = (Path(folder) / "stderr.txt").read_text()[-2000:]
         raise RuntimeError(f"{' '.join(map(str, command))} failed in {folder}:\n{tail}")
     cpu = usage.ru_utime + usage.ru_stime
-    return seconds, peak / 2**20, (Path(folder) / "stdout.txt").read_text(), cpu
+    return seconds, peak / 2**20, tree / 2**20, cpu

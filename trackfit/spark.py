@@ -32,6 +32,9 @@ def session(master):
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
+    # Fewer glibc malloc arenas in the JVM and its Python workers, as Hadoop sets for YARN
+    # containers: predicting 10,000,000 rows on local[2] peaked at 1.5 GB instead of 2.9.
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     os.environ["PYSPARK_PYTHON"] = sys.executable  # the executors' Python workers
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     builder = (SparkSession.builder.master(master).appName("trackfit")
