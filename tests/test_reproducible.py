@@ -115,7 +115,7 @@ def local_tree(shared_store):
 
 
 def test_every_builtin_estimator_gives_identical_metrics_twice(store):
-    builtins = [s for s in plugins.registry().specs if s.plugin == "scikit_learn"]
+    builtins = [s for s in plugins.catalogue().specs if s.plugin == "scikit_learn"]
     assert {"linear", "tree", "forest", "knn"} <= {s.name for s in builtins}
     client = mlflow.MlflowClient()
     # One OpenMP thread: hist-gb's threads thrash on a busy 2-core machine (seconds per fit).
@@ -254,7 +254,7 @@ def test_rerun_of_a_tree_run_matches_metric_by_metric(shared_store, rerun_setup)
 @pytest.mark.slow
 def test_rerun_refuses_when_the_code_changed_unless_forced(shared_store, rerun_setup):
     folder, _, run_id = rerun_setup
-    plugin = folder / "plugins" / "scikit_learn.py"
+    plugin = folder / "trackfit" / "estimators.py"
     original = plugin.read_text()
     before = len(reruns_of(shared_store, run_id))
     try:

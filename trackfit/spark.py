@@ -69,17 +69,15 @@ def _active():
     return SparkSession.getActiveSession()
 
 
-def _check_exists(master, source):
+def _check_exists(master, src):
     """A missing local path refused before a local Spark starts (the pandas path's message).
 
     A notebook's session or a cluster may read relative paths from another filesystem
     (a lakehouse, HDFS): there ``read`` asks that filesystem instead.
     """
-    local = source not in ("", datamod.EMBEDDED) and "://" not in source \
-        and not source.startswith("runs:/")
-    if (local and master.startswith("local") and _active() is None and _is_path(source)
-            and not os.path.exists(source)):
-        raise datamod.not_found(source)
+    if (src.kind == "file" and master.startswith("local") and _active() is None
+            and _is_path(src.text) and not os.path.exists(src.text)):
+        raise datamod.not_found(src.text)
 
 
 def _exists(spark, target):
@@ -108,23 +106,23 @@ def _kind(target):
     return "parquet"
 
 
-def read(spark, source):
-    """The Spark frame at ``source`` (a parquet file or folder, CSV, or table) and its origin.
+def read(spark, src):
+    """The Spark frame at ``src`` (a parquet file or folder, CSV, or table) and its origin.
 
     The origin is what mlflow.data.from_spark records: {"path": ...} or {"table_name": ...}.
     """
-    if source in ("", datamod.EMBEDDED):
+    if src.kind == "embedded":
         return spark.createDataFrame(datamod.load(datamod.EMBEDDED)), {}  # the lab's columns
-    if source.startswith("runs:/"):
-        target = datamod._open_remote(source)  # downloaded: a path the driver sees
+    if src.kind == "run":
+        target = datamod._open_remote(src)  # downloaded: a path the driver sees
     else:
-        target = source
+        target = src.text
     if not _is_path(target):
         try:
             return spark.read.table(target), {"table_name": target}
         except Exception as exc:
             raise TrackfitError(
-                f"data '{source}' is neither a file nor a table Spark knows "
+                f"data '{src.safe}' is neither a file nor a table Spark knows "
                 f"({_reason(exc)}); pass data= a parquet or CSV path, a folder, or a table name"
             ) from exc
     if "://" not in target and not _exists(spark, target):
@@ -138,10 +136,10 @@ def read(spark, source):
                                    sep="\t" if kind == "tsv" else ",")
         frame.schema  # noqa: B018 (resolves the files now, so a bad one fails here)
     except Exception as exc:
-        raise datamod.unreadable(source, kind, _reason(exc)) from exc
+        raise datamod.unreadable(src, kind, _reason(exc)) from exc
     if not frame.columns:
-        raise datamod.no_rows(datamod.redact(source))
-    return frame, {"path": datamod.redact(source)}
+        raise datamod.no_rows(src.safe)
+    return frame, {"path": src.safe}
 
 
 def _reason(exc):
@@ -149,7 +147,7 @@ def _reason(exc):
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def check(frame, source, require_target=True):
+def check(frame, src, require_target=True):
     """Validate ``frame`` in Spark as data.validate does; returns (lab columns, row count).
 
     The lab columns map each lab name (AGE, ..., Y) to the frame's own column.
@@ -158,7 +156,7 @@ def check(frame, source, require_target=True):
     from pyspark.sql import functions as F
     from pyspark.sql.types import BooleanType, NumericType
 
-    name = datamod.redact(source or datamod.EMBEDDED)
+    name = src.safe
     by_upper, wanted = datamod.columns(frame.columns, name, require_target)
     types = {field.name: field.dataType for field in frame.schema.fields}
     values = {}
@@ -243,13 +241,13 @@ def _bytes(text):
     return int(float(text or 0) * 2**20)
 
 
-def to_pandas(spark, frame, rows, source):
+def to_pandas(spark, frame, rows, src):
     """``frame`` as pandas through Arrow, after checking it fits the driver's memory."""
     size = rows * len(frame.columns) * BYTES_PER_VALUE
     budget = memory_budget(spark)
     if size > budget:
         raise TrackfitError(
-            f"data '{datamod.redact(source)}' has {rows:,} rows, about {size / 2**20:,.0f} MB "
+            f"data '{src.safe}' has {rows:,} rows, about {size / 2**20:,.0f} MB "
             f"as a frame, more than the driver's budget of {budget / 2**20:,.0f} MB "
             f"(half of spark.driver.memory or spark.driver.maxResultSize); train on a sample, "
             "or raise spark.driver.memory; predict scores any size without collecting"
@@ -261,14 +259,15 @@ def load(master, source, require_target=True):
     """Read and validate with Spark; returns (the float64 pandas frame, the MLflow dataset)."""
     import mlflow.data
 
-    _check_exists(master, source)
+    src = datamod.source(source)
+    _check_exists(master, src)
     spark = session(master)
-    raw, origin = read(spark, source)
-    lab, rows = check(raw, source, require_target)
+    raw, origin = read(spark, src)
+    lab, rows = check(raw, src, require_target)
     frame = lab_frame(in_source_order(raw) if origin.get("path") else raw, lab)
     targets = datamod.TARGET if datamod.TARGET in lab else None
     dataset = mlflow.data.from_spark(frame, targets=targets, name="diabetes", **origin)
-    return to_pandas(spark, frame, rows, source), dataset
+    return to_pandas(spark, frame, rows, src), dataset
 
 
 def predict(master, source, model, needed, output):
@@ -279,15 +278,16 @@ def predict(master, source, model, needed, output):
     """
     import mlflow.pyfunc
 
-    _check_exists(master, source)
+    src = datamod.source(source)
+    _check_exists(master, src)
     spark = session(master)
-    raw, _ = read(spark, source)
-    lab, rows = check(raw, source, require_target=False)
+    raw, _ = read(spark, src)
+    lab, rows = check(raw, src, require_target=False)
     needed = needed or datamod.FEATURES
     missing = [n for n in needed if n.strip().upper() not in lab]
     if missing:
         raise TrackfitError(
-            f"data '{datamod.redact(source)}' lacks column(s) {', '.join(missing)} "
+            f"data '{src.safe}' lacks column(s) {', '.join(missing)} "
             f"that model '{model}' needs: {' '.join(needed)}"
         )
     udf = mlflow.pyfunc.spark_udf(spark, model, result_type="double", env_manager="local")

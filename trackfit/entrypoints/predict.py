@@ -4,7 +4,7 @@ import os
 import sys
 import tempfile
 
-from .. import TrackfitError, data as datamod
+from .. import TrackfitError, data as datamod, tags
 from ..tracking import log, step_run
 
 DEFAULT_MODEL = "models:/model-diabetes@champion"
@@ -61,7 +61,7 @@ def _predict_spark(spark, data, model, info, needed, output, run):
     from .. import spark as sparkmod
 
     result, rows = sparkmod.predict(spark, data, model, needed, output)
-    mlflow.set_tags({"trackfit.rows": rows, "trackfit.model_id": info.model_id or ""})
+    mlflow.set_tags({tags.ROWS: rows, tags.MODEL_ID: info.model_id or ""})
     if output:
         print(f"predict: {rows} predictions written to {output} by Spark, run {run.info.run_id}")
     else:
@@ -79,10 +79,11 @@ def predict(data="diabetes", model=DEFAULT_MODEL, output="", nested=False, spark
     """
     import mlflow
 
+    data = datamod.source(data)
     with step_run("predict", nested=nested, run_name="predict") as run:
         if output and not spark and os.path.splitext(output)[1].lower() not in OUTPUT_FORMATS:
             raise TrackfitError(f"output '{output}' must end in .parquet or .csv")
-        log(params={"data": datamod.redact(data), "model": model, "output": output,
+        log(params={"data": data.safe, "model": model, "output": output,
                     **({"spark": spark} if spark else {})})
         info = _model_info(model)
         needed = [spec.name for spec in info.signature.inputs] if info.signature else None
@@ -90,18 +91,18 @@ def predict(data="diabetes", model=DEFAULT_MODEL, output="", nested=False, spark
             return _predict_spark(spark, data, model, info, needed, output, run)
         raw = datamod.read(data)
         frame = datamod.validate(raw, data, require_target=False)  # the model's input only
-        if data in ("", datamod.EMBEDDED):
+        if data.kind == "embedded":
             raw = frame  # no file of the user's: the embedded copy in the lab's columns
         if needed:
             missing = [name for name in needed if name not in frame.columns]
             if missing:
                 raise TrackfitError(
-                    f"data '{datamod.redact(data)}' lacks column(s) {', '.join(missing)} "
+                    f"data '{data.safe}' lacks column(s) {', '.join(missing)} "
                     f"that model '{model}' needs: {' '.join(needed)}"
                 )
         inputs = frame[needed or datamod.FEATURES]
         result = raw.assign(prediction=predictor(model)(inputs))  # input columns as they were
-        mlflow.set_tags({"trackfit.rows": len(result), "trackfit.model_id": info.model_id or ""})
+        mlflow.set_tags({tags.ROWS: len(result), tags.MODEL_ID: info.model_id or ""})
         if output:
             _write(result, output)
             print(f"predict: {len(result)} predictions written to {output}, run {run.info.run_id}")
