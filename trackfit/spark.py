@@ -33,7 +33,7 @@ def session(master):
     if active is not None:
         return active
     # Fewer glibc malloc arenas in the JVM and its Python workers, as Hadoop sets for YARN
-    # containers: predicting 10,000,000 rows on local[2] peaked at 1.5 GB instead of 2.9.
+    # containers: predicting 10,000,000 rows on local[2], the JVM peaked at 1.5 GB, not 2.9.
     os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     os.environ["PYSPARK_PYTHON"] = sys.executable  # the executors' Python workers
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
