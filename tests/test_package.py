@@ -14,7 +14,7 @@ from .conftest import EXPERIMENT, PROJECT
 
 pytestmark = pytest.mark.slow
 
-IGNORED = shutil.ignore_patterns(".git", ".venv", ".server", "mlruns", "mlartifacts", "mlflow.db*",
+IGNORED = shutil.ignore_patterns(".git", ".venv", ".server", ".spark", "mlruns", "mlartifacts", "mlflow.db*",
                                  "__pycache__", "*.egg-info", "build", "dist", ".pytest_cache")
 
 
