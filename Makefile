@@ -5,16 +5,16 @@ BIN := $(VENV)/bin
 EXPERIMENT ?= experiment-diabetes
 export MLFLOW_EXPERIMENT_NAME ?= $(EXPERIMENT)
 
-.PHONY: venv lab test bench ui serve clean server server-stop
+.PHONY: venv lab test bench ui serve clean server server-stop spark spark-stop
 
 venv: $(VENV)/.installed
 
 # trackfit and the pins of conda.yaml (pyproject.toml carries the same pins), with the
-# test and tune extras: the tests tune too.
+# test, tune and spark extras: the tests tune and use Spark (which needs Java 17).
 $(VENV)/.installed: conda.yaml pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,tune]'
+	$(BIN)/python -m pip install --quiet -e '.[test,tune,spark]'
 	touch $@
 
 # `--env-manager local` runs MLproject's `python` from PATH: the venv's, as when activated.
@@ -42,7 +42,7 @@ serve: venv
 
 # The team tracking server (scripts/server.sh): PostgreSQL and `mlflow server` on loopback.
 $(VENV)/.server: $(VENV)/.installed pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test,server]'
+	$(BIN)/python -m pip install --quiet -e '.[test,spark,server]'
 	touch $@
 
 server: $(VENV)/.server
@@ -50,6 +50,13 @@ server: $(VENV)/.server
 
 server-stop:
 	scripts/server.sh stop
+
+# A Spark standalone master and worker on loopback (scripts/spark.sh); needs Java 17.
+spark: venv
+	PYTHON=$(BIN)/python scripts/spark.sh start
+
+spark-stop:
+	scripts/spark.sh stop
 
 clean:
 	rm -rf $(VENV) mlflow.db mlflow.db.lock mlruns mlartifacts

@@ -2,6 +2,7 @@
 
     python bench/run.py                  # the full benchmark (make bench), ~20 min
     python bench/run.py --smoke          # every figure once, small sizes: it still works
+    python bench/run.py --only 12        # Spark against pandas predict (needs the spark extra)
 
 Each figure is the median of --repeat runs; commands compared with each other run
 interleaved (A B A B ...) in one invocation, each run in a fresh process, working
@@ -22,7 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from measure import PROJECT, PYTHON, fresh, interleaved, median, ratios, run  # noqa: E402
+from measure import (PROJECT, PYTHON, fresh, interleaved, median, ratios, run,  # noqa: E402
+                     run_tree)
 
 OUTPUT = PROJECT / "BENCHMARKS.md"
 OWNED = ("## Environment", "## Figures", "## Runs")
@@ -259,6 +261,52 @@ def main_all(report, repeat, cv):
                   f"python -m trackfit main --estimators <the 12> --cv {cv} [--n_jobs 2]")
 
 
+def spark_predict(report, sizes, scratch, smoke=False):
+    """Figure 12: predict with Spark (local[2]) and with pandas, at two sizes, side by side.
+
+    The driver's peak is the trackfit process's own; the tree's adds, for Spark, the JVM
+    (in local mode the driver's and the executors' both) and the Python workers. The
+    driver never collects rows, so its peak should stay flat. The smoke run starts Spark
+    once (the larger size): a JVM start is the slow part.
+    """
+    folder = fresh()
+    run(TRACKFIT + ["main", "--cv", "0"], folder)
+    measured = {}
+    try:
+        for rows in sizes:
+            (scratch / "spark").mkdir(exist_ok=True)
+            data = scratch / "spark" / f"diabetes-{rows}.parquet"
+            fixture("synthetic", rows, data)
+            for engine in ("pandas", "spark") if rows == sizes[-1] or not smoke else ("pandas",):
+                output = "predictions.parquet" if engine == "pandas" else "predictions"
+                command = TRACKFIT + ["predict", "--data", str(data), "--output", output]
+                if engine == "spark":
+                    command += ["--spark", "local[2]"]
+                seconds, peak, tree, cpu = run_tree(command, folder, SPARK_LOCAL_IP="127.0.0.1")
+                shutil.rmtree(Path(folder) / output, ignore_errors=True)
+                Path(folder, output).unlink(missing_ok=True)
+                measured[engine, rows] = (seconds, peak, tree)
+                report.runs.append((f"predict {engine} {rows} rows", seconds, tree, 1,
+                                    shown(command), cpu))
+            data.unlink()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    small, big = sizes
+    s_big, p_big, t_big = measured["spark", big]
+    _, p_small, t_small = measured.get(("spark", small), (None, None, None))
+    growth = p_big / p_small if p_small else None
+    pandas = "; ".join(f"pandas {rows:,}: {rows / measured['pandas', rows][0] / 1e3:,.0f}k rows/s, "
+                       f"peak {measured['pandas', rows][1]:,.0f} MB" for rows in sizes)
+    trend = (f"{growth:.2f}x the {small:,}-row {p_small:,.0f} MB; whole local[2] tree "
+             f"{t_big:,.0f} MB, {t_big / t_small:.2f}x" if growth else "smoke: one size")
+    report.figure(12, f"predict {big:,} rows: Spark driver peak, 1M to 10M",
+                  f"Spark {big:,}: {big / s_big / 1e3:,.0f}k rows/s, driver peak {p_big:,.0f} MB "
+                  f"({trend}); {pandas}",
+                  "<= 1.2x", None if growth is None else growth <= 1.2,
+                  f"python -m trackfit predict --data {big}.parquet --output predictions "
+                  "--spark local[2]")
+
+
 def _rows(text, section):
     """The table rows of ``section`` in an earlier BENCHMARKS.md, by their first cell."""
     match = re.search(rf"(?ms)^{section}\n(.*?)(?=^## |\Z)", text)
@@ -315,7 +363,7 @@ def main(argv=None):
     args.repeat = args.repeat or (1 if args.smoke else 5)
     output = Path(args.output) if args.output else (None if args.smoke else OUTPUT)
     rows = 20_000 if args.smoke else 1_000_000
-    only = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 12))
+    only = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 13))
     header = environment()
     print("\n".join(header), flush=True)
     report = Report()
@@ -336,7 +384,9 @@ def main(argv=None):
                  8: lambda: fit_times(report, args.repeat),
                  9: lambda: tune(report, args.repeat, 10 if args.smoke else 100),
                  10: lambda: main_all(report, args.repeat, 0 if args.smoke else 5),
-                 11: lambda: predict_command(report, args.repeat, 10 * rows, big)}
+                 11: lambda: predict_command(report, args.repeat, 10 * rows, big),
+                 12: lambda: spark_predict(report, (10_000, 20_000) if args.smoke
+                                          else (1_000_000, 10_000_000), scratch, args.smoke)}
         for number, step in steps.items():
             if number in only or (number == 1 and 2 in only):
                 step()

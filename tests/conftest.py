@@ -157,3 +157,37 @@ def wait_for_http(url, process, timeout=120):
         except OSError:
             time.sleep(0.5)
     raise AssertionError(f"{url} did not answer within {timeout}s")
+
+
+def spark_missing():
+    """Why Spark cannot run here, or None: the spark extra and Java 17 are needed."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyspark") is None:
+        return "pyspark is not installed: pip install -e '.[spark]'"
+    if not shutil.which("java") and not os.environ.get("JAVA_HOME"):
+        return "Spark needs Java 17 (java on PATH or JAVA_HOME)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """The test session's one SparkSession: local[2] on loopback, executors on this Python.
+
+    Steps called in this process with spark=... use it as the active session, as in a
+    notebook; commands run in subprocesses start their own.
+    """
+    if spark_missing():
+        pytest.skip(spark_missing())
+    from pyspark.sql import SparkSession
+
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"  # the driver binds to loopback only
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    session = (SparkSession.builder.master("local[2]").appName("trackfit-tests")
+               .config("spark.ui.enabled", "false")
+               .config("spark.sql.shuffle.partitions", "2")
+               .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+               .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

@@ -89,6 +89,8 @@ METRIC = Option("metric", help="metric to rank by (held-out by default)")
 MODEL_NAME = Option("model_name", help="registered model name")
 ALIAS = Option("alias", help="alias set on the best version")
 JSON = Option("json", bool, "machine-readable output")
+SPARK = Option("spark", help="Spark master (local[2], spark://host:7077, yarn) to read and score "
+                             "with Spark; an active session is used as is; empty: pandas")
 
 COMMANDS = {
     "main": Command(
@@ -97,14 +99,15 @@ COMMANDS = {
         (Option("estimators", names, "comma-separated estimator names, or all: every "
                                      "installed one"),
          DATA, TEST_SIZE, RANDOM_STATE, CV, METRIC, MODEL_NAME, ALIAS,
-         Option("n_jobs", whole, "estimators trained at once"))),
+         Option("n_jobs", whole, "estimators trained at once"), SPARK)),
     "load": Command(
-        "trackfit.entrypoints.load:load", "read, validate and log a data source", (DATA,)),
+        "trackfit.entrypoints.load:load", "read, validate and log a data source",
+        (DATA, SPARK)),
     "train": Command(
         "trackfit.entrypoints.train:train", "train one estimator and log the run",
         (Option("estimator", help="estimator name or plugin:name"),
          Option("params", params, "hyperparameters, name=value,name=value"),
-         DATA, TEST_SIZE, RANDOM_STATE, CV)),
+         DATA, TEST_SIZE, RANDOM_STATE, CV, SPARK)),
     "tune": Command(
         "trackfit.entrypoints.tune:tune",
         "search an estimator's hyperparameters, refit the best as a training run",
@@ -126,7 +129,8 @@ COMMANDS = {
     "predict": Command(
         "trackfit.entrypoints.predict:predict", "predict with a registered model",
         (DATA, Option("model", help="model URI"),
-         Option("output", help=".parquet or .csv file (empty: print CSV)"))),
+         Option("output", help=".parquet or .csv file, with spark a folder (empty: print "
+                               "CSV)"), SPARK)),
     "serve": Command(
         "trackfit.entrypoints.serve:serve", "serve a registered model over HTTP on loopback",
         (Option("model", help="model URI"), Option("host", help="loopback address"),

@@ -140,10 +140,7 @@ def read(data):
     target = src.text if src.kind == "file" else _open_remote(src)
     if isinstance(target, str) and "://" not in target:
         if not os.path.exists(target):
-            raise TrackfitError(
-                f"data file not found: {target}; pass data= a parquet or CSV path, a URL, "
-                "or 'diabetes' for the embedded copy"
-            )
+            raise not_found(target)
         if os.path.isdir(target):
             raise TrackfitError(f"data '{target}' is a folder; pass data= one parquet or CSV file")
     kind = src.format
@@ -161,11 +158,8 @@ def read(data):
             f"data '{src.safe}' is empty; pass a file with a header row and data"
         ) from exc
     except Exception as exc:
-        reason = _scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, src)
-        raise TrackfitError(
-            f"data '{src.safe}' is not a readable {kind} file ({reason}); "
-            f"check the file, or re-export it as {kind}"
-        ) from exc
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise unreadable(src, kind, reason) from exc
 
 
 def validate(frame, data, require_target=True):
@@ -178,9 +172,31 @@ def validate(frame, data, require_target=True):
 
     name = source(data).safe
     if len(frame) == 0:
-        raise TrackfitError(f"data '{name}' has no rows; pass a file with the lab's columns")
+        raise no_rows(name)
+    by_upper, wanted = columns(frame.columns, name, require_target)
+    out = pd.DataFrame({c: frame[by_upper[c]] for c in wanted}, copy=False)  # no copy yet
+    for column in wanted:
+        values = out[column]
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            numbers = pd.to_numeric(values, errors="coerce")
+            bad = values[numbers.isna() & values.notna()]
+            if len(bad):
+                raise not_numeric(name, column, bad.index[0], bad.iloc[0])
+            out[column] = numbers
+    out = out.astype("float64")
+    holes = out.isna()
+    if holes.any().any():
+        counts = {c: int(n) for c, n in holes.sum().items()}
+        raise missing_values(name, int(holes.any(axis=1).sum()), counts)
+    return out
+
+
+# The checks' messages, shared with the Spark engine (trackfit/spark.py) so both say the same.
+
+def columns(names, name, require_target=True):
+    """{lab column: the source's column} and the lab columns wanted; refuses missing ones."""
     by_upper = {}
-    for column in frame.columns:
+    for column in names:
         key = str(column).strip().upper()
         by_upper.setdefault(ALIASES.get(key, key), column)
     wanted = FEATURES + ([TARGET] if require_target else [])
@@ -192,28 +208,41 @@ def validate(frame, data, require_target=True):
         )
     if TARGET in by_upper and TARGET not in wanted:
         wanted = wanted + [TARGET]
-    out = pd.DataFrame({c: frame[by_upper[c]] for c in wanted}, copy=False)  # no copy yet
-    for column in wanted:
-        values = out[column]
-        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-            numbers = pd.to_numeric(values, errors="coerce")
-            bad = values[numbers.isna() & values.notna()]
-            if len(bad):
-                raise TrackfitError(
-                    f"data '{name}' column {column} is not numeric "
-                    f"(row {bad.index[0]}: {bad.iloc[0]!r}); fix those values or remove the rows"
-                )
-            out[column] = numbers
-    out = out.astype("float64")
-    holes = out.isna()
-    if holes.any().any():
-        rows = int(holes.any(axis=1).sum())
-        where = ", ".join(f"{c}: {int(n)}" for c, n in holes.sum().items() if n)
-        raise TrackfitError(
-            f"data '{name}' has missing values in {rows} row(s) ({where}); "
-            "fill or drop them, then run again"
-        )
-    return out
+    return by_upper, wanted
+
+
+def no_rows(name):
+    return TrackfitError(f"data '{name}' has no rows; pass a file with the lab's columns")
+
+
+def not_numeric(name, column, row, value):
+    return TrackfitError(
+        f"data '{name}' column {column} is not numeric "
+        f"(row {row}: {value!r}); fix those values or remove the rows"
+    )
+
+
+def missing_values(name, rows, counts):
+    where = ", ".join(f"{c}: {n}" for c, n in counts.items() if n)
+    return TrackfitError(
+        f"data '{name}' has missing values in {rows} row(s) ({where}); "
+        "fill or drop them, then run again"
+    )
+
+
+def not_found(target):
+    return TrackfitError(
+        f"data file not found: {target}; pass data= a parquet or CSV path, a URL, "
+        "or 'diabetes' for the embedded copy"
+    )
+
+
+def unreadable(data, kind, reason):
+    src = source(data)
+    return TrackfitError(
+        f"data '{src.safe}' is not a readable {kind} file ({_scrub(reason, src)}); "
+        f"check the file, or re-export it as {kind}"
+    )
 
 
 def load(data, require_target=True):

@@ -9,16 +9,21 @@ from ..tracking import log, step_run
 ARTIFACT = "data/diabetes.parquet"
 
 
-def load(data="diabetes", nested=False):
+def load(data="diabetes", spark="", nested=False):
     """One load run; returns its run id, the validated frame and the artifact URI."""
     import mlflow
 
     data = datamod.source(data)
     with step_run("load", nested=nested, run_name="load") as run:
-        frame = datamod.load(data)
-        dataset = datamod.dataset(frame, data)
+        if spark:  # Spark reads and validates; the dataset is logged with from_spark
+            from .. import spark as sparkmod
+
+            frame, dataset = sparkmod.load(spark, data)
+        else:
+            frame = datamod.load(data)
+            dataset = datamod.dataset(frame, data)
         store.retry(mlflow.log_input, dataset, context="source")
-        log(params={"data": data.safe},
+        log(params={"data": data.safe, **({"spark": spark} if spark else {})},
             tags={tags.DATA_DIGEST: dataset.digest, tags.ROWS: len(frame)})
         with tempfile.TemporaryDirectory() as folder:
             path = os.path.join(folder, os.path.basename(ARTIFACT))

@@ -16,7 +16,7 @@ def installed():
     return [spec.name if names.count(spec.name) == 1 else spec.qualified_name for spec in specs]
 
 
-def train_all(names, data, test_size, random_state, cv, frame, metric, n_jobs):
+def train_all(names, data, test_size, random_state, cv, frame, metric, n_jobs, spark=""):
     """One nested training run per estimator, ``n_jobs`` at once; progress on stderr."""
     import mlflow
     from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -36,7 +36,7 @@ def train_all(names, data, test_size, random_state, cv, frame, metric, n_jobs):
         results = []
         for name in names:
             results.append(train(name, {}, data, test_size, random_state, cv, frame=frame,
-                                 nested=True))
+                                 nested=True, spark=spark))
             done(len(results), results[-1])
         return results
     # Threads, each training run nested under the main run by id: MLflow keeps each
@@ -48,7 +48,7 @@ def train_all(names, data, test_size, random_state, cv, frame, metric, n_jobs):
     def one_thread(name):
         with threadpool_limits(1):
             return train(name, {}, data, test_size, random_state, cv, frame=frame,
-                         parent_run_id=parent)
+                         parent_run_id=parent, spark=spark)
 
     with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="trackfit-train") as pool:
         futures = {pool.submit(one_thread, name): name for name in names}
@@ -64,11 +64,12 @@ def train_all(names, data, test_size, random_state, cv, frame, metric, n_jobs):
 
 
 def main(estimators=("linear", "tree"), data="diabetes", test_size=0.3, random_state=0, cv=5,
-         metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, n_jobs=1):
+         metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, n_jobs=1, spark=""):
     """Every step as a nested run under one parent; returns each step's result.
 
     ``estimators`` is a list of names (or plugin:name); ``["all"]`` is every installed
-    estimator. ``n_jobs``: how many to train at once.
+    estimator. ``n_jobs``: how many to train at once. ``spark``: a Spark master, or empty
+    for pandas.
     """
     if isinstance(estimators, str):
         raise TrackfitError(f"estimators is a list of names, e.g. {estimators.split(',')!r}")
@@ -82,10 +83,11 @@ def main(estimators=("linear", "tree"), data="diabetes", test_size=0.3, random_s
         for name in names:  # every name checked before anything is trained
             resolve(name, {}, random_state)
         log(params={"estimators": ",".join(estimators), "data": data.safe, "metric": metric,
-                    "n_jobs": n_jobs})
-        loaded = load(data, nested=True)
-        trained = train_all(names, data, test_size, random_state, cv, loaded["frame"], metric,
-                            n_jobs)
+                    "n_jobs": n_jobs, **({"spark": spark} if spark else {})})
+        loaded = load(data, spark=spark, nested=True)
+        # with Spark each training run reads again: its dataset logged with from_spark
+        trained = train_all(names, data, test_size, random_state, cv,
+                            None if spark else loaded["frame"], metric, n_jobs, spark)
         compared = compare(metric, nested=True)
         registered = register(metric, model_name, alias, nested=True)
         return {"load": loaded, "train": trained, "compare": compared, "register": registered}

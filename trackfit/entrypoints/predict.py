@@ -49,18 +49,45 @@ def predictor(model):
     return scoring.predictor(model)
 
 
-def predict(data="diabetes", model=DEFAULT_MODEL, output="", nested=False):
-    """One predict run; returns the input rows with a ``prediction`` column."""
+def _predict_spark(spark, data, model, info, needed, output, run):
+    """Score with mlflow.pyfunc.spark_udf; the rows stay in Spark, written by Spark."""
+    import mlflow
+
+    from .. import spark as sparkmod
+
+    result, rows = sparkmod.predict(spark, data, model, needed, output)
+    mlflow.set_tags({tags.ROWS: rows, tags.MODEL_ID: info.model_id or ""})
+    if output:
+        print(f"predict: {rows} predictions written to {output} by Spark, run {run.info.run_id}")
+    else:
+        result.limit(20).toPandas().to_csv(sys.stdout, index=False)
+        print(f"predict: first 20 of {rows} predictions shown; pass output= a folder to "
+              "write them all", file=sys.stderr)
+    return {"run_id": run.info.run_id, "predictions": result}
+
+
+def predict(data="diabetes", model=DEFAULT_MODEL, output="", nested=False, spark=""):
+    """One predict run; returns the input rows, unchanged, with a ``prediction`` column.
+
+    With ``spark`` the rows are scored and written by Spark (``predictions`` is then a
+    Spark frame); without ``output`` the first rows are printed.
+    """
     import mlflow
 
     data = datamod.source(data)
     with step_run("predict", nested=nested, run_name="predict") as run:
-        if output and os.path.splitext(output)[1].lower() not in OUTPUT_FORMATS:
+        if output and not spark and os.path.splitext(output)[1].lower() not in OUTPUT_FORMATS:
             raise TrackfitError(f"output '{output}' must end in .parquet or .csv")
-        log(params={"data": data.safe, "model": model, "output": output})
+        log(params={"data": data.safe, "model": model, "output": output,
+                    **({"spark": spark} if spark else {})})
         info = _model_info(model)
-        frame = scoring.read(data)
         needed = [spec.name for spec in info.signature.inputs] if info.signature else None
+        if spark:
+            return _predict_spark(spark, data, model, info, needed, output, run)
+        raw = datamod.read(data)
+        frame = datamod.validate(raw, data, require_target=False)  # the model's input only
+        if data.kind == "embedded":
+            raw = frame  # no file of the user's: the embedded copy in the lab's columns
         if needed:
             missing = [name for name in needed if name not in frame.columns]
             if missing:
@@ -68,8 +95,9 @@ def predict(data="diabetes", model=DEFAULT_MODEL, output="", nested=False):
                     f"data '{data.safe}' lacks column(s) {', '.join(missing)} "
                     f"that model '{model}' needs: {' '.join(needed)}"
                 )
-        inputs = frame[needed or datamod.FEATURES]
-        result = frame.assign(prediction=predictor(model)(inputs))
+        inputs = scoring.block(frame, needed or datamod.FEATURES)  # one float64 block
+        del frame
+        result = raw.assign(prediction=predictor(model)(inputs))  # input columns as they were
         mlflow.set_tags({tags.ROWS: len(result), tags.MODEL_ID: info.model_id or ""})
         if output:
             _write(result, output)

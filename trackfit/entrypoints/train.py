@@ -114,12 +114,13 @@ def log_model(spec, model, X, y_pred):
 
 
 def train(estimator="linear", params=None, data="diabetes", test_size=0.3, random_state=0, cv=5,
-          frame=None, nested=False, parent_run_id=None):
+          frame=None, nested=False, parent_run_id=None, spark=""):
     """One training run; returns its run id, estimator name, metrics and model URI.
 
     ``params`` is a dict of hyperparameters; ``data`` a source (see data.source); ``frame``
     the already loaded frame of that source, if the caller has it. ``parent_run_id``: nest
-    under that run from another thread (``main`` with n_jobs).
+    under that run from another thread (``main`` with n_jobs); ``spark`` a Spark master to
+    read with (empty: pandas).
     """
     import mlflow
     from sklearn.base import clone
@@ -133,8 +134,13 @@ def train(estimator="linear", params=None, data="diabetes", test_size=0.3, rando
         params = dict(params or {})
         spec, model = resolve(estimator, params, random_state)
         data = datamod.source(data)
+        dataset = None
+        if frame is None and spark:  # read and validated by Spark, converted with Arrow
+            from .. import spark as sparkmod
+
+            frame, dataset = sparkmod.load(spark, data)
         frame = datamod.load(data) if frame is None else frame
-        dataset = datamod.dataset(frame, data)
+        dataset = dataset or datamod.dataset(frame, data)
         store.retry(mlflow.log_input, dataset, context="training")
         digest = dataset.digest
         X_train, X_test, y_train, y_test = split(frame, test_size, random_state)
@@ -160,7 +166,7 @@ def train(estimator="linear", params=None, data="diabetes", test_size=0.3, rando
         # them itself by reading back every metric's history. One write for all of it.
         logged = {**model.get_params(deep=False), "estimator": estimator,
                   "test_size": test_size, "random_state": random_state, "cv": cv,
-                  "data": data.safe}
+                  "data": data.safe, **({"spark": spark} if spark else {})}
         log(params=logged, metrics=metrics, model_id=info.model_id, tags={
             "estimator_name": type(model).__name__,
             "estimator_class": f"{type(model).__module__}.{type(model).__name__}",

@@ -1,0 +1,243 @@
+"""Spark as an engine: reading a Fabric-shaped folder, training to the lab's numbers, scoring
+at scale with spark_udf, the same errors as pandas, and a real standalone cluster.
+
+In-process tests share the session-scoped ``spark`` fixture (local[2]); commands run as
+users run them start their own driver. The cluster tests need TRACKFIT_SPARK_MASTER
+(.ci/run starts one with scripts/spark.sh) and skip without it.
+"""
+
+import os
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from trackfit import TrackfitError, data as datamod
+from trackfit.entrypoints.load import load
+from trackfit.entrypoints.predict import predict
+from trackfit.entrypoints.train import train
+
+from .conftest import cli, mlflow_run, runs, spark_missing
+
+MASTER = os.environ.get("TRACKFIT_SPARK_MASTER", "")
+needs_spark = pytest.mark.skipif(spark_missing() is not None, reason=str(spark_missing()))
+needs_cluster = pytest.mark.skipif(
+    not MASTER, reason="no Spark cluster: start one with `make spark` and export "
+                       "TRACKFIT_SPARK_MASTER=$(scripts/spark.sh master-url)")
+LOOPBACK = {"SPARK_LOCAL_IP": "127.0.0.1"}
+
+
+def fabric_folder(folder):
+    """The lab's data as the Azure Open Datasets hold it: upper-case columns, integer types
+    where the values are whole, in three parquet part files."""
+    frame = datamod.read(datamod.EMBEDDED)
+    frame.columns = [c.upper() for c in frame.columns[:-1]] + ["Y"]
+    for column in frame.columns:
+        if (frame[column] == frame[column].round()).all():
+            frame[column] = frame[column].astype("int64")
+    assert {"AGE", "SEX", "S1", "Y"} <= {c for c in frame if frame[c].dtype == "int64"}
+    folder.mkdir()
+    for part, rows in enumerate(((0, 150), (150, 300), (300, len(frame)))):
+        frame.iloc[slice(*rows)].to_parquet(folder / f"part-{part:05d}.snappy.parquet",
+                                            index=False)
+    return folder
+
+
+def new_patients(path, rows, seed=0):
+    """Rows to score with a patient_id key, lower-case features, whole numbers as ints."""
+    rng = np.random.default_rng(seed)
+    lab = datamod.read(datamod.EMBEDDED)
+    frame = pd.DataFrame({"patient_id": np.arange(1_000_000, 1_000_000 + rows)})
+    for column in lab.columns[:-1]:
+        values = rng.choice(lab[column].to_numpy(), rows)
+        whole = (lab[column] == lab[column].round()).all()
+        frame[column] = values.astype("int64") if whole else values
+    frame["note"] = "new"
+    frame.to_parquet(path, index=False) if str(path).endswith(".parquet") else \
+        frame.to_csv(path, index=False)
+    return frame
+
+
+def lab_numbers(run):
+    return (round(run.data.metrics["training_r2_score"], 4),
+            round(run.data.metrics["test_r2_score"], 4))
+
+
+@needs_spark
+@pytest.mark.slow
+def test_fabric_folder_trains_to_the_lab_numbers_through_mlflow_run(store, tmp_path):
+    folder = fabric_folder(tmp_path / "diabetes")
+    done = mlflow_run(store, "-e", "train", "-P", f"data={folder}/", "-P", "spark=local[2]",
+                      "-P", "cv=0", **LOOPBACK)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (run,) = runs(store, "train", "FINISHED")
+    assert lab_numbers(run) == (0.5539, 0.3929)
+    assert run.data.params["spark"] in ("local[2]", "'local[2]'")  # mlflow run shell-quotes
+    (dataset,) = run.inputs.dataset_inputs
+    assert dataset.dataset.source_type == "spark"
+    assert str(folder) in dataset.dataset.source
+    assert dataset.dataset.digest == run.data.tags["trackfit.data_digest"]
+
+
+def test_load_with_the_active_session_gives_the_pandas_frame(store, spark, tmp_path):
+    folder = fabric_folder(tmp_path / "diabetes")
+    loaded = load(str(folder), spark="local[2]")
+    pd.testing.assert_frame_equal(loaded["frame"], datamod.load(datamod.EMBEDDED))
+    run = mlflow.get_run(loaded["run_id"])
+    assert run.inputs.dataset_inputs[0].dataset.source_type == "spark"
+    assert run.data.params["spark"] == "local[2]"
+
+
+def test_spark_predict_matches_pandas_on_100000_rows_and_keeps_keys(store, spark, tmp_path):
+    model = train("linear", cv=0)["model_uri"]
+    source = tmp_path / "new_patients.parquet"
+    given = new_patients(source, 100_000)
+    predict(str(source), model, str(tmp_path / "pandas.parquet"))
+    result = predict(str(source), model, str(tmp_path / "predictions"), spark="local[2]")
+    by_pandas = pd.read_parquet(tmp_path / "pandas.parquet")
+    by_spark = pd.read_parquet(tmp_path / "predictions").sort_values("patient_id",
+                                                                     ignore_index=True)
+    for frame in (by_pandas, by_spark):
+        assert list(frame.columns) == list(given.columns) + ["prediction"]
+        assert frame["age"].dtype == frame["patient_id"].dtype == "int64"
+        pd.testing.assert_frame_equal(frame[given.columns], given, check_dtype=False)
+    assert (by_spark.dtypes.astype(str)[:-2] == given.dtypes.astype(str)[:-1]).all()
+    np.testing.assert_allclose(by_spark["prediction"], by_pandas["prediction"], rtol=0,
+                               atol=1e-9)
+    assert sorted(os.listdir(tmp_path)) == ["mlartifacts", "mlflow.db", "new_patients.parquet",
+                                            "pandas.parquet", "predictions"]
+    assert mlflow.get_run(result["run_id"]).data.tags["trackfit.rows"] == "100000"
+
+
+def bad_sources(tmp_path):
+    good = new_patients(tmp_path / "unused.csv", 5)
+    good.drop(columns="s3").to_csv(tmp_path / "no_s3.csv", index=False)
+    text = good.astype({"bmi": "object"})
+    text.loc[3, "bmi"] = "n/a"
+    text.to_csv(tmp_path / "text_bmi.csv", index=False)
+    holes = good.astype({"bp": "float64"})
+    holes.loc[[1, 2], "bp"] = np.nan
+    holes.to_csv(tmp_path / "holes.csv", index=False)
+    return {"missing folder": str(tmp_path / "nowhere") + "/",
+            "missing column": str(tmp_path / "no_s3.csv"),
+            "non-numeric column": str(tmp_path / "text_bmi.csv"),
+            "missing values": str(tmp_path / "holes.csv")}
+
+
+@pytest.mark.parametrize("case", ["missing folder", "missing column", "non-numeric column",
+                                  "missing values"])
+def test_bad_data_gives_the_same_one_line_error_as_pandas(store, spark, tmp_path, case):
+    source = bad_sources(tmp_path)[case]
+    with pytest.raises(TrackfitError) as by_pandas:
+        datamod.load(source)
+    with pytest.raises(TrackfitError) as by_spark:
+        load(source, spark="local[2]")
+    assert str(by_spark.value) == str(by_pandas.value)
+    assert "\n" not in str(by_spark.value)
+    assert len(runs(store, "load", "FAILED")) == 1
+
+
+def test_a_missing_folder_fails_in_one_line_before_spark_starts(store, tmp_path):
+    missing = tmp_path / "nowhere"
+    done = cli(store, "load", "--data", f"{missing}/", "--spark", "local[2]")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"trackfit: error: data file not found: {missing}/; pass data= a parquet or CSV "
+        "path, a URL, or 'diabetes' for the embedded copy"]
+    assert len(runs(store, "load", "FAILED")) == 1
+
+
+def test_a_failed_spark_job_leaves_nothing_at_the_output(spark, tmp_path):
+    from pyspark.sql import functions as F
+
+    from trackfit import spark as sparkmod
+
+    failing = spark.range(1000).select(
+        F.when(F.col("id") == 999, F.raise_error(F.lit("boom"))).otherwise(F.col("id")))
+    with pytest.raises(Exception, match="boom"):
+        sparkmod.write(spark, failing, str(tmp_path / "predictions"))
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_source_too_big_for_the_driver_is_refused_before_conversion(store, spark):
+    from pyspark.sql import functions as F
+
+    rows = 8_000_000  # 11 columns of 8 bytes: 671 MB, over half of the default 1 GB driver
+    columns = [(F.col("id") % 97).alias(c) for c in datamod.FEATURES + ["Y"]]
+    spark.range(rows).select(*columns).createOrReplaceTempView("big_patients")
+    with pytest.raises(TrackfitError) as refused:
+        train("linear", data="big_patients", spark="local[2]", cv=0)
+    message = str(refused.value)
+    assert "8,000,000 rows" in message and "671 MB" in message
+    assert "spark.driver.memory" in message and "predict" in message
+    assert len(runs(store, "train", "FAILED")) == 1
+
+
+def test_pandas_predict_keeps_the_key_and_integer_columns(store, tmp_path):
+    model = train("linear", cv=0)["model_uri"]
+    given = new_patients(tmp_path / "new_patients.csv", 50)
+    result = predict(str(tmp_path / "new_patients.csv"), model,
+                     str(tmp_path / "predictions.parquet"))["predictions"]
+    written = pd.read_parquet(tmp_path / "predictions.parquet")
+    for frame in (result, written):
+        assert list(frame.columns) == list(given.columns) + ["prediction"]
+        assert frame["patient_id"].dtype == frame["age"].dtype == frame["s1"].dtype == "int64"
+        assert (frame["patient_id"] == given["patient_id"]).all()
+        assert frame["prediction"].dtype == "float64" and frame["prediction"].notna().all()
+
+
+# pyspark 4.3 warns that it does not fully support pandas 3. What trackfit relies on works;
+# the pandas API on Spark does not import (README, "Beyond one machine").
+
+def test_pandas_3_arrow_conversion_keeps_types(spark):
+    frame = pd.DataFrame({"id": np.arange(3), "x": [0.5, 1.5, np.nan], "s": ["a", None, "c"],
+                          "n": pd.array([1, None, 3], dtype="Int64")})
+    back = spark.createDataFrame(frame).toPandas()
+    assert back["id"].dtype == "int64" and back["x"].dtype == "float64"
+    assert isinstance(back["s"].dtype, pd.StringDtype) and back["s"].isna().tolist() == [
+        False, True, False]
+    # A nullable integer column comes back as float64 with NaN, as it did with pandas 2.
+    assert back["n"].dtype == "float64" and back["n"].isna().tolist() == [False, True, False]
+
+
+def test_pandas_3_pandas_udfs_run(spark):
+    from pyspark.sql import functions as F
+    from pyspark.sql.functions import pandas_udf
+
+    @pandas_udf("double")
+    def double(values: pd.Series) -> pd.Series:
+        return values * 2
+
+    frame = spark.range(5).select(F.col("id").cast("double").alias("x"))
+    assert [r[0] for r in frame.select(double("x")).collect()] == [0.0, 2.0, 4.0, 6.0, 8.0]
+    mapped = frame.mapInPandas(lambda batches: (b * 3 for b in batches), frame.schema)
+    assert sorted(r.x for r in mapped.collect()) == [0.0, 3.0, 6.0, 9.0, 12.0]
+
+
+def test_pandas_3_breaks_the_pandas_api_on_spark(spark):
+    with pytest.raises(ImportError, match="DateOffset"):
+        import pyspark.pandas  # noqa: F401
+
+
+@needs_cluster
+@pytest.mark.slow
+def test_train_and_predict_on_a_standalone_cluster(store, tmp_path):
+    folder = fabric_folder(tmp_path / "diabetes")
+    done = mlflow_run(store, "-e", "train", "-P", f"data={folder}", "-P", f"spark={MASTER}",
+                      "-P", "cv=0", **LOOPBACK)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (run,) = runs(store, "train", "FINISHED")
+    assert lab_numbers(run) == (0.5539, 0.3929)
+    model = run.data.tags["trackfit.model_uri"]
+    given = new_patients(tmp_path / "new_patients.csv", 2000)
+    done = cli(store, "predict", "--data", str(tmp_path / "new_patients.csv"), "--model", model,
+               "--output", str(tmp_path / "predictions"), "--spark", MASTER, **LOOPBACK)
+    assert done.returncode == 0, done.stderr[-3000:]
+    by_spark = pd.read_parquet(tmp_path / "predictions").sort_values("patient_id",
+                                                                     ignore_index=True)
+    expected = mlflow.pyfunc.load_model(model).predict(
+        datamod.validate(given, "new", require_target=False)[datamod.FEATURES])
+    assert list(by_spark.columns) == list(given.columns) + ["prediction"]
+    assert (by_spark["patient_id"] == given["patient_id"]).all()
+    np.testing.assert_allclose(by_spark["prediction"], expected, rtol=0, atol=1e-9)
