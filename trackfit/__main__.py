@@ -57,6 +57,10 @@ def build_parser():
     parser.add_argument("--experiment-name", "--experiment_name", dest="experiment_name",
                         help="MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, or the "
                              "one `mlflow run` chose)")
+    parser.add_argument("--trust-model", "--trust_model", dest="trust_model",
+                        action="store_true",
+                        help="load models trackfit cannot vouch for (pickles, unknown flavors); "
+                             "only for a store you control (also TRACKFIT_TRUST_MODELS=1)")
     steps = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = steps.add_parser("load", help="read, validate and log a data source")
@@ -135,7 +139,7 @@ def _report_failures():
 
 def dispatch(args):
     options = {k: v for k, v in vars(args).items()
-               if k not in ("command", "traceback", "experiment_name", "json")}
+               if k not in ("command", "traceback", "experiment_name", "json", "trust_model")}
     if args.command == "estimators":
         return list_estimators(args.json)
     if args.command == "plugins":
@@ -155,6 +159,9 @@ def dispatch(args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    from . import trust
+
+    trust.guard(args.trust_model)
     try:
         dispatch(args)
     except TrackfitError as exc:

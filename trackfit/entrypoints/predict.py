@@ -4,7 +4,7 @@ import os
 import sys
 import tempfile
 
-from .. import TrackfitError, data as datamod
+from .. import TrackfitError, data as datamod, trust
 from ..tracking import log, step_run
 
 DEFAULT_MODEL = "models:/model-diabetes@champion"
@@ -49,9 +49,7 @@ def predictor(model):
     Skipping pyfunc's schema check for scikit-learn models was measured (BENCHMARKS.md,
     figure 6) and bought nothing on the frames data.load makes, so there is one path.
     """
-    import mlflow
-
-    return mlflow.pyfunc.load_model(model).predict
+    return trust.load(model).predict  # refuses models the installed plugins do not vouch for
 
 
 def predict(data="diabetes", model=DEFAULT_MODEL, output="", nested=False):

@@ -2,7 +2,7 @@
 
 import time
 
-from .. import TrackfitError, data as datamod, hyperparams, plugins, provenance, store
+from .. import TrackfitError, data as datamod, hyperparams, plugins, provenance, store, trust
 from ..tracking import log, pinned_requirements, step_run
 
 SCORERS = {
@@ -69,7 +69,8 @@ def log_model(spec, model, X, y_pred):
             serialization_format="skops",
             skops_trusted_types=list(spec.trusted_types) or None,
         )
-    return flavor.log_model(model, **options)
+    with trust.own_model():  # log_model loads the model back to check its input example
+        return flavor.log_model(model, **options)
 
 
 def train(estimator="linear", params="", data="diabetes", test_size=0.3, random_state=0, cv=5,
