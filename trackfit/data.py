@@ -1,6 +1,9 @@
 """Data: a source (embedded copy, file, URL, run artifact) -> a validated frame of the lab's columns."""
 
+import math
 import os
+import re
+import warnings
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -109,18 +112,48 @@ def read(source):
             )
         if os.path.isdir(target):
             raise TrackfitError(f"data '{target}' is a folder; pass data= one parquet or CSV file")
+        if not os.path.isfile(target):
+            raise TrackfitError(
+                f"data '{target}' is not a regular file (a device or a pipe); "
+                "pass data= one parquet or CSV file"
+            )
     kind = _format(source, target if isinstance(target, str) else source)
     try:
-        if kind == "parquet":
-            local = not isinstance(target, str) or "://" not in target
-            return _read_parquet(target) if local else pd.read_parquet(target)
-        return pd.read_csv(target, sep="\t" if kind == "tsv" else ",")
+        with warnings.catch_warnings():
+            # "Columns have mixed types": validate names the column and row instead.
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+            if kind == "parquet":
+                local = not isinstance(target, str) or "://" not in target
+                return _read_parquet(target) if local else pd.read_parquet(target)
+            return pd.read_csv(target, sep="\t" if kind == "tsv" else ",")
     except pd.errors.EmptyDataError as exc:
         raise TrackfitError(
             f"data '{redact(source)}' is empty; pass a file with a header row and data"
         ) from exc
+    except UnicodeDecodeError as exc:
+        raise TrackfitError(
+            f"data '{redact(source)}' is not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+            f"position {exc.start}); pass a {kind} file, saved as UTF-8"
+        ) from exc
+    except pd.errors.ParserError as exc:
+        ragged = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if ragged:
+            header, line, saw = ragged.groups()
+            raise TrackfitError(
+                f"data '{redact(source)}' line {line} has {saw} fields where the header has "
+                f"{header}; fix or remove that line"
+            ) from exc
+        raise TrackfitError(
+            f"data '{redact(source)}' is not a readable {kind} file "
+            f"({_scrub(str(exc).splitlines()[0], source)}); check the file, or re-export it"
+        ) from exc
     except Exception as exc:
         reason = _scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, source)
+        if isinstance(target, str) and "://" in target and isinstance(exc, OSError):
+            raise TrackfitError(
+                f"cannot reach data '{redact(source)}' ({reason}); check the URL, and that "
+                "its server is up and reachable from here"
+            ) from exc
         raise TrackfitError(
             f"data '{redact(source)}' is not a readable {kind} file ({reason}); "
             f"check the file, or re-export it as {kind}"
@@ -141,20 +174,34 @@ def validate(frame, source, require_target=True):
     by_upper = {}
     for column in frame.columns:
         key = str(column).strip().upper()
-        by_upper.setdefault(ALIASES.get(key, key), column)
+        key = ALIASES.get(key, key)
+        if key in by_upper and key in FEATURES + [TARGET]:
+            raise TrackfitError(
+                f"data '{name}' has columns {by_upper[key]!r} and {column!r}, which are both "
+                f"{key} (names match in any case); keep one and rename or drop the other"
+            )
+        by_upper.setdefault(key, column)
     wanted = FEATURES + ([TARGET] if require_target else [])
     missing = [c for c in wanted if c not in by_upper]
     if missing:
+        unnamed = [str(i + 1) for i, c in enumerate(frame.columns)
+                   if not str(c).strip() or str(c).startswith("Unnamed: ")]
+        hint = f"; column(s) {', '.join(unnamed)} of its header have no name" if unnamed else ""
         raise TrackfitError(
             f"data '{name}' lacks column(s) {', '.join(missing)}; "
-            f"it needs {' '.join(wanted)} (any case)"
+            f"it needs {' '.join(wanted)} (any case){hint}"
         )
     if TARGET in by_upper and TARGET not in wanted:
         wanted = wanted + [TARGET]
     out = pd.DataFrame({c: frame[by_upper[c]] for c in wanted}, copy=False)  # no copy yet
     for column in wanted:
         values = out[column]
-        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        if pd.api.types.is_bool_dtype(values):
+            raise TrackfitError(
+                f"data '{name}' column {column} holds true/false values; the lab's columns "
+                "are numbers (SEX is 1 or 2): write them as numbers"
+            )
+        if not pd.api.types.is_numeric_dtype(values):
             numbers = pd.to_numeric(values, errors="coerce")
             bad = values[numbers.isna() & values.notna()]
             if len(bad):
@@ -172,7 +219,39 @@ def validate(frame, source, require_target=True):
             f"data '{name}' has missing values in {rows} row(s) ({where}); "
             "fill or drop them, then run again"
         )
+    infinite = out.abs() == math.inf
+    if infinite.any().any():
+        rows = infinite.any(axis=1)
+        where = ", ".join(f"{c}: {int(n)}" for c, n in infinite.sum().items() if n)
+        raise TrackfitError(
+            f"data '{name}' has infinite values, or numbers too large for float64, in "
+            f"{int(rows.sum())} row(s) ({where}; first at row {rows.idxmax()}); "
+            "replace or drop them, then run again"
+        )
     return out
+
+
+def check_rows(frame, source, test_size, cv):
+    """Refuse a frame too small for the held-out split and the folds asked for.
+
+    The split is train_test_split's: ceil(test_size * rows) held out. Each metric needs two
+    rows (R2 is undefined on one), so the held-out part and every fold need at least two.
+    """
+    rows = len(frame)
+    held_out = math.ceil(test_size * rows)
+    training = rows - held_out
+    needed = max(2 * cv, 2)
+    if held_out >= 2 and training >= needed:
+        return
+    least = next(n for n in range(rows, 10 * (needed + 2) + 10)
+                 if math.ceil(test_size * n) >= 2 and n - math.ceil(test_size * n) >= needed)
+    folds = f" and {cv}-fold cross-validation needs {needed} training rows" if cv else ""
+    raise TrackfitError(
+        f"data '{redact(source or EMBEDDED)}' has {rows} row(s): test_size {test_size} leaves "
+        f"{training} for training and {held_out} held out; each part needs at least 2 rows"
+        f"{folds}. Pass at least {least} rows"
+        + (", or fewer folds (cv=0 turns them off)" if cv else "")
+    )
 
 
 def load(source, require_target=True):

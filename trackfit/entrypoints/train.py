@@ -87,6 +87,7 @@ def train(estimator="linear", params="", data="diabetes", test_size=0.3, random_
             raise TrackfitError(f"cv must be 0 (off) or at least 2 folds, got {cv}")
         spec, model = resolve(estimator, params, random_state)
         frame = datamod.load(data) if frame is None else frame
+        datamod.check_rows(frame, data, test_size, cv)
         X, y = frame[datamod.FEATURES], frame[datamod.TARGET]
         X_train, X_test, y_train, y_test = train_test_split(
             X, y, test_size=test_size, random_state=random_state
