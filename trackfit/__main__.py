@@ -159,7 +159,7 @@ def dispatch(args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from . import trust
+    from . import store, trust
 
     trust.guard(args.trust_model)
     try:
@@ -167,19 +167,17 @@ def main(argv=None):
     except TrackfitError as exc:
         if args.traceback:
             raise
-        print(f"trackfit: error: {exc}", file=sys.stderr)
+        print(store.scrub(f"trackfit: error: {exc}"), file=sys.stderr)
         return 1
     except Exception as exc:
         if args.traceback:
             raise
-        from .store import explain
-
-        if explain(exc):
-            print(f"trackfit: error: {explain(exc)}", file=sys.stderr)
+        if store.explain(exc):
+            print(store.scrub(f"trackfit: error: {store.explain(exc)}"), file=sys.stderr)
             return 1
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        print(f"trackfit: error: {type(exc).__name__}: {text} "
-              "(run again with --traceback for the details)", file=sys.stderr)
+        print(store.scrub(f"trackfit: error: {type(exc).__name__}: {text} "
+                          "(run again with --traceback for the details)"), file=sys.stderr)
         return 1
     return 0
 
