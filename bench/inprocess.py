@@ -47,7 +47,7 @@ def fit(repeat):
     from trackfit.entrypoints.compare import compare
     from trackfit.entrypoints.train import train
 
-    names = [s.name for s in plugins.registry().specs if s.plugin == "scikit_learn"]
+    names = [s.name for s in plugins.catalogue().specs if s.plugin == "scikit_learn"]
     for _ in range(repeat):
         for name in names:
             train(name, cv=0)

@@ -141,7 +141,7 @@ with step("main", "main") as main:
     with step("compare", "compare") as run, tempfile.TemporaryDirectory() as folder:
         table.to_csv(os.path.join(folder, "leaderboard.csv"), index=False)
         with open(os.path.join(folder, "leaderboard.md"), "w") as out:
-            out.write(table.to_markdown(index=False) if False else table.to_string(index=False))
+            out.write(table.to_string(index=False))
         for file, metric, title in (
                 ("r2_by_estimator.png", "test_r2_score", "R2 score by Estimator"),
                 ("mae_by_estimator.png", "test_mean_absolute_error",

@@ -70,13 +70,18 @@ def test_bad_data_fails_train_with_one_line(store, tmp_path, case):
 @pytest.mark.parametrize("params, phrases", [
     ("max_dept=3", ["no hyperparameter 'max_dept'", "did you mean max_depth?"]),
     ("max_depth=-3", ["rejected max_depth=-3", "must be an int in the range [1, inf)"]),
-    ("max_depth", ["write name=value pairs"]),
     ("random_state=4", ["pass random_state=4 as its own parameter"]),
 ])
 def test_bad_hyperparameters_fail_before_a_model_is_logged(store, params, phrases):
     result = cli(store, "train", "--estimator", "tree", "--params", params)
     assert_one_line_error(result, *phrases)
     assert_failed_run(store, "train")
+
+
+def test_unreadable_params_fail_at_the_command_line_before_any_run(store):
+    result = cli(store, "train", "--estimator", "tree", "--params", "max_depth")
+    assert_one_line_error(result, "cannot read params 'max_depth'", "write name=value pairs")
+    assert not runs(store)
 
 
 def test_unknown_estimator_names_close_matches_and_how_to_list(store):

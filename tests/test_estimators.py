@@ -13,11 +13,23 @@ BUILT_IN = ["linear", "tree", "ridge", "lasso", "elasticnet", "knn", "svr", "for
 
 
 def test_the_built_ins_are_ordinary_plugins(store):
-    registry = plugins.registry()
-    assert sorted(registry.names()) == sorted(BUILT_IN)
-    assert {spec.plugin for spec in registry.specs} == {"scikit_learn"}
-    assert registry.get("tree").defaults == {"max_depth": 5}
-    assert registry.get("tree").plugin_version == trackfit.__version__
+    found = plugins.catalogue()
+    built_in = [spec for spec in found.specs if spec.distribution == "trackfit"]
+    assert sorted(spec.name for spec in built_in) == sorted(BUILT_IN)
+    assert {spec.plugin for spec in built_in} == {"scikit_learn"}
+    assert found.get("tree").defaults == {"max_depth": 5}
+    assert found.get("tree").plugin_version == trackfit.__version__
+    # the checkout's drop-in example is the one other plugin
+    assert sorted(found.names()) == sorted(BUILT_IN + ["quantile"])
+
+
+def test_the_drop_in_example_trains_a_median_regression(store):
+    result = train("quantile", cv=0)
+    run = mlflow.MlflowClient().get_run(result["run_id"])
+    assert run.data.tags["trackfit.plugin"] == "quantile"
+    assert run.data.tags["estimator_class"] == "sklearn.linear_model._quantile.QuantileRegressor"
+    assert run.data.params["quantile"] == "0.5"
+    assert 0.3 < result["metrics"]["test_r2_score"] < 0.5
 
 
 @pytest.mark.parametrize("name", BUILT_IN)

@@ -52,7 +52,7 @@ def test_main_runs_the_whole_lab_as_nested_runs(store):
 
 
 def test_training_run_logs_what_autolog_would(store):
-    result = train("tree", params="max_depth=3", cv=3)
+    result = train("tree", params={"max_depth": 3}, cv=3)
     run = mlflow.MlflowClient().get_run(result["run_id"])
     params, metrics, tags = run.data.params, run.data.metrics, run.data.tags
     assert params["estimator"] == "tree" and params["max_depth"] == "3"
@@ -101,8 +101,8 @@ def test_register_ranks_on_held_out_data_and_the_labs_rule_is_one_parameter_away
 
 
 def test_a_rerun_with_equal_numbers_makes_no_new_version(store):
-    main(estimators="linear", cv=0)
-    main(estimators="linear", cv=0)
+    main(estimators=["linear"], cv=0)
+    main(estimators=["linear"], cv=0)
     assert len(runs(store, "train", "FINISHED")) == 2
     assert [int(v.version) for v in versions(store)] == [1]
 

@@ -10,7 +10,7 @@ import pytest
 from .conftest import PROJECT, env_for, runs
 
 from trackfit import TrackfitError, plugins
-from trackfit.__main__ import main
+from trackfit.cli import main
 
 HOOK = """
 import pluggy
@@ -109,8 +109,8 @@ def test_two_packages_with_one_plugin_name_name_the_first_and_can_be_told_apart(
 
     monkeypatch.setenv("TRACKFIT_DISABLE_PLUGINS", "trackfit-one")
     plugins.reset()
-    assert plugins.registry().get("twin:two").distribution == "trackfit-two"
-    assert "one" not in plugins.registry().names()
+    assert plugins.catalogue().get("twin:two").distribution == "trackfit-two"
+    assert "one" not in plugins.catalogue().names()
 
 
 def test_package_whose_import_fails_is_reported_and_the_others_work(site, store, capsys):
@@ -154,9 +154,9 @@ def test_hook_raising_halfway_registers_nothing(site, capsys):
     out, err = capsys.readouterr()
     assert "halfway-first" not in out and "linear" in out
     assert "trackfit: plugin 'halfway' skipped: failed to load: RuntimeError" in err
-    assert not [name for name in plugins.registry().names() if name.startswith("halfway")]
+    assert not [name for name in plugins.catalogue().names() if name.startswith("halfway")]
     with pytest.raises(TrackfitError, match="unknown estimator 'halfway-first'"):
-        plugins.registry().get("halfway-first")
+        plugins.catalogue().get("halfway-first")
 
 
 def test_misspelled_hooks_are_reported(site, tmp_path, capsys):
@@ -186,11 +186,11 @@ def test_listing_estimators_does_not_import_a_plugins_library(site, store):
         "from sklearn.linear_model import Ridge as Regressor\n")
     script = textwrap.dedent("""
         import sys
-        from trackfit.__main__ import main
+        from trackfit.cli import main
         main(["estimators"])
         print("imported after listing:", "trackfit_heavy_lib" in sys.modules)
-        from trackfit.plugins import registry
-        registry().get("heavy").load_factory()
+        from trackfit.plugins import catalogue
+        catalogue().get("heavy").load_factory()
         print("imported after use:", "trackfit_heavy_lib" in sys.modules)
     """)
     env = env_for(store)
@@ -211,13 +211,13 @@ def test_plugins_can_be_disabled_before_import_or_loaded_alone(site, capsys, mon
     for disabled in ("ridgepack", "trackfit-ridgepack"):
         monkeypatch.setenv("TRACKFIT_DISABLE_PLUGINS", f"nothing-else, {disabled}")
         plugins.reset()
-        assert set(listed_plugins(capsys)) == {"scikit_learn"}
+        assert set(listed_plugins(capsys)) == {"quantile", "scikit_learn"}
         assert "ridgepack" not in sys.modules
     monkeypatch.delenv("TRACKFIT_DISABLE_PLUGINS")
 
     monkeypatch.setenv("TRACKFIT_LOAD_PLUGINS", "ridgepack")
     plugins.reset()
     assert set(listed_plugins(capsys)) == {"ridgepack"}
-    assert plugins.registry().names() == ["shared"]
+    assert plugins.catalogue().names() == ["shared"]
     with pytest.raises(TrackfitError, match="unknown estimator 'linear'"):
-        plugins.registry().get("linear")
+        plugins.catalogue().get("linear")

@@ -46,18 +46,18 @@ def project_plugins(store, tmp_path):
 
 
 def test_broken_plugins_are_reported_by_name_and_skipped(project_plugins):
-    registry = plugins.registry()
-    errors = {p.name: p.error for p in registry.plugins if p.error}
+    found = plugins.catalogue()
+    errors = {p.name: p.error for p in found.plugins if p.error}
     assert "No module named 'not_a_module_anywhere'" in errors["broken"]
     assert "invalid estimator 'Bad Name!'" in errors["invalid"]
-    assert {"linear", "tree", "huber", "twin"} <= set(registry.names())
+    assert {"linear", "tree", "huber", "twin"} <= set(found.names())
 
 
 def test_two_plugins_claiming_one_name_is_an_error_naming_both(project_plugins):
-    registry = plugins.registry()
+    found = plugins.catalogue()
     with pytest.raises(TrackfitError, match="'twin_a'.*'twin_b'.*twin_a:twin or twin_b:twin"):
-        registry.get("twin")
-    assert registry.get("twin_b:twin").description == "twin_b"
+        found.get("twin")
+    assert found.get("twin_b:twin").description == "twin_b"
 
 
 def test_a_dropped_in_plugin_trains_and_the_rest_keep_working(project_plugins):
@@ -81,24 +81,24 @@ def test_listing_reports_skipped_plugins_on_stderr(project_plugins, tmp_path):
 
 def test_unknown_estimator_error_mentions_failed_plugins(project_plugins):
     with pytest.raises(TrackfitError, match="'broken': failed to load"):
-        plugins.registry().get("nope")
+        plugins.catalogue().get("nope")
 
 
 def test_disable_and_only_variables(project_plugins, monkeypatch):
     monkeypatch.setenv("TRACKFIT_DISABLE_PLUGINS", "broken,invalid,twin_b")
     plugins.reset()
-    registry = plugins.registry()
-    assert not [p for p in registry.plugins if p.error]
-    assert registry.get("twin").plugin == "twin_a"
+    found = plugins.catalogue()
+    assert not [p for p in found.plugins if p.error]
+    assert found.get("twin").plugin == "twin_a"
     monkeypatch.delenv("TRACKFIT_DISABLE_PLUGINS")
     monkeypatch.setenv("TRACKFIT_LOAD_PLUGINS", "huber")
     plugins.reset()
-    assert plugins.registry().names() == ["huber"]
+    assert plugins.catalogue().names() == ["huber"]
 
 
 def test_listing_estimators_imports_neither_sklearn_nor_mlflow(tmp_path):
     code = ("import sys\n"
-            "from trackfit.__main__ import main\n"
+            "from trackfit.cli import main\n"
             "main(['estimators'])\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'mlflow')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -115,7 +115,7 @@ def local_tree(shared_store):
 
 
 def test_every_builtin_estimator_gives_identical_metrics_twice(store):
-    builtins = [s for s in plugins.registry().specs if s.plugin == "scikit_learn"]
+    builtins = [s for s in plugins.catalogue().specs if s.plugin == "scikit_learn"]
     assert {"linear", "tree", "forest", "knn"} <= {s.name for s in builtins}
     client = mlflow.MlflowClient()
     # One OpenMP thread: hist-gb's threads thrash on a busy 2-core machine (seconds per fit).

@@ -100,12 +100,10 @@ def test_mlflows_own_guard_is_on_in_trackfits_process(store, tmp_path):
     uri = champion(lambda name: mlflow.sklearn.log_model(
         WritesAFile(str(marker)), name=name, serialization_format="cloudpickle",
         pip_requirements=[]))
-    trust.guard()
-    try:
+    with trust.guarded():
         with pytest.raises(Exception, match="Deserializing this model is disallowed"):
             mlflow.pyfunc.load_model(uri)
-    finally:
-        os.environ.pop(trust.GUARD_ENV, None)
+    assert trust.GUARD_ENV not in os.environ  # restored after the block
     assert not marker.exists()
 
 

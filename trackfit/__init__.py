@@ -1,10 +1,6 @@
 """trackfit: train, track, compare and register regression models with MLflow."""
 
-import pluggy
-
 __version__ = "0.1.0"
-
-hookimpl = pluggy.HookimplMarker("trackfit")
 
 
 class TrackfitError(Exception):

@@ -4,6 +4,7 @@ import math
 import os
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -17,11 +18,24 @@ EMBEDDED_SOURCE = "sklearn.datasets.load_diabetes(scaled=False)"
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv", ".txt": "tsv"}
 
 
-def redact(source):
-    """The source with any password and query string (a SAS token, say) removed."""
-    parts = urlsplit(source)
+@dataclass(frozen=True)
+class Source:
+    """A data source, parsed once: what the user gave, what it is, and what is safe to show."""
+
+    text: str  # as given; may hold credentials, so never logged or printed
+    kind: str  # embedded, file, run (runs:/ artifact), http, or fsspec (any other URL)
+    safe: str  # the text with any password and query string (a SAS token, say) removed
+    format: str  # parquet, csv or tsv; "" for the embedded copy or when the name does not say
+
+    def __str__(self):
+        return self.safe
+
+
+def redact(text):
+    """``text`` with any password and query string (a SAS token, say) removed."""
+    parts = urlsplit(text)
     if not parts.scheme or len(parts.scheme) == 1:  # a path, or a Windows drive letter
-        return source
+        return text
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, host = netloc.rsplit("@", 1)
@@ -31,53 +45,61 @@ def redact(source):
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
-def _scrub(message, source):
-    """An error message with the secret parts of ``source`` taken out."""
-    safe = redact(source)
-    message = message.replace(source, safe)
-    parts = urlsplit(source)
+def source(data):
+    """``data`` (a string, or already a Source) as a Source."""
+    if isinstance(data, Source):
+        return data
+    text = data or EMBEDDED
+    if text == EMBEDDED:
+        return Source(text, "embedded", EMBEDDED, "")
+    if text.startswith("runs:/"):
+        kind = "run"
+    elif "://" not in text:
+        kind = "file"
+    elif text.split("://", 1)[0] in ("http", "https"):
+        kind = "http"
+    else:
+        kind = "fsspec"
+    path = text if kind == "file" else urlsplit(text).path
+    return Source(text, kind, redact(text), FORMATS.get(Path(path).suffix.lower(), ""))
+
+
+def _scrub(message, src):
+    """An error message with the secret parts of ``src`` taken out."""
+    message = message.replace(src.text, src.safe)
+    parts = urlsplit(src.text)
     for secret in (parts.query, parts.password):
         if secret:
             message = message.replace(secret, "***")
     return message
 
 
-def _format(source, path):
-    suffix = Path(urlsplit(path).path if "://" in path else path).suffix.lower()
-    if suffix in FORMATS:
-        return FORMATS[suffix]
-    raise TrackfitError(
-        f"cannot tell the format of data '{redact(source)}': name it .parquet, .csv or .tsv"
-    )
-
-
-def _open_remote(source):
+def _open_remote(src):
     """A local path or file object for a URL: runs:/, http(s) or any fsspec filesystem."""
-    if source.startswith("runs:/"):
+    if src.kind == "run":
         import mlflow
 
         try:
-            path = mlflow.artifacts.download_artifacts(artifact_uri=source)
+            return mlflow.artifacts.download_artifacts(artifact_uri=src.text)
         except Exception as exc:
             raise TrackfitError(
-                f"cannot fetch data '{source}': {str(exc).splitlines()[0]}; "
+                f"cannot fetch data '{src.text}': {str(exc).splitlines()[0]}; "
                 "give the run id and artifact path of an earlier load run, "
                 "e.g. runs:/<run_id>/data/diabetes.parquet"
             ) from exc
-        return path
-    if source.split("://", 1)[0] in ("http", "https"):
-        return source  # pandas reads these itself
+    if src.kind == "http":
+        return src.text  # pandas reads these itself
     try:
         import fsspec
     except ImportError as exc:
         raise TrackfitError(
-            f"reading '{redact(source)}' needs fsspec and the package for its filesystem "
+            f"reading '{src.safe}' needs fsspec and the package for its filesystem "
             "(adlfs for az:// and abfs://, s3fs for s3://, gcsfs for gs://): pip install them"
         ) from exc
     try:
-        return fsspec.open(source, "rb").open()
+        return fsspec.open(src.text, "rb").open()
     except ImportError as exc:
-        raise TrackfitError(f"reading '{redact(source)}' needs a package: {exc}") from exc
+        raise TrackfitError(f"reading '{src.safe}' needs a package: {exc}") from exc
 
 
 def _read_parquet(target):
@@ -93,17 +115,16 @@ def _read_parquet(target):
     return table.to_pandas(self_destruct=True, split_blocks=True)
 
 
-def read(source):
-    """The raw frame at ``source``, or a TrackfitError naming the problem and the fix."""
+def read(data):
+    """The raw frame at ``data``, or a TrackfitError naming the problem and the fix."""
     import pandas as pd
 
-    if source in ("", EMBEDDED):
+    src = source(data)
+    if src.kind == "embedded":
         from sklearn.datasets import load_diabetes
 
-        frame = load_diabetes(scaled=False, as_frame=True).frame
-        return frame
-    remote = "://" in source or source.startswith("runs:/")
-    target = _open_remote(source) if remote else source
+        return load_diabetes(scaled=False, as_frame=True).frame
+    target = src.text if src.kind == "file" else _open_remote(src)
     if isinstance(target, str) and "://" not in target:
         if not os.path.exists(target):
             raise TrackfitError(
@@ -117,7 +138,11 @@ def read(source):
                 f"data '{target}' is not a regular file (a device or a pipe); "
                 "pass data= one parquet or CSV file"
             )
-    kind = _format(source, target if isinstance(target, str) else source)
+    kind = src.format
+    if not kind:
+        raise TrackfitError(
+            f"cannot tell the format of data '{src.safe}': name it .parquet, .csv or .tsv"
+        )
     try:
         with warnings.catch_warnings():
             # "Columns have mixed types": validate names the column and row instead.
@@ -128,11 +153,11 @@ def read(source):
             return pd.read_csv(target, sep="\t" if kind == "tsv" else ",")
     except pd.errors.EmptyDataError as exc:
         raise TrackfitError(
-            f"data '{redact(source)}' is empty; pass a file with a header row and data"
+            f"data '{src.safe}' is empty; pass a file with a header row and data"
         ) from exc
     except UnicodeDecodeError as exc:
         raise TrackfitError(
-            f"data '{redact(source)}' is not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+            f"data '{src.safe}' is not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
             f"position {exc.start}); pass a {kind} file, saved as UTF-8"
         ) from exc
     except pd.errors.ParserError as exc:
@@ -140,27 +165,27 @@ def read(source):
         if ragged:
             header, line, saw = ragged.groups()
             raise TrackfitError(
-                f"data '{redact(source)}' line {line} has {saw} fields where the header has "
+                f"data '{src.safe}' line {line} has {saw} fields where the header has "
                 f"{header}; fix or remove that line"
             ) from exc
         raise TrackfitError(
-            f"data '{redact(source)}' is not a readable {kind} file "
-            f"({_scrub(str(exc).splitlines()[0], source)}); check the file, or re-export it"
+            f"data '{src.safe}' is not a readable {kind} file "
+            f"({_scrub(str(exc).splitlines()[0], src)}); check the file, or re-export it"
         ) from exc
     except Exception as exc:
-        reason = _scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, source)
-        if isinstance(target, str) and "://" in target and isinstance(exc, OSError):
+        reason = _scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, src)
+        if src.kind == "http" and isinstance(exc, OSError):
             raise TrackfitError(
-                f"cannot reach data '{redact(source)}' ({reason}); check the URL, and that "
+                f"cannot reach data '{src.safe}' ({reason}); check the URL, and that "
                 "its server is up and reachable from here"
             ) from exc
         raise TrackfitError(
-            f"data '{redact(source)}' is not a readable {kind} file ({reason}); "
+            f"data '{src.safe}' is not a readable {kind} file ({reason}); "
             f"check the file, or re-export it as {kind}"
         ) from exc
 
 
-def validate(frame, source, require_target=True):
+def validate(frame, data, require_target=True):
     """The frame reduced to the lab's columns, upper-cased, as float64; refuses bad data.
 
     Missing values are refused, not dropped: a model trained on silently fewer rows is
@@ -168,7 +193,7 @@ def validate(frame, source, require_target=True):
     """
     import pandas as pd
 
-    name = redact(source or EMBEDDED)
+    name = source(data).safe
     if len(frame) == 0:
         raise TrackfitError(f"data '{name}' has no rows; pass a file with the lab's columns")
     by_upper = {}
@@ -231,7 +256,7 @@ def validate(frame, source, require_target=True):
     return out
 
 
-def check_rows(frame, source, test_size, cv):
+def check_rows(frame, data, test_size, cv):
     """Refuse a frame too small for the held-out split and the folds asked for.
 
     The split is train_test_split's: ceil(test_size * rows) held out. Each metric needs two
@@ -247,19 +272,19 @@ def check_rows(frame, source, test_size, cv):
                  if math.ceil(test_size * n) >= 2 and n - math.ceil(test_size * n) >= needed)
     folds = f" and {cv}-fold cross-validation needs {needed} training rows" if cv else ""
     raise TrackfitError(
-        f"data '{redact(source or EMBEDDED)}' has {rows} row(s): test_size {test_size} leaves "
+        f"data '{source(data).safe}' has {rows} row(s): test_size {test_size} leaves "
         f"{training} for training and {held_out} held out; each part needs at least 2 rows"
         f"{folds}. Pass at least {least} rows"
         + (", or fewer folds (cv=0 turns them off)" if cv else "")
     )
 
 
-def load(source, require_target=True):
-    """Read and validate ``source``: the frame trackfit trains and predicts on."""
-    return validate(read(source), source, require_target=require_target)
+def load(data, require_target=True):
+    """Read and validate ``data``: the frame trackfit trains and predicts on."""
+    return validate(read(data), data, require_target=require_target)
 
 
-def dataset(frame, source, name="diabetes"):
+def dataset(frame, data, name="diabetes"):
     """The MLflow dataset for a frame, its source recorded without credentials."""
     import warnings
 
@@ -267,13 +292,15 @@ def dataset(frame, source, name="diabetes"):
     from mlflow.data.code_dataset_source import CodeDatasetSource
     from mlflow.data.http_dataset_source import HTTPDatasetSource
 
-    safe = EMBEDDED_SOURCE if source in ("", EMBEDDED) else redact(source)
-    if safe.startswith(("http://", "https://")):
-        origin = HTTPDatasetSource(safe)
-    elif "://" in safe or safe.startswith("runs:/"):
-        origin = CodeDatasetSource(tags={"uri": safe})
+    src = source(data)
+    if src.kind == "embedded":
+        origin = EMBEDDED_SOURCE
+    elif src.kind == "http":
+        origin = HTTPDatasetSource(src.safe)
+    elif src.kind == "file":
+        origin = src.safe  # MLflow records a local path as a local artifact source
     else:
-        origin = safe  # MLflow records a local path as a local artifact source
+        origin = CodeDatasetSource(tags={"uri": src.safe})
     targets = TARGET if TARGET in frame.columns else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "can be interpreted in multiple ways"

@@ -1,8 +1,9 @@
 """The estimator plugin manager.
 
-Discovery order, fixed: the project's ``plugins/*.py`` (by file name; the folder next to
-the ``trackfit`` package, then ``./plugins`` if that is another folder), then the
-``trackfit`` entry-point group (by distribution, then entry-point name).
+Discovery order, fixed: drop-in files ``plugins/*.py`` (by file name; the checkout's folder
+when trackfit runs from its source, then ``./plugins`` if that is another folder), then the
+``trackfit`` entry-point group (by distribution, then entry-point name). The built-in
+estimators are an ordinary plugin: trackfit's own entry point ``scikit_learn``.
 
 A plugin that fails to import, implements an unknown hook, raises in its hook or registers
 an invalid estimator is reported by name and skipped whole; the others keep working.
@@ -24,13 +25,12 @@ from pathlib import Path
 
 import pluggy
 
-from . import TrackfitError, hookspecs
+from . import TrackfitError, __version__, hookspecs, project
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 ENTRY_POINT_GROUP = "trackfit"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 FACTORY_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
-HOOK_NAMES = {"register_estimators"}
+BUILT_IN = ("scikit_learn", "trackfit.estimators")
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class PluginInfo:
     error: str = ""
 
 
-class Registry:
+class Catalogue:
     """Every estimator the loaded plugins registered, and every plugin found."""
 
     def __init__(self, plugins, specs):
@@ -132,9 +132,10 @@ def _env_names(variable):
 
 
 def _plugin_files():
-    folders = [PROJECT_DIR / "plugins"]
+    checkout = project.checkout()
+    folders = [checkout / "plugins"] if checkout else []
     here = Path.cwd() / "plugins"
-    if here.is_dir() and here.resolve() != folders[0].resolve():
+    if here.is_dir() and all(here.resolve() != f.resolve() for f in folders):
         folders.append(here)
     files = []
     for folder in folders:
@@ -161,6 +162,12 @@ def _candidates():
     for path in _plugin_files():
         yield path.stem, f"project: {path}", "", "", lambda path=path: _import_file(path)
     entry_points = metadata.entry_points(group=ENTRY_POINT_GROUP)
+    if not any(ep.value == BUILT_IN[1] for ep in entry_points):
+        # trackfit imported from a checkout it is not installed from: its own entry point
+        # is not in any metadata, so the built-ins load from the source, as it would.
+        name, module = BUILT_IN
+        yield (name, f"package: {project.DISTRIBUTION} {__version__} (source)", __version__,
+               project.DISTRIBUTION, lambda: importlib.import_module(module))
     for ep in sorted(entry_points, key=lambda ep: ((ep.dist.name if ep.dist else ""), ep.name)):
         dist = ep.dist.name if ep.dist else ""
         version = ep.dist.version if ep.dist else ""
@@ -169,18 +176,15 @@ def _candidates():
 
 def _collect(manager, info, module):
     """Run one plugin's hook; return its specs, or raise with the reason it is skipped."""
-    marker = f"{manager.project_name}_impl"
-    unknown = sorted(
-        attr
-        for attr in dir(module)
-        if getattr(getattr(module, attr, None), marker, None) is not None
-        and attr not in HOOK_NAMES
-    )
-    if unknown:
-        close = difflib.get_close_matches(unknown[0], sorted(HOOK_NAMES), n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        raise TrackfitError(f"implements unknown hook {unknown[0]}{hint}")
     manager.register(module, name=info.name)
+    try:
+        manager.check_pending()
+    except pluggy.PluginValidationError:
+        hooks = sorted(n for n, caller in vars(manager.hook).items() if caller.has_spec())
+        unknown = sorted(c.name for c in manager.get_hookcallers(module) if not c.has_spec())
+        close = difflib.get_close_matches(unknown[0], hooks, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise TrackfitError(f"implements unknown hook {unknown[0]}{hint}") from None
     impls = [
         impl
         for impl in manager.hook.register_estimators.get_hookimpls()
@@ -239,7 +243,7 @@ def _make_spec(info, name, factory, defaults, description, flavor, trusted_types
     )
 
 
-def load_registry():
+def load_catalogue():
     """Find, load and validate every plugin; report the broken ones instead of raising."""
     disabled = _env_names("TRACKFIT_DISABLE_PLUGINS")
     only = _env_names("TRACKFIT_LOAD_PLUGINS")
@@ -271,28 +275,28 @@ def load_registry():
             continue
         info.estimators = [spec.name for spec in found]
         specs.extend(found)
-    return Registry(plugins, specs)
+    return Catalogue(plugins, specs)
 
 
 def requirements(spec):
     """What a model from ``spec`` needs besides trackfit's pins: its package's requirements."""
-    if not spec.distribution:
+    if spec.distribution in ("", project.DISTRIBUTION):  # a file, or the built-ins
         return ()
     return tuple(r for r in metadata.requires(spec.distribution) or () if ";" not in r)
 
 
-_registry = None
+_catalogue = None
 
 
-def registry():
-    """The process's registry, loaded once."""
-    global _registry
-    if _registry is None:
-        _registry = load_registry()
-    return _registry
+def catalogue():
+    """The process's estimator catalogue, loaded once."""
+    global _catalogue
+    if _catalogue is None:
+        _catalogue = load_catalogue()
+    return _catalogue
 
 
 def reset():
-    """Forget the loaded registry (tests, or after installing a plugin)."""
-    global _registry
-    _registry = None
+    """Forget the loaded catalogue (tests, or after installing a plugin)."""
+    global _catalogue
+    _catalogue = None

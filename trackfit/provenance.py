@@ -4,14 +4,10 @@ import platform
 import subprocess
 from functools import lru_cache
 
-from .plugins import PROJECT_DIR
-
-COMMIT_TAG = "trackfit.git_commit"
-DIRTY_TAG = "trackfit.git_dirty"
-PYTHON_TAG = "trackfit.python_version"
+from . import project, tags as tagnames
 
 
-def _git(*args, folder=PROJECT_DIR):
+def _git(*args, folder):
     """The output of ``git ARGS`` in ``folder``, or None outside a git repository."""
     try:
         done = subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True,
@@ -22,13 +18,14 @@ def _git(*args, folder=PROJECT_DIR):
 
 
 @lru_cache(maxsize=None)
-def code_state(folder=PROJECT_DIR):
-    """(commit, dirty) of the project's code; (None, None) when it is not in a git repository.
+def code_state():
+    """(commit, dirty) of trackfit's checkout; (None, None) when installed or not in git.
 
     Dirty means uncommitted changes to tracked files; new untracked files (a data file,
     mlflow.db) do not count. Asked once per process: main's training runs share the answer.
     """
-    commit = _git("rev-parse", "HEAD", folder=folder)
+    folder = project.checkout()
+    commit = _git("rev-parse", "HEAD", folder=folder) if folder else None
     if not commit:
         return None, None
     changes = _git("status", "--porcelain", "--untracked-files=no", folder=folder)
@@ -37,8 +34,8 @@ def code_state(folder=PROJECT_DIR):
 
 def tags():
     """The tags every training run gets: Python version, and the git commit when there is one."""
-    out = {PYTHON_TAG: platform.python_version()}
+    out = {tagnames.PYTHON_VERSION: platform.python_version()}
     commit, dirty = code_state()
     if commit:
-        out.update({COMMIT_TAG: commit, DIRTY_TAG: str(dirty).lower()})
+        out.update({tagnames.GIT_COMMIT: commit, tagnames.GIT_DIRTY: str(dirty).lower()})
     return out

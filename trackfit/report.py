@@ -1,5 +1,7 @@
 """Leaderboard tables and bar charts of training runs."""
 
+from . import tags
+
 KEY_METRICS = [
     "test_r2_score", "test_mean_absolute_error", "test_root_mean_squared_error",
     "training_r2_score", "cv_r2_score",
@@ -20,7 +22,7 @@ def leaderboard(runs, metric):
         column = f"metrics.{name}"
         if column in runs.columns:
             columns[name] = runs[column]
-    fit = runs.get("tags.trackfit.fit_seconds")
+    fit = runs.get(f"tags.{tags.FIT_SECONDS}")
     columns["fit_seconds"] = pd.to_numeric(fit, errors="coerce") if fit is not None else None
     columns["run_id"] = runs["run_id"]
     return pd.DataFrame(columns).reset_index(drop=True)

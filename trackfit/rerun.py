@@ -2,12 +2,9 @@
 
 import os
 
-from . import TrackfitError, hyperparams, plugins, provenance
+from . import TrackfitError, hyperparams, plugins, provenance, tags as tagnames
 from .hyperparams import SEED_PARAM
-from .tracking import STEP_TAG, client
-
-RERUN_TAG = "trackfit.rerun_of"
-FORCED_TAG = "trackfit.rerun_forced"
+from .tracking import client
 
 
 def recorded_run(run_id):
@@ -23,7 +20,7 @@ def recorded_run(run_id):
             f"no run '{run_id}' in the tracking store {mlflow.get_tracking_uri()}; "
             "check the run id and MLFLOW_TRACKING_URI"
         ) from exc
-    step = run.data.tags.get(STEP_TAG)
+    step = run.data.tags.get(tagnames.STEP)
     if step != "train":
         raise TrackfitError(
             f"run {run_id} is a {step or 'non-trackfit'} run; rerun takes the id of a "
@@ -37,12 +34,12 @@ def recorded_run(run_id):
 def code_changes(run):
     """Why the code here may not be the code the run used: a list of reasons, empty if none."""
     tags = run.data.tags
-    recorded = tags.get(provenance.COMMIT_TAG) or tags.get("mlflow.source.git.commit")
+    recorded = tags.get(tagnames.GIT_COMMIT) or tags.get("mlflow.source.git.commit")
     commit, dirty = provenance.code_state()
     reasons = []
     if not recorded:
         reasons.append("the run recorded no git commit, so its code cannot be checked")
-    elif tags.get(provenance.DIRTY_TAG) == "true":
+    elif tags.get(tagnames.GIT_DIRTY) == "true":
         reasons.append(f"the run used uncommitted changes on top of commit {recorded[:12]}")
     if commit is None:
         reasons.append("the code here is not in a git repository")
@@ -67,16 +64,16 @@ def recorded_arguments(run):
             "credentials; it cannot be rerun from what it recorded"
         )
     seed = int(float(logged[SEED_PARAM]))
-    spec = plugins.registry().get(logged["estimator"])
+    spec = plugins.catalogue().get(logged["estimator"])
     default = hyperparams.build(spec, {}, seed).get_params(deep=False)
-    changed = [
-        f"{name}={logged[name]}"
+    changed = {
+        name: hyperparams.parse_value(logged[name])
         for name, value in default.items()
         if name != SEED_PARAM and name in logged and logged[name] != str(value)
-    ]
+    }
     return {
         "estimator": logged["estimator"],
-        "params": ",".join(changed),
+        "params": changed,
         "data": logged["data"],
         "test_size": float(logged["test_size"]),
         "random_state": seed,
@@ -112,9 +109,9 @@ def rerun(run_id, force=False):
         mlflow.set_experiment(experiment_id=run.info.experiment_id)
     result = train(**arguments)
     new = client().get_run(result["run_id"])
-    client().set_tag(result["run_id"], RERUN_TAG, run_id)
+    client().set_tag(result["run_id"], tagnames.RERUN_OF, run_id)
     if reasons:
-        client().set_tag(result["run_id"], FORCED_TAG, "true")
+        client().set_tag(result["run_id"], tagnames.RERUN_FORCED, "true")
     rows = compare_metrics(run.data.metrics, result["metrics"])
     width = max(len(name) for name, *_ in rows)
     print(f"rerun of {run_id} as {result['run_id']}:")
@@ -122,8 +119,8 @@ def rerun(run_id, force=False):
     for name, before, after, same in rows:
         print(f"  {name:<{width}}  {before!r:<22} {after!r:<22} {'same' if same else 'DIFFERS'}")
     differ = [name for name, *_, same in rows if not same]
-    old_digest = run.data.tags.get("trackfit.data_digest")
-    new_digest = new.data.tags.get("trackfit.data_digest")
+    old_digest = run.data.tags.get(tagnames.DATA_DIGEST)
+    new_digest = new.data.tags.get(tagnames.DATA_DIGEST)
     if not differ:
         print(f"rerun: all {len(rows)} metrics match run {run_id}")
         return {"run_id": result["run_id"], "differ": []}

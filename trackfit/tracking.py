@@ -1,13 +1,11 @@
-"""MLflow plumbing the steps share: step runs, logging, pins, finding training runs."""
+"""MLflow plumbing the steps share: step runs, logging, finding training runs."""
 
 import contextlib
 from functools import lru_cache
 
-from . import TrackfitError, __version__
-from .plugins import PROJECT_DIR
+from . import TrackfitError, __version__, tags as tagnames
 
-STEP_TAG = "trackfit.step"
-TRAIN_FILTER = "tags.`trackfit.step` = 'train' and attributes.status = 'FINISHED'"
+TRAIN_FILTER = f"tags.`{tagnames.STEP}` = 'train' and attributes.status = 'FINISHED'"
 LOWER_IS_BETTER = ("error", "loss", "_std", "seconds")
 LOWEST = "-1.7976931348623157e308"  # how MLflow stores -inf
 
@@ -28,7 +26,7 @@ def step_run(step, nested=False, run_name=None):
     """
     import mlflow
 
-    tags = {STEP_TAG: step, "trackfit.version": __version__}
+    tags = {tagnames.STEP: step, tagnames.VERSION: __version__}
     with mlflow.start_run(nested=nested, run_name=run_name, tags=tags) as run:
         yield run
 
@@ -98,18 +96,3 @@ def training_runs(metric, max_results=1000, experiment_ids=None):
     raise TrackfitError(
         f"no training run has metric '{metric}'; choose one of: {', '.join(known)}"
     )
-
-
-@lru_cache(maxsize=None)
-def pinned_requirements():
-    """The pip pins of conda.yaml: what every logged model requires."""
-    import yaml
-
-    path = PROJECT_DIR / "conda.yaml"
-    if not path.exists():
-        raise TrackfitError(f"{path} is missing; trackfit reads its pins from there")
-    env = yaml.safe_load(path.read_text())
-    for dependency in env.get("dependencies", []):
-        if isinstance(dependency, dict) and "pip" in dependency:
-            return tuple(dependency["pip"])
-    raise TrackfitError(f"{path} has no pip section with pins")

@@ -15,6 +15,11 @@ reads its MLmodel as YAML and loads the model only when:
 
 The model is then loaded from the copy that was checked, so what was checked is what runs.
 ``--trust-model`` or ``TRACKFIT_TRUST_MODELS=1`` skips the check, for a store you control.
+
+A step that loads a model calls ``load(model_uri)``. One that serves it elsewhere calls
+``path = check(model_uri, trust)`` and loads ``path`` inside ``own_model()``, or hands it to
+``mlflow models serve`` with MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true in that process's
+environment: the command line runs with MLflow's guard on (``guarded``).
 """
 
 import contextlib
@@ -40,16 +45,20 @@ def trusted(trust=False):
     return bool(trust) or os.environ.get(TRUST_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
-def guard(trust=False):
-    """Set MLflow's deserialisation guard for this process: refuse unless trust was given.
+@contextlib.contextmanager
+def guarded(trust=False):
+    """MLflow's deserialisation guard on (refusing) for the block, unless trust was given.
 
-    With trust, TRACKFIT_TRUST_MODELS=1 is set too, so the steps this process runs see it.
+    With trust, TRACKFIT_TRUST_MODELS=1 is set too, so the steps run in the block see it.
+    The environment is restored afterwards: the command line may run inside a test or a
+    notebook's process.
     """
     if trusted(trust):
-        os.environ[TRUST_ENV] = "1"
-        os.environ[GUARD_ENV] = "true"
+        with _environ({TRUST_ENV: "1", GUARD_ENV: "true"}):
+            yield
     else:
-        os.environ[GUARD_ENV] = "false"
+        with _environ({GUARD_ENV: "false"}):
+            yield
 
 
 def check(model_uri, trust=False):
@@ -76,21 +85,26 @@ def load(model_uri, trust=False):
         return mlflow.pyfunc.load_model(source)
 
 
-@contextlib.contextmanager
 def own_model():
     """MLflow's guard lifted for a model trackfit checked, or just fitted and is saving.
 
     ``log_model`` loads the saved model back to check its input example.
     """
-    before = os.environ.get(GUARD_ENV)
-    os.environ[GUARD_ENV] = "true"
+    return _environ({GUARD_ENV: "true"})
+
+
+@contextlib.contextmanager
+def _environ(values):
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop(GUARD_ENV, None)
-        else:
-            os.environ[GUARD_ENV] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _download(model_uri):
@@ -133,7 +147,7 @@ def _problem(folder):
 def _specs():
     from . import plugins
 
-    return plugins.registry().specs
+    return plugins.catalogue().specs
 
 
 def _flavor_problem(flavors):

@@ -2,7 +2,7 @@
 
 import tempfile
 
-from .. import report
+from .. import report, tags
 from ..tracking import log, step_run, training_runs
 
 DEFAULT_METRIC = "test_r2_score"
@@ -23,8 +23,8 @@ def compare(metric=DEFAULT_METRIC, max_results=100, nested=False):
         with tempfile.TemporaryDirectory() as folder:
             report.write(table, folder)
             mlflow.log_artifacts(folder)
-        mlflow.set_tags({"trackfit.best_run_id": table["run_id"][0],
-                         "trackfit.training_runs": len(table)})
+        mlflow.set_tags({tags.BEST_RUN_ID: table["run_id"][0],
+                         tags.TRAINING_RUNS: len(table)})
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
         print(f"compare: {len(table)} training runs ranked by {metric}, run {run.info.run_id}")

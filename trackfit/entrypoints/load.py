@@ -3,7 +3,7 @@
 import os
 import tempfile
 
-from .. import data as datamod, store
+from .. import data as datamod, store, tags
 from ..tracking import log, step_run
 
 ARTIFACT = "data/diabetes.parquet"
@@ -13,12 +13,13 @@ def load(data="diabetes", nested=False):
     """One load run; returns its run id, the validated frame and the artifact URI."""
     import mlflow
 
+    data = datamod.source(data)
     with step_run("load", nested=nested, run_name="load") as run:
         frame = datamod.load(data)
         dataset = datamod.dataset(frame, data)
         store.retry(mlflow.log_input, dataset, context="source")
-        log(params={"data": datamod.redact(data)},
-            tags={"trackfit.data_digest": dataset.digest, "trackfit.rows": len(frame)})
+        log(params={"data": data.safe},
+            tags={tags.DATA_DIGEST: dataset.digest, tags.ROWS: len(frame)})
         with tempfile.TemporaryDirectory() as folder:
             path = os.path.join(folder, os.path.basename(ARTIFACT))
             frame.to_parquet(path, index=False)

@@ -4,7 +4,7 @@ import os
 import sys
 import tempfile
 
-from .. import TrackfitError, data as datamod, trust
+from .. import TrackfitError, data as datamod, tags, trust
 from ..tracking import log, step_run
 
 DEFAULT_MODEL = "models:/model-diabetes@champion"
@@ -56,10 +56,11 @@ def predict(data="diabetes", model=DEFAULT_MODEL, output="", nested=False):
     """One predict run; returns the input rows with a ``prediction`` column."""
     import mlflow
 
+    data = datamod.source(data)
     with step_run("predict", nested=nested, run_name="predict") as run:
         if output and os.path.splitext(output)[1].lower() not in OUTPUT_FORMATS:
             raise TrackfitError(f"output '{output}' must end in .parquet or .csv")
-        log(params={"data": datamod.redact(data), "model": model, "output": output})
+        log(params={"data": data.safe, "model": model, "output": output})
         info = _model_info(model)
         frame = datamod.load(data, require_target=False)
         needed = [spec.name for spec in info.signature.inputs] if info.signature else None
@@ -67,12 +68,12 @@ def predict(data="diabetes", model=DEFAULT_MODEL, output="", nested=False):
             missing = [name for name in needed if name not in frame.columns]
             if missing:
                 raise TrackfitError(
-                    f"data '{datamod.redact(data)}' lacks column(s) {', '.join(missing)} "
+                    f"data '{data.safe}' lacks column(s) {', '.join(missing)} "
                     f"that model '{model}' needs: {' '.join(needed)}"
                 )
         inputs = frame[needed or datamod.FEATURES]
         result = frame.assign(prediction=predictor(model)(inputs))
-        mlflow.set_tags({"trackfit.rows": len(result), "trackfit.model_id": info.model_id or ""})
+        mlflow.set_tags({tags.ROWS: len(result), tags.MODEL_ID: info.model_id or ""})
         if output:
             _write(result, output)
             print(f"predict: {len(result)} predictions written to {output}, run {run.info.run_id}")

@@ -1,5 +1,6 @@
 """register: the best training run by a held-out metric -> a model version, alias champion."""
 
+from .. import tags
 from ..tracking import client, higher_is_better, log, step_run, training_runs
 from .compare import DEFAULT_METRIC
 
@@ -59,7 +60,7 @@ def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, nested=F
                 version, value = champion, held
         if version is None:
             version = mlflow.register_model(
-                best.get("tags.trackfit.model_uri") or f"runs:/{best.run_id}/model",
+                best.get(f"tags.{tags.MODEL_URI}") or f"runs:/{best.run_id}/model",
                 model_name,
                 tags={"run_id": best.run_id, "metric": metric, "value": repr(value),
                       "estimator": str(best.get("params.estimator"))},
@@ -68,9 +69,9 @@ def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, nested=F
             version, created = first, first is version
         if champion is None or champion.version != version.version:
             client().set_registered_model_alias(model_name, alias, version.version)
-        mlflow.set_tags({"trackfit.model_name": model_name,
-                         "trackfit.model_version": version.version,
-                         "trackfit.registered_run_id": version.run_id})
+        mlflow.set_tags({tags.MODEL_NAME: model_name,
+                         tags.MODEL_VERSION: version.version,
+                         tags.REGISTERED_RUN_ID: version.run_id})
         what = "registered new version" if created else "kept version"
         print(f"register: {what} {version.version} of {model_name} "
               f"(run {version.run_id}, {metric} {value:.4f}), alias {alias} -> "

@@ -2,8 +2,9 @@
 
 import time
 
-from .. import TrackfitError, data as datamod, hyperparams, plugins, provenance, store, trust
-from ..tracking import log, pinned_requirements, step_run
+from .. import TrackfitError, data as datamod, hyperparams, plugins, project, provenance, store
+from .. import tags, trust
+from ..tracking import log, step_run
 
 SCORERS = {
     "r2_score": "r2",
@@ -43,14 +44,15 @@ def cv_scores(estimator, X, y, folds):
 
 def resolve(estimator, params, random_state):
     """The spec and a built, unfitted estimator: every name and value checked."""
-    spec = plugins.registry().get(estimator)
-    return spec, hyperparams.build(spec, hyperparams.parse(params), random_state)
+    spec = plugins.catalogue().get(estimator)
+    return spec, hyperparams.build(spec, params or {}, random_state)
 
 
 def log_model(spec, model, X, y_pred):
     """Save the model with the flavor the spec names, in skops where the flavor offers it.
 
-    Requirements: the pins of conda.yaml, plus what the plugin's package requires.
+    Requirements: what loading the model needs (project.model_requirements), plus what the
+    plugin's package requires.
     """
     import importlib
     import inspect
@@ -62,7 +64,8 @@ def log_model(spec, model, X, y_pred):
         name="model",
         signature=infer_signature(X.head(), y_pred[:5]),
         input_example=X.head(5),
-        pip_requirements=list(dict.fromkeys(pinned_requirements() + plugins.requirements(spec))),
+        pip_requirements=list(
+            dict.fromkeys(project.model_requirements() + plugins.requirements(spec))),
     )
     if "serialization_format" in inspect.signature(flavor.log_model).parameters:
         options.update(
@@ -73,9 +76,13 @@ def log_model(spec, model, X, y_pred):
         return flavor.log_model(model, **options)
 
 
-def train(estimator="linear", params="", data="diabetes", test_size=0.3, random_state=0, cv=5,
+def train(estimator="linear", params=None, data="diabetes", test_size=0.3, random_state=0, cv=5,
           frame=None, nested=False):
-    """One training run; returns its run id, estimator name, metrics and model URI."""
+    """One training run; returns its run id, estimator name, metrics and model URI.
+
+    ``params`` is a dict of hyperparameters; ``data`` a source (see data.source); ``frame``
+    the already loaded frame of that source, if the caller has it.
+    """
     import mlflow
     from sklearn.base import clone
     from sklearn.model_selection import train_test_split
@@ -85,7 +92,9 @@ def train(estimator="linear", params="", data="diabetes", test_size=0.3, random_
             raise TrackfitError(f"test_size must be between 0 and 1, got {test_size}")
         if cv == 1 or cv < 0:
             raise TrackfitError(f"cv must be 0 (off) or at least 2 folds, got {cv}")
+        params = dict(params or {})
         spec, model = resolve(estimator, params, random_state)
+        data = datamod.source(data)
         frame = datamod.load(data) if frame is None else frame
         datamod.check_rows(frame, data, test_size, cv)
         X, y = frame[datamod.FEATURES], frame[datamod.TARGET]
@@ -96,7 +105,7 @@ def train(estimator="linear", params="", data="diabetes", test_size=0.3, random_
         try:
             model.fit(X_train, y_train)
         except (ValueError, TypeError) as exc:
-            raise hyperparams.rejected(spec, hyperparams.parse(params), exc) from exc
+            raise hyperparams.rejected(spec, params, exc) from exc
         fit_seconds = time.perf_counter() - started
         train_pred = model.predict(X_train)
         metrics = {**scores(y_train, train_pred, "training"),
@@ -108,19 +117,19 @@ def train(estimator="linear", params="", data="diabetes", test_size=0.3, random_
         info = log_model(spec, model, X_train, train_pred)
         # Metrics logged after the model and linked to it: logged before, log_model links
         # them itself by reading back every metric's history. One write for all of it.
-        params = {**model.get_params(deep=False), "estimator": estimator,
+        logged = {**model.get_params(deep=False), "estimator": estimator,
                   "test_size": test_size, "random_state": random_state, "cv": cv,
-                  "data": datamod.redact(data)}
-        log(params=params, metrics=metrics, model_id=info.model_id, tags={
+                  "data": data.safe}
+        log(params=logged, metrics=metrics, model_id=info.model_id, tags={
             "estimator_name": type(model).__name__,
             "estimator_class": f"{type(model).__module__}.{type(model).__name__}",
-            "trackfit.estimator": spec.qualified_name,
-            "trackfit.plugin": spec.plugin,
-            "trackfit.plugin_version": spec.plugin_version,
-            "trackfit.plugin_distribution": spec.distribution,
-            "trackfit.data_digest": dataset.digest,
-            "trackfit.fit_seconds": f"{fit_seconds:.4f}",
-            "trackfit.model_uri": info.model_uri,
+            tags.ESTIMATOR: spec.qualified_name,
+            tags.PLUGIN: spec.plugin,
+            tags.PLUGIN_VERSION: spec.plugin_version,
+            tags.PLUGIN_DISTRIBUTION: spec.distribution,
+            tags.DATA_DIGEST: dataset.digest,
+            tags.FIT_SECONDS: f"{fit_seconds:.4f}",
+            tags.MODEL_URI: info.model_uri,
             **provenance.tags(),
         })
         print(

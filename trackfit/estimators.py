@@ -1,8 +1,12 @@
-"""The estimators that ship with trackfit: scikit-learn regressors, as an ordinary plugin."""
+"""The estimators that ship with trackfit: scikit-learn regressors, as an ordinary plugin.
+
+Loaded through trackfit's own entry point (group ``trackfit``, name ``scikit_learn``), like
+any plugin package.
+"""
 
 import pluggy
 
-from trackfit import __version__  # noqa: F401  the built-ins are versioned with trackfit
+from . import __version__  # noqa: F401  the built-ins are versioned with trackfit
 
 hookimpl = pluggy.HookimplMarker("trackfit")
 

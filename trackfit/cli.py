@@ -1,0 +1,262 @@
+"""The command line behind ``trackfit`` and ``python -m trackfit``.
+
+An explicit table of commands: each names the function it calls and its options. Strings
+become typed values here and only here (a params dict, a list of names, whole numbers); a
+default lives in the function's signature, and the CLI shows and uses that one.
+"""
+
+import argparse
+import importlib
+import inspect
+import json
+import sys
+from dataclasses import dataclass
+
+from . import TrackfitError, __version__
+
+
+def whole(text):
+    """An int, also from MLproject's float-typed '5.0'."""
+    value = float(text)
+    if not value.is_integer():
+        raise ValueError(f"{text!r} is not a whole number")
+    return int(value)
+
+
+def number(text):
+    return float(text)
+
+
+def names(text):
+    """'linear, tree' -> ['linear', 'tree']."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def params(text):
+    """'max_depth=3,criterion=poisson' -> {'max_depth': 3, 'criterion': 'poisson'}."""
+    from .hyperparams import parse
+
+    return parse(text)
+
+
+def convert(option, value):
+    """The typed value of an option given as a string on the command line."""
+    if not isinstance(value, str) or option.type is str:
+        return value
+    try:
+        return option.type(value)
+    except ValueError:
+        kind = "a whole number" if option.type is whole else "a number"
+        raise TrackfitError(f"{option.name} must be {kind}, got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a command: ``--name`` (also ``--name-with-dashes``), converted by ``type``.
+
+    ``type=bool`` is a flag; ``positional`` an argument without a dash.
+    """
+
+    name: str
+    type: object = str
+    help: str = ""
+    positional: bool = False
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command: the function it calls (``module:function``), its help and options.
+
+    ``store``: open the tracking store and set the experiment before calling.
+    """
+
+    function: str
+    help: str
+    options: tuple = ()
+    store: bool = True
+
+    def load(self):
+        module, name = self.function.split(":")
+        return getattr(importlib.import_module(module), name)
+
+
+DATA = Option("data", help="'diabetes' (the embedded copy), a parquet/CSV path, an http(s), "
+                           "runs:/ or fsspec URL")
+TEST_SIZE = Option("test_size", number, "held-out share")
+RANDOM_STATE = Option("random_state", whole, "split and estimator seed")
+CV = Option("cv", whole, "folds on the training split; 0 = off")
+METRIC = Option("metric", help="metric to rank by (held-out by default)")
+MODEL_NAME = Option("model_name", help="registered model name")
+ALIAS = Option("alias", help="alias set on the best version")
+JSON = Option("json", bool, "machine-readable output")
+
+COMMANDS = {
+    "main": Command(
+        "trackfit.entrypoints.main:main",
+        "the whole lab: load, train each estimator, compare, register",
+        (Option("estimators", names, "comma-separated estimator names"),
+         DATA, TEST_SIZE, RANDOM_STATE, CV, METRIC, MODEL_NAME, ALIAS)),
+    "load": Command(
+        "trackfit.entrypoints.load:load", "read, validate and log a data source", (DATA,)),
+    "train": Command(
+        "trackfit.entrypoints.train:train", "train one estimator and log the run",
+        (Option("estimator", help="estimator name or plugin:name"),
+         Option("params", params, "hyperparameters, name=value,name=value"),
+         DATA, TEST_SIZE, RANDOM_STATE, CV)),
+    "compare": Command(
+        "trackfit.entrypoints.compare:compare", "leaderboard and charts of the training runs",
+        (METRIC, Option("max_results", whole, "leaderboard rows: the best N of all runs"))),
+    "register": Command(
+        "trackfit.entrypoints.register:register", "register the best training run's model",
+        (METRIC, MODEL_NAME, ALIAS)),
+    "predict": Command(
+        "trackfit.entrypoints.predict:predict", "predict with a registered model",
+        (DATA, Option("model", help="model URI"),
+         Option("output", help=".parquet or .csv file (empty: print CSV)"))),
+    "rerun": Command(
+        "trackfit.rerun:rerun", "train a finished training run again, compare metrics",
+        (Option("run_id", help="the id of a finished training run", positional=True),
+         Option("force", bool, "rerun even if the code changed since (other commit, local "
+                               "changes)")),
+        store=False),
+    "estimators": Command(
+        "trackfit.cli:list_estimators", "list the estimators the plugins provide", (JSON,),
+        store=False),
+    "plugins": Command(
+        "trackfit.cli:list_plugins", "list the plugins found, loaded or failed", (JSON,),
+        store=False),
+}
+
+
+def shown(default):
+    """A signature default as the command line writes it: ('linear', 'tree') -> 'linear,tree'."""
+    if default is None:
+        return ""
+    if isinstance(default, (list, tuple)):
+        return ",".join(map(str, default))
+    if isinstance(default, dict):
+        return ",".join(f"{k}={v}" for k, v in default.items())
+    return str(default)
+
+
+def defaults(command):
+    """{option name: default} from the signature of the command's function."""
+    signature = inspect.signature(command.load())
+    return {name: p.default for name, p in signature.parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
+def _add(parser, option, default):
+    if option.positional:
+        parser.add_argument(option.name, help=option.help)
+        return
+    flags = sorted({f"--{option.name.replace('_', '-')}", f"--{option.name}"})
+    if option.type is bool:
+        parser.add_argument(*flags, dest=option.name, action="store_true", help=option.help)
+        return
+    parser.add_argument(*flags, dest=option.name, default=default,
+                        help=f"{option.help} (default: {shown(default) or 'none'})")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="trackfit",
+        description="Train, track, compare and register regression models with MLflow.",
+    )
+    parser.add_argument("--version", action="version", version=f"trackfit {__version__}")
+    parser.add_argument("--traceback", action="store_true",
+                        help="show the full traceback on errors")
+    parser.add_argument("--experiment-name", "--experiment_name", dest="experiment_name",
+                        help="MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, or the "
+                             "one `mlflow run` chose)")
+    parser.add_argument("--trust-model", "--trust_model", dest="trust_model",
+                        action="store_true",
+                        help="load models trackfit cannot vouch for (pickles, unknown flavors); "
+                             "only for a store you control (also TRACKFIT_TRUST_MODELS=1)")
+    steps = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, command in COMMANDS.items():
+        sub = steps.add_parser(name, help=command.help, description=command.help)
+        known = defaults(command)
+        for option in command.options:
+            _add(sub, option, known.get(option.name))
+    return parser
+
+
+def run(args):
+    """Call the command ``args`` names with its options, as typed values."""
+    command = COMMANDS[args.command]
+    values = {o.name: convert(o, getattr(args, o.name)) for o in command.options}
+    if command.store:
+        from . import store
+
+        store.prepare(args.experiment_name)
+    return command.load()(**values)
+
+
+def list_estimators(json=False):
+    from .plugins import catalogue
+
+    specs = catalogue().specs
+    rows = [{"name": s.name, "plugin": s.plugin, "version": s.plugin_version,
+             "distribution": s.distribution, "description": s.description,
+             "defaults": s.defaults, "flavor": s.flavor} for s in specs]
+    if json:
+        _print_json(rows)
+        return
+    all_names = [s.name for s in specs]
+    for row in rows:
+        unique = all_names.count(row["name"]) == 1
+        shown_name = row["name"] if unique else f"{row['plugin']}:{row['name']}"
+        listed = ",".join(f"{k}={v}" for k, v in row["defaults"].items())
+        print(f"{shown_name:<14} {row['plugin']:<14} {row['description']}"
+              + (f"  [{listed}]" if listed else ""))
+    for plugin in catalogue().plugins:
+        if plugin.error:
+            print(f"trackfit: plugin '{plugin.name}' skipped: {plugin.error}", file=sys.stderr)
+
+
+def list_plugins(json=False):
+    from .plugins import catalogue
+
+    found = catalogue().plugins
+    if json:
+        _print_json([p.__dict__ for p in found])
+        return
+    for p in found:
+        state = f"error: {p.error}" if p.error else ", ".join(p.estimators)
+        print(f"{p.name:<16} {p.version or '-':<8} {p.source}\n{'':<16} {state}")
+
+
+def _print_json(rows):
+    print(json.dumps(rows, indent=2, default=str))
+
+
+def main(argv=None):
+    """The console script: exit code 0, or 1 with one line on stderr.
+
+    Runs with MLflow's deserialisation guard on unless --trust-model (trust.guard); the
+    tracking password never reaches stderr (store.scrub).
+    """
+    from . import store, trust
+
+    args = build_parser().parse_args(argv)
+    with trust.guarded(args.trust_model):
+        try:
+            run(args)
+        except TrackfitError as exc:
+            if args.traceback:
+                raise
+            print(store.scrub(f"trackfit: error: {exc}"), file=sys.stderr)
+            return 1
+        except Exception as exc:
+            if args.traceback:
+                raise
+            explained = store.explain(exc)
+            if explained:
+                print(store.scrub(f"trackfit: error: {explained}"), file=sys.stderr)
+                return 1
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            print(store.scrub(f"trackfit: error: {type(exc).__name__}: {text} "
+                              "(run again with --traceback for the details)"), file=sys.stderr)
+            return 1
+    return 0
