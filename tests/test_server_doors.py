@@ -1,6 +1,7 @@
 """The team server's doors: loopback unless logins, MLflow's host and CORS checks, secrets.
 
-The refusal to bind beyond loopback needs no server. The rest look at the running one
+The refusal to bind beyond loopback and the scrubbed password need no server. The rest look
+at the running one
 (``.ci/run`` starts it; TRACKFIT_SERVER_URI, TRACKFIT_SERVER_DIR as given to
 scripts/server.sh) and skip without it.
 """
@@ -17,8 +18,8 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from .conftest import PROJECT
-from .test_server import PASSWORD, SCRIPT, names, server, trackfit  # noqa: F401  fixtures
+from .conftest import PROJECT, cli
+from .test_server import PASSWORD, SCRIPT, free_port, names, server, trackfit  # noqa: F401
 
 SERVER_DIR = PROJECT / os.environ.get("TRACKFIT_SERVER_DIR", ".server")
 SECRET_FILES = ("pg-password", "admin-password", "flask-secret-key", "basic_auth.ini")
@@ -110,3 +111,15 @@ def test_foreign_hosts_and_cross_origin_writes_are_refused(server):
     assert request(create, {**json, "Origin": "https://evil.example"}, body) == 403
     assert mlflow.MlflowClient(tracking_uri=server).get_experiment_by_name(
         "from-a-web-page") is None
+
+
+@pytest.mark.parametrize("command", [("train", "--cv", "0"), ("rerun", "0123")])
+def test_the_tracking_password_never_reaches_stderr(command):
+    """A login in MLFLOW_TRACKING_URI is shown as *** when the server cannot be reached."""
+    port = free_port()  # nothing listens there
+    uri = f"http://admin:hunter2-secret@127.0.0.1:{port}"
+    result = cli(uri, *command, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
+                 MLFLOW_HTTP_REQUEST_TIMEOUT="5")
+    assert result.returncode == 1
+    assert "hunter2-secret" not in result.stdout + result.stderr
+    assert f"http://admin:***@127.0.0.1:{port}" in result.stderr

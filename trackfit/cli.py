@@ -234,7 +234,7 @@ def _print_json(rows):
 def main(argv=None):
     """The console script: exit code 0, or 1 with one line on stderr.
 
-    Runs with MLflow's deserialisation guard on unless --trust-model (trust.guard); the
+    Runs with MLflow's deserialisation guard on unless --trust-model (trust.guarded); the
     tracking password never reaches stderr (store.scrub).
     """
     from . import store, trust
