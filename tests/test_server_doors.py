@@ -1,9 +1,8 @@
 """The team server's doors: loopback unless logins, MLflow's host and CORS checks, secrets.
 
 The refusal to bind beyond loopback and the scrubbed password need no server. The rest look
-at the running one
-(``.ci/run`` starts it; TRACKFIT_SERVER_URI, TRACKFIT_SERVER_DIR as given to
-scripts/server.sh) and skip without it.
+at the running one (``.ci/run`` starts it; TRACKFIT_SERVER_URI, TRACKFIT_SERVER_DIR as given
+to scripts/server.sh) and skip without it.
 """
 
 import base64
