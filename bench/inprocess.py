@@ -11,15 +11,19 @@ import time
 
 
 def predict(data, repeat):
-    """What trackfit predict calls against the bare estimator, A B A B; pyfunc's own too."""
+    """What trackfit predict calls against the bare estimator, A B A B; pyfunc's own too.
+
+    Each gets the rows as it would: trackfit the frame its read makes, pyfunc the same
+    frame, the bare estimator a ready numpy array.
+    """
     import mlflow
 
-    from trackfit import data as datamod
+    from trackfit import data as datamod, scoring
     from trackfit.entrypoints.predict import predictor
 
     uri = "models:/model-diabetes@champion"
-    frame = datamod.load(data, require_target=False)[datamod.FEATURES]
-    array = frame.to_numpy()
+    frame = scoring.read(data)[datamod.FEATURES]  # what trackfit predict reads
+    array = datamod.load(data, require_target=False)[datamod.FEATURES].to_numpy()
     trackfit = predictor(uri)
     pyfunc = mlflow.pyfunc.load_model(uri)
     bare = mlflow.sklearn.load_model(uri)

@@ -174,6 +174,26 @@ def predict(report, repeat, rows, data):
                   ratio >= 0.8, "python bench/inprocess.py predict DATA 5")
 
 
+def predict_command(report, repeat, rows, data):
+    """Figure 11: the whole predict command, parquet to parquet, against the hand-written floor."""
+    template = Path(fresh())
+    run(TRACKFIT + ["main", "--cv", "0"], template)
+    output = ["--output", "predictions.parquet"]
+    commands = {f"predict {rows} rows, parquet to parquet":
+                TRACKFIT + ["predict", "--data", str(data)] + output,
+                f"predict floor {rows} rows":
+                [PYTHON, str(PROJECT / "bench/predict_floor.py"), str(data), "predictions.parquet"]}
+    results = interleaved(commands, repeat, template=template / "mlflow.db")  # models stay there
+    shutil.rmtree(template, ignore_errors=True)
+    report.samples(results, commands)
+    trackfit, floor = results.values()
+    wall, cpu = ratios(trackfit, floor), ratios(trackfit, floor, 2)
+    report.figure(11, f"predict {rows:,} rows parquet->parquet / floor",
+                  f"{wall:.2f} wall ({median(trackfit):.1f} s / {median(floor):.1f} s); "
+                  f"{cpu:.2f} CPU", "<= 1.1", wall <= 1.1,
+                  "python -m trackfit predict; python bench/predict_floor.py")
+
+
 def train_big(report, repeat, rows, data, frame_mb):
     """Figure 7: train (linear) on many rows: wall time, and peak memory over the lab's."""
     commands = {f"train linear {rows} rows": TRACKFIT + ["train", "--data", str(data)],
@@ -256,21 +276,25 @@ def main(argv=None):
     args.repeat = args.repeat or (1 if args.smoke else 5)
     output = Path(args.output) if args.output else (None if args.smoke else OUTPUT)
     rows = 20_000 if args.smoke else 1_000_000
-    only = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 9))
+    only = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 9)) | {11}
     header = environment()
     print("\n".join(header), flush=True)
     report = Report()
     scratch = Path(fresh())
     try:
         data, frame_mb = scratch / f"diabetes-{rows}.parquet", 0.0
+        big = scratch / f"diabetes-{10 * rows}.parquet"
         if only & {6, 7}:
             frame_mb = float(fixture("synthetic", rows, data))
+        if 11 in only:
+            fixture("synthetic", 10 * rows, big)
         steps = {1: lambda: lab(report, args.repeat),
                  3: lambda: listing(report, args.repeat),
                  4: lambda: mlflow_run(report, args.repeat),
                  5: lambda: compare(report, args.repeat, 200 if args.smoke else 10_000),
                  6: lambda: predict(report, args.repeat, rows, data),
                  7: lambda: train_big(report, args.repeat, rows, data, frame_mb),
+                 11: lambda: predict_command(report, args.repeat, 10 * rows, big),
                  8: lambda: fit_times(report, args.repeat)}
         for number, step in steps.items():
             if number in only or (number == 1 and 2 in only):

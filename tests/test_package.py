@@ -6,6 +6,8 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import mlflow
 import pytest
@@ -72,8 +74,8 @@ def test_trackfit_main_runs_the_lab_in_an_empty_folder(installed, tmp_path):
         assert "trackfit.git_commit" not in run.data.tags
         assert run.data.tags["trackfit.plugin_distribution"] == "trackfit"
     champion = client.get_model_version_by_alias("model-diabetes", "champion")
-    path = mlflow.artifacts.download_artifacts(
-        artifact_uri=f"{champion.source}/requirements.txt", tracking_uri=store)
-    with open(path) as f:
-        names = [line.split("==")[0] for line in f if line.strip()]
+    model_id = champion.source.removeprefix("models:/")
+    folder = client.get_logged_model(model_id).artifact_location
+    requirements = Path(urlsplit(folder).path) / "requirements.txt"
+    names = [line.split("==")[0] for line in requirements.read_text().split()]
     assert names == ["mlflow", "scikit-learn", "numpy", "scipy", "pandas", "skops"]

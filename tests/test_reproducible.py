@@ -254,7 +254,7 @@ def test_rerun_of_a_tree_run_matches_metric_by_metric(shared_store, rerun_setup)
 @pytest.mark.slow
 def test_rerun_refuses_when_the_code_changed_unless_forced(shared_store, rerun_setup):
     folder, _, run_id = rerun_setup
-    plugin = folder / "plugins" / "scikit_learn.py"
+    plugin = folder / "trackfit" / "estimators.py"
     original = plugin.read_text()
     before = len(reruns_of(shared_store, run_id))
     try:

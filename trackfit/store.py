@@ -3,7 +3,11 @@
 import contextlib
 import os
 import random
+import shutil
+import sqlite3
+import tempfile
 import time
+from pathlib import Path
 
 
 # Conflicts one more attempt resolves: SQLite busy, or two writers inserting the same row
@@ -64,6 +68,7 @@ def prepare(experiment_name=None):
     experiment named by ``--experiment-name`` or MLFLOW_EXPERIMENT_NAME is set with
     ``mlflow.set_experiment``, which copes with another process creating it meanwhile.
     Under ``mlflow run`` the run, and so the experiment, already exist: nothing to set.
+    A new SQLite store starts as a copy of :func:`template` (see :func:`seed`).
     """
     import mlflow
 
@@ -72,6 +77,8 @@ def prepare(experiment_name=None):
         folder = os.path.dirname(os.path.abspath(path))
         os.makedirs(folder, exist_ok=True)
         with file_lock(os.path.abspath(path) + ".lock"):
+            if not os.path.exists(path):
+                seed(path)
             mlflow.MlflowClient().search_experiments(max_results=1)
     if os.environ.get("MLFLOW_RUN_ID"):
         return
@@ -80,6 +87,63 @@ def prepare(experiment_name=None):
         name = os.environ.get("MLFLOW_EXPERIMENT_NAME")
     if name:
         mlflow.set_experiment(name)
+
+
+def cache_folder():
+    """trackfit's folder in the user's cache: $XDG_CACHE_HOME/trackfit or ~/.cache/trackfit."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "trackfit"
+
+
+def template():
+    """An empty SQLite store migrated by this MLflow version, made once and kept in the cache.
+
+    MLflow creates a new store by running every alembic migration (about 2 s); a copy of one
+    it made before opens as MLflow's own: the schema check reads the same head revision.
+    The template holds no experiment: MLflow adds the Default one, with an artifact location
+    under the folder of the store it opens, the first time it opens the copy.
+    Returns its path, or None when the cache folder cannot be written.
+    """
+    import mlflow
+
+    path = cache_folder() / f"mlflow-{mlflow.__version__}.db"
+    if path.exists():
+        return path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, partial = tempfile.mkstemp(dir=path.parent, suffix=".partial")
+    except OSError:
+        return None
+    os.close(handle)
+    os.remove(partial)  # MLflow creates the file itself
+    try:
+        client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{partial}")
+        client.search_experiments(max_results=1)  # creates the tables, migrates, adds Default
+        with contextlib.closing(sqlite3.connect(partial)) as db, db:
+            db.execute("delete from experiment_tags where experiment_id = 0")
+            db.execute("delete from experiments where experiment_id = 0")
+        os.replace(partial, path)  # whole or not at all, for other processes making it too
+    except Exception:
+        if os.path.exists(partial):
+            os.remove(partial)
+        raise
+    return path
+
+
+def seed(path):
+    """Start the new SQLite store ``path`` as a copy of the cached :func:`template`."""
+    source = template()
+    if source is None:
+        return
+    handle, partial = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)),
+                                       suffix=".partial")
+    os.close(handle)
+    try:
+        shutil.copyfile(source, partial)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
 
 
 def transient(exc):

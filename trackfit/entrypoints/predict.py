@@ -4,7 +4,7 @@ import os
 import sys
 import tempfile
 
-from .. import TrackfitError, data as datamod, tags, trust
+from .. import TrackfitError, data as datamod, scoring, tags, trust
 from ..tracking import log, step_run
 
 DEFAULT_MODEL = "models:/model-diabetes@champion"
@@ -44,12 +44,15 @@ def _write(frame, output):
 
 
 def predictor(model):
-    """The function that predicts with ``model``: pyfunc's, which enforces the signature.
+    """The function that predicts with ``model``: its own predict after one schema check
+    (trackfit.scoring; pyfunc for models that cannot be served so).
 
-    Skipping pyfunc's schema check for scikit-learn models was measured (BENCHMARKS.md,
-    figure 6) and bought nothing on the frames data.load makes, so there is one path.
+    The model is loaded from the copy trust.check looked at, and refused if the installed
+    plugins do not vouch for it.
     """
-    return trust.load(model).predict  # refuses models the installed plugins do not vouch for
+    source = trust.check(model)
+    with trust.own_model():
+        return scoring.predictor(source)
 
 
 def predict(data="diabetes", model=DEFAULT_MODEL, output="", nested=False):
@@ -62,7 +65,7 @@ def predict(data="diabetes", model=DEFAULT_MODEL, output="", nested=False):
             raise TrackfitError(f"output '{output}' must end in .parquet or .csv")
         log(params={"data": data.safe, "model": model, "output": output})
         info = _model_info(model)
-        frame = datamod.load(data, require_target=False)
+        frame = scoring.read(data)
         needed = [spec.name for spec in info.signature.inputs] if info.signature else None
         if needed:
             missing = [name for name in needed if name not in frame.columns]

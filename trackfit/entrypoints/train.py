@@ -30,16 +30,49 @@ def scores(y_true, y_pred, prefix):
 
 
 def cv_scores(estimator, X, y, folds):
-    """Mean and standard deviation of each metric over ``folds`` folds of the training split."""
+    """Mean and standard deviation of each metric over ``folds`` folds of the training split.
+
+    The folds are taken by row index from one array (``X.to_numpy()`` of a one-block frame
+    is a view): each fold copies its rows once, where folds of a frame copy them twice.
+    """
     from sklearn.model_selection import KFold, cross_validate
 
-    result = cross_validate(estimator, X, y, cv=KFold(folds), scoring=SCORERS)
+    if "copy_X" in estimator.get_params(deep=False):
+        estimator = estimator.set_params(copy_X=False)  # each fold's rows are its own copy
+    result = cross_validate(estimator, X.to_numpy(), y, cv=KFold(folds), scoring=SCORERS)
     out = {}
     for name, scorer in SCORERS.items():
         values = result[f"test_{name}"] * (-1 if scorer.startswith("neg_") else 1)
         out[f"cv_{name}"] = float(values.mean())
         out[f"cv_{name}_std"] = float(values.std())
     return out
+
+
+def rows_of(frame, rows):
+    """The feature columns of ``rows`` as a frame of one float64 block: one copy of the rows.
+
+    scikit-learn turns a frame of separate columns into one array again on every fit and
+    predict; a frame of one block it reads in place.
+    """
+    import numpy as np
+    import pandas as pd
+
+    block = np.empty((len(rows), len(datamod.FEATURES)), order="F")
+    for at, name in enumerate(datamod.FEATURES):
+        np.take(frame[name].to_numpy(dtype="float64"), rows, out=block[:, at])
+    return pd.DataFrame(block, columns=datamod.FEATURES, copy=False)
+
+
+def split(frame, test_size, random_state):
+    """The rows train_test_split picks, taken once by index: X_train, X_test, y_train, y_test."""
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    train_rows, test_rows = train_test_split(
+        np.arange(len(frame)), test_size=test_size, random_state=random_state
+    )
+    y = frame[datamod.TARGET].to_numpy()
+    return rows_of(frame, train_rows), rows_of(frame, test_rows), y[train_rows], y[test_rows]
 
 
 def resolve(estimator, params, random_state):
@@ -85,7 +118,6 @@ def train(estimator="linear", params=None, data="diabetes", test_size=0.3, rando
     """
     import mlflow
     from sklearn.base import clone
-    from sklearn.model_selection import train_test_split
 
     with step_run("train", nested=nested, run_name=estimator) as run:
         if not 0 < test_size < 1:
@@ -97,10 +129,12 @@ def train(estimator="linear", params=None, data="diabetes", test_size=0.3, rando
         data = datamod.source(data)
         frame = datamod.load(data) if frame is None else frame
         datamod.check_rows(frame, data, test_size, cv)
-        X, y = frame[datamod.FEATURES], frame[datamod.TARGET]
-        X_train, X_test, y_train, y_test = train_test_split(
-            X, y, test_size=test_size, random_state=random_state
-        )
+        dataset = datamod.dataset(frame, data)
+        store.retry(mlflow.log_input, dataset, context="training")
+        digest = dataset.digest
+        X_train, X_test, y_train, y_test = split(frame, test_size, random_state)
+        del frame, dataset  # the split holds the rows now: no second copy during the fits
+        datamod.release()
         started = time.perf_counter()
         try:
             model.fit(X_train, y_train)
@@ -110,10 +144,9 @@ def train(estimator="linear", params=None, data="diabetes", test_size=0.3, rando
         train_pred = model.predict(X_train)
         metrics = {**scores(y_train, train_pred, "training"),
                    **scores(y_test, model.predict(X_test), "test")}
+        train_pred = train_pred[:5]  # what the signature needs
         if cv:
             metrics.update(cv_scores(clone(model), X_train, y_train, cv))
-        dataset = datamod.dataset(frame, data)
-        store.retry(mlflow.log_input, dataset, context="training")
         info = log_model(spec, model, X_train, train_pred)
         # Metrics logged after the model and linked to it: logged before, log_model links
         # them itself by reading back every metric's history. One write for all of it.
@@ -127,7 +160,7 @@ def train(estimator="linear", params=None, data="diabetes", test_size=0.3, rando
             tags.PLUGIN: spec.plugin,
             tags.PLUGIN_VERSION: spec.plugin_version,
             tags.PLUGIN_DISTRIBUTION: spec.distribution,
-            tags.DATA_DIGEST: dataset.digest,
+            tags.DATA_DIGEST: digest,
             tags.FIT_SECONDS: f"{fit_seconds:.4f}",
             tags.MODEL_URI: info.model_uri,
             **provenance.tags(),
