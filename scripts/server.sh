@@ -13,11 +13,20 @@
 # TRACKFIT_SERVER_DIR (.server), TRACKFIT_SERVER_WORKERS (4), TRACKFIT_SERVER_AUTH=1 for
 # MLflow's basic-auth app (user `admin`, password in .server/admin-password unless
 # MLFLOW_AUTH_ADMIN_PASSWORD is set), MLFLOW (the mlflow command; default: the one on PATH).
+#
+# Doors: TRACKFIT_SERVER_HOST (127.0.0.1) is the address mlflow server binds; anything but
+# loopback is refused unless TRACKFIT_SERVER_AUTH=1, since whoever reaches the server can
+# register a model. PostgreSQL always listens on 127.0.0.1 only. MLflow accepts requests whose
+# Host header is this server's own (127.0.0.1:<port>, localhost:<port>, <host>:<port>) or one
+# in TRACKFIT_SERVER_ALLOWED_HOSTS (comma-separated, e.g. mlflow.example.com:5005), and
+# state-changing requests from web pages of localhost or TRACKFIT_SERVER_CORS_ORIGINS only.
+# Secrets live in files of mode 0600 and reach the processes through their environment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DIR=$(mkdir -p "${TRACKFIT_SERVER_DIR:-.server}" && cd "${TRACKFIT_SERVER_DIR:-.server}" && pwd)
-HOST=127.0.0.1
+HOST=${TRACKFIT_SERVER_HOST:-127.0.0.1}
+PG_HOST=127.0.0.1
 PORT=${TRACKFIT_SERVER_PORT:-5005}
 PG_PORT=${TRACKFIT_PG_PORT:-5433}
 WORKERS=${TRACKFIT_SERVER_WORKERS:-4}
@@ -33,6 +42,16 @@ PG_USER=mlflow
 
 say() { echo "server: $*"; }
 die() { echo "server: error: $*" >&2; exit 1; }
+
+loopback() { case "$1" in 127.*|localhost|::1|'[::1]') return 0 ;; *) return 1 ;; esac; }
+
+# The address clients on this machine use: the bound one, or loopback for a wildcard bind.
+client_host() { case "$HOST" in 0.0.0.0|::|'[::]') echo 127.0.0.1 ;; *) echo "$HOST" ;; esac; }
+
+check_doors() {
+    loopback "$HOST" || [ -n "$AUTH" ] ||
+        die "will not bind the tracking server to $HOST without logins: anyone who reaches it could register a model that every predict then loads. Set TRACKFIT_SERVER_AUTH=1, or keep TRACKFIT_SERVER_HOST=127.0.0.1"
+}
 
 pg_bindir() {
     local found
@@ -67,11 +86,11 @@ as_pg() {
 pg() { local tool=$1; shift; as_pg "$(pg_bindir)/$tool" "$@"; }
 
 # A random secret in $DIR/<name>, readable by its owner only, made once.
-secret() { [ -f "$DIR/$1" ] || (umask 077 && "$PYTHON" -c "import secrets; print(secrets.token_hex(16))" > "$DIR/$1"); }
+secret() { [ -f "$DIR/$1" ] || (umask 077 && "$PYTHON" -c "import secrets; print(secrets.token_hex(16))" > "$DIR/$1"); chmod 600 "$DIR/$1"; }
 
 pg_password() { cat "$DIR/pg-password"; }
 
-backend_uri() { echo "postgresql+psycopg2://$PG_USER:$(pg_password)@$HOST:$PG_PORT/$1"; }
+backend_uri() { echo "postgresql+psycopg2://$PG_USER:$(pg_password)@$PG_HOST:$PG_PORT/$1"; }
 
 pg_running() { [ -f "$PGDATA/postmaster.pid" ] && pg pg_ctl status -D "$PGDATA" >/dev/null 2>&1; }
 
@@ -93,15 +112,15 @@ pg_init() {
 pg_start() {
     pg_running && return
     pg pg_ctl start -D "$PGDATA" -w -t 60 -l "$PGLOG" \
-        -o "-c listen_addresses=$HOST -p $PG_PORT -k $PGRUN" >/dev/null ||
+        -o "-c listen_addresses=$PG_HOST -p $PG_PORT -k $PGRUN" >/dev/null ||
         die "PostgreSQL did not start, see $PGLOG"
     local db
     for db in mlflow mlflow_auth; do
-        PGPASSWORD=$(pg_password) "$(pg_bindir)/psql" -h "$HOST" -p "$PG_PORT" -U "$PG_USER" \
+        PGPASSWORD=$(pg_password) "$(pg_bindir)/psql" -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" \
             -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 ||
-            PGPASSWORD=$(pg_password) "$(pg_bindir)/createdb" -h "$HOST" -p "$PG_PORT" -U "$PG_USER" "$db"
+            PGPASSWORD=$(pg_password) "$(pg_bindir)/createdb" -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" "$db"
     done
-    say "PostgreSQL on $HOST:$PG_PORT, data in $PGDATA"
+    say "PostgreSQL on $PG_HOST:$PG_PORT, data in $PGDATA"
 }
 
 pg_stop() { pg_running && pg pg_ctl stop -D "$PGDATA" -m fast -w >/dev/null || true; }
@@ -109,7 +128,7 @@ pg_stop() { pg_running && pg pg_ctl stop -D "$PGDATA" -m fast -w >/dev/null || t
 mlflow_pid() { [ -f "$DIR/mlflow.pid" ] && kill -0 "$(cat "$DIR/mlflow.pid")" 2>/dev/null && cat "$DIR/mlflow.pid"; }
 
 healthy() {
-    "$PYTHON" - "http://$HOST:$PORT/health" <<'EOF' 2>/dev/null
+    "$PYTHON" - "http://$(client_host):$PORT/health" <<'EOF' 2>/dev/null
 import sys, urllib.request
 sys.exit(0 if urllib.request.urlopen(sys.argv[1], timeout=2).status == 200 else 1)
 EOF
@@ -124,7 +143,8 @@ mlflow_start() {
         secret admin-password
         secret flask-secret-key
         export MLFLOW_FLASK_SERVER_SECRET_KEY=${MLFLOW_FLASK_SERVER_SECRET_KEY:-$(cat "$DIR/flask-secret-key")}
-        cat > "$DIR/basic_auth.ini" <<EOF
+        # Written under umask 077: never readable by others, not even for a moment.
+        (umask 077 && cat > "$DIR/basic_auth.ini") <<EOF
 [mlflow]
 default_permission = READ
 database_uri = $(backend_uri mlflow_auth)
@@ -138,12 +158,18 @@ EOF
         app=(--app-name basic-auth)
     fi
     mkdir -p "$DIR/artifacts"
+    local hosts="127.0.0.1:$PORT,localhost:$PORT" origins="http://127.0.0.1:$PORT"
+    loopback "$HOST" || hosts="$hosts,$(client_host):$PORT"
+    [ "$(client_host)" = 127.0.0.1 ] || origins="$origins,http://$(client_host):$PORT"
+    hosts="$hosts${TRACKFIT_SERVER_ALLOWED_HOSTS:+,$TRACKFIT_SERVER_ALLOWED_HOSTS}"
+    origins="$origins${TRACKFIT_SERVER_CORS_ORIGINS:+,$TRACKFIT_SERVER_CORS_ORIGINS}"
     # The database URI (with its password) goes in the environment, not on the command line.
     # No background job workers: trackfit runs no server-side (GenAI) jobs.
     MLFLOW_SERVER_ENABLE_JOB_EXECUTION=${MLFLOW_SERVER_ENABLE_JOB_EXECUTION:-false} \
     MLFLOW_BACKEND_STORE_URI=$(backend_uri mlflow) MLFLOW_AUTH_CONFIG_PATH=$DIR/basic_auth.ini \
         setsid "$MLFLOW" server --host "$HOST" --port "$PORT" --workers "$WORKERS" \
         --artifacts-destination "$DIR/artifacts" "${app[@]}" \
+        --allowed-hosts "$hosts" --cors-allowed-origins "$origins" --x-frame-options SAMEORIGIN \
         >"$DIR/mlflow.log" 2>&1 < /dev/null &
     echo $! > "$DIR/mlflow.pid"
     local tries=0
@@ -153,8 +179,8 @@ EOF
         [ $tries -lt 240 ] || die "mlflow server not healthy after 120 s, see $DIR/mlflow.log"
         sleep 0.5
     done
-    say "MLflow tracking server at http://$HOST:$PORT${AUTH:+ (basic auth, user admin, password in $DIR/admin-password)}"
-    say "use it: export MLFLOW_TRACKING_URI=http://$HOST:$PORT"
+    say "MLflow tracking server at http://$(client_host):$PORT${AUTH:+ (basic auth, user admin, password in $DIR/admin-password)}"
+    say "use it: export MLFLOW_TRACKING_URI=http://$(client_host):$PORT"
 }
 
 mlflow_stop() {
@@ -168,20 +194,20 @@ mlflow_stop() {
 }
 
 case "${1:-}" in
-    start) install_postgresql; pg_init; pg_start; mlflow_start ;;
+    start) check_doors; install_postgresql; pg_init; pg_start; mlflow_start ;;
     stop) mlflow_stop; pg_stop; say "stopped" ;;
     status)
-        pg_running && say "PostgreSQL running on $HOST:$PG_PORT" || say "PostgreSQL stopped"
+        pg_running && say "PostgreSQL running on $PG_HOST:$PG_PORT" || say "PostgreSQL stopped"
         if [ -n "$(mlflow_pid || true)" ] && healthy; then
-            say "tracking server running at http://$HOST:$PORT"
+            say "tracking server running at http://$(client_host):$PORT"
         else
             say "tracking server stopped"; exit 3
         fi ;;
-    uri) echo "http://$HOST:$PORT" ;;
+    uri) echo "http://$(client_host):$PORT" ;;
     backend-uri) backend_uri mlflow ;;
     db-restart)
         pg pg_ctl restart -D "$PGDATA" -m fast -w -t 60 -l "$PGLOG" \
-            -o "-c listen_addresses=$HOST -p $PG_PORT -k $PGRUN" >/dev/null
+            -o "-c listen_addresses=$PG_HOST -p $PG_PORT -k $PGRUN" >/dev/null
         say "PostgreSQL restarted" ;;
     *) echo "usage: $0 start|stop|status|uri|backend-uri|db-restart" >&2; exit 2 ;;
 esac

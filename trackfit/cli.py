@@ -192,6 +192,10 @@ def build_parser():
     parser.add_argument("--experiment-name", "--experiment_name", dest="experiment_name",
                         help="MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, or the "
                              "one `mlflow run` chose)")
+    parser.add_argument("--trust-model", "--trust_model", dest="trust_model",
+                        action="store_true",
+                        help="load models trackfit cannot vouch for (pickles, unknown flavors); "
+                             "only for a store you control (also TRACKFIT_TRUST_MODELS=1)")
     steps = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, command in COMMANDS.items():
         sub = steps.add_parser(name, help=command.help, description=command.help)
@@ -253,29 +257,34 @@ def _print_json(rows):
 
 
 def main(argv=None):
-    """The console script: exit code 0, or 1 with one line on stderr."""
-    args = build_parser().parse_args(argv)
-    try:
-        run(args)
-    except TrackfitError as exc:
-        if args.traceback:
-            raise
-        print(f"trackfit: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("trackfit: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:
-        if args.traceback:
-            raise
-        from .store import explain
+    """The console script: exit code 0, or 1 with one line on stderr (130 on Ctrl-C).
 
-        explained = explain(exc)
-        if explained:
-            print(f"trackfit: error: {explained}", file=sys.stderr)
+    Runs with MLflow's deserialisation guard on unless --trust-model (trust.guarded); the
+    tracking password never reaches stderr (store.scrub).
+    """
+    from . import store, trust
+
+    args = build_parser().parse_args(argv)
+    with trust.guarded(args.trust_model):
+        try:
+            run(args)
+        except TrackfitError as exc:
+            if args.traceback:
+                raise
+            print(store.scrub(f"trackfit: error: {exc}"), file=sys.stderr)
             return 1
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        print(f"trackfit: error: {type(exc).__name__}: {text} "
-              "(run again with --traceback for the details)", file=sys.stderr)
-        return 1
+        except KeyboardInterrupt:
+            print("trackfit: interrupted", file=sys.stderr)
+            return 130
+        except Exception as exc:
+            if args.traceback:
+                raise
+            explained = store.explain(exc)
+            if explained:
+                print(store.scrub(f"trackfit: error: {explained}"), file=sys.stderr)
+                return 1
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            print(store.scrub(f"trackfit: error: {type(exc).__name__}: {text} "
+                              "(run again with --traceback for the details)"), file=sys.stderr)
+            return 1
     return 0

@@ -1,6 +1,9 @@
 """Data: a source (embedded copy, file, URL, run artifact) -> a validated frame of the lab's columns."""
 
+import math
 import os
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -143,22 +146,52 @@ def read(data):
             raise not_found(target)
         if os.path.isdir(target):
             raise TrackfitError(f"data '{target}' is a folder; pass data= one parquet or CSV file")
+        if not os.path.isfile(target):
+            raise TrackfitError(
+                f"data '{target}' is not a regular file (a device or a pipe); "
+                "pass data= one parquet or CSV file"
+            )
     kind = src.format
     if not kind:
         raise TrackfitError(
             f"cannot tell the format of data '{src.safe}': name it .parquet, .csv or .tsv"
         )
     try:
-        if kind == "parquet":
-            local = not isinstance(target, str) or "://" not in target
-            return _read_parquet(target) if local else pd.read_parquet(target)
-        return pd.read_csv(target, sep="\t" if kind == "tsv" else ",")
+        with warnings.catch_warnings():
+            # "Columns have mixed types": validate names the column and row instead.
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+            if kind == "parquet":
+                local = not isinstance(target, str) or "://" not in target
+                return _read_parquet(target) if local else pd.read_parquet(target)
+            return pd.read_csv(target, sep="\t" if kind == "tsv" else ",")
     except pd.errors.EmptyDataError as exc:
         raise TrackfitError(
             f"data '{src.safe}' is empty; pass a file with a header row and data"
         ) from exc
+    except UnicodeDecodeError as exc:
+        raise TrackfitError(
+            f"data '{src.safe}' is not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+            f"position {exc.start}); pass a {kind} file, saved as UTF-8"
+        ) from exc
+    except pd.errors.ParserError as exc:
+        ragged = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if ragged:
+            header, line, saw = ragged.groups()
+            raise TrackfitError(
+                f"data '{src.safe}' line {line} has {saw} fields where the header has "
+                f"{header}; fix or remove that line"
+            ) from exc
+        raise TrackfitError(
+            f"data '{src.safe}' is not a readable {kind} file "
+            f"({_scrub(str(exc).splitlines()[0], src)}); check the file, or re-export it"
+        ) from exc
     except Exception as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if src.kind == "http" and isinstance(exc, OSError):
+            raise TrackfitError(
+                f"cannot reach data '{src.safe}' ({_scrub(reason, src)}); check the URL, and "
+                "that its server is up and reachable from here"
+            ) from exc
         raise unreadable(src, kind, reason) from exc
 
 
@@ -177,7 +210,9 @@ def validate(frame, data, require_target=True):
     out = pd.DataFrame({c: frame[by_upper[c]] for c in wanted}, copy=False)  # no copy yet
     for column in wanted:
         values = out[column]
-        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        if pd.api.types.is_bool_dtype(values):
+            raise boolean(name, column)
+        if not pd.api.types.is_numeric_dtype(values):
             numbers = pd.to_numeric(values, errors="coerce")
             bad = values[numbers.isna() & values.notna()]
             if len(bad):
@@ -188,6 +223,11 @@ def validate(frame, data, require_target=True):
     if holes.any().any():
         counts = {c: int(n) for c, n in holes.sum().items()}
         raise missing_values(name, int(holes.any(axis=1).sum()), counts)
+    endless = out.abs() == math.inf
+    if endless.any().any():
+        rows = endless.any(axis=1)
+        counts = {c: int(n) for c, n in endless.sum().items()}
+        raise infinite(name, int(rows.sum()), counts, rows.idxmax())
     return out
 
 
@@ -198,13 +238,22 @@ def columns(names, name, require_target=True):
     by_upper = {}
     for column in names:
         key = str(column).strip().upper()
-        by_upper.setdefault(ALIASES.get(key, key), column)
+        key = ALIASES.get(key, key)
+        if key in by_upper and key in FEATURES + [TARGET]:
+            raise TrackfitError(
+                f"data '{name}' has columns {by_upper[key]!r} and {column!r}, which are both "
+                f"{key} (names match in any case); keep one and rename or drop the other"
+            )
+        by_upper.setdefault(key, column)
     wanted = FEATURES + ([TARGET] if require_target else [])
     missing = [c for c in wanted if c not in by_upper]
     if missing:
+        unnamed = [str(i + 1) for i, c in enumerate(frame.columns)
+                   if not str(c).strip() or str(c).startswith("Unnamed: ")]
+        hint = f"; column(s) {', '.join(unnamed)} of its header have no name" if unnamed else ""
         raise TrackfitError(
             f"data '{name}' lacks column(s) {', '.join(missing)}; "
-            f"it needs {' '.join(wanted)} (any case)"
+            f"it needs {' '.join(wanted)} (any case){hint}"
         )
     if TARGET in by_upper and TARGET not in wanted:
         wanted = wanted + [TARGET]
@@ -242,6 +291,44 @@ def unreadable(data, kind, reason):
     return TrackfitError(
         f"data '{src.safe}' is not a readable {kind} file ({_scrub(reason, src)}); "
         f"check the file, or re-export it as {kind}"
+    )
+
+
+def boolean(name, column):
+    return TrackfitError(
+        f"data '{name}' column {column} holds true/false values; the lab's columns "
+        "are numbers (SEX is 1 or 2): write them as numbers"
+    )
+
+
+def infinite(name, rows, counts, first):
+    where = ", ".join(f"{c}: {n}" for c, n in counts.items() if n)
+    return TrackfitError(
+        f"data '{name}' has infinite values, or numbers too large for float64, in "
+        f"{rows} row(s) ({where}; first at row {first}); replace or drop them, then run again"
+    )
+
+
+def check_rows(frame, data, test_size, cv):
+    """Refuse a frame too small for the held-out split and the folds asked for.
+
+    The split is train_test_split's: ceil(test_size * rows) held out. Each metric needs two
+    rows (R2 is undefined on one), so the held-out part and every fold need at least two.
+    """
+    rows = len(frame)
+    held_out = math.ceil(test_size * rows)
+    training = rows - held_out
+    needed = max(2 * cv, 2)
+    if held_out >= 2 and training >= needed:
+        return
+    least = next(n for n in range(rows, 10 * (needed + 2) + 10)
+                 if math.ceil(test_size * n) >= 2 and n - math.ceil(test_size * n) >= needed)
+    folds = f" and {cv}-fold cross-validation needs {needed} training rows" if cv else ""
+    raise TrackfitError(
+        f"data '{source(data).safe}' has {rows} row(s): test_size {test_size} leaves "
+        f"{training} for training and {held_out} held out; each part needs at least 2 rows"
+        f"{folds}. Pass at least {least} rows"
+        + (", or fewer folds (cv=0 turns them off)" if cv else "")
     )
 
 

@@ -22,6 +22,25 @@ def tracking_uri():
     return mlflow.get_tracking_uri()
 
 
+def scrub(text):
+    """``text`` with the tracking server's password and token replaced by ***.
+
+    They can arrive in MLFLOW_TRACKING_URI (http://user:password@host), or in
+    MLFLOW_TRACKING_PASSWORD and MLFLOW_TRACKING_TOKEN, and MLflow's messages may repeat them.
+    """
+    from urllib.parse import urlsplit
+
+    secrets = [os.environ.get("MLFLOW_TRACKING_PASSWORD"), os.environ.get("MLFLOW_TRACKING_TOKEN")]
+    try:
+        secrets.append(urlsplit(os.environ.get("MLFLOW_TRACKING_URI", "")).password)
+    except ValueError:
+        pass
+    for secret in secrets:
+        if secret and len(secret) >= 3:
+            text = text.replace(secret, "***")
+    return text
+
+
 def sqlite_path(uri):
     """The file of a ``sqlite:///`` URI, else None."""
     prefix = "sqlite:///"

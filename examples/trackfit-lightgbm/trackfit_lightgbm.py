@@ -8,6 +8,15 @@ import pluggy
 
 hookimpl = pluggy.HookimplMarker("trackfit")
 
+# The types MLflow's lightgbm flavor writes into every skops model's MLmodel as trusted.
+# trackfit loads a model only when each type its MLmodel trusts is one a plugin declares.
+TRUSTED_TYPES = [
+    "collections.OrderedDict",
+    "lightgbm.basic.Booster",
+    "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.sklearn.LGBMRegressor",
+]
+
 
 def regressor():
     """A new LGBMRegressor that does not print LightGBM's log lines on every fit."""
@@ -24,4 +33,5 @@ def register_estimators(register):
         defaults={"n_jobs": 1},
         description="LightGBM gradient boosted trees (100 trees, 31 leaves)",
         flavor="lightgbm",
+        trusted_types=TRUSTED_TYPES,
     )

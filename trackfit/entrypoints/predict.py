@@ -4,7 +4,7 @@ import os
 import sys
 import tempfile
 
-from .. import TrackfitError, data as datamod, scoring, tags
+from .. import TrackfitError, data as datamod, scoring, tags, trust
 from ..tracking import log, step_run
 
 DEFAULT_MODEL = "models:/model-diabetes@champion"
@@ -45,8 +45,14 @@ def _write(frame, output):
 
 def predictor(model):
     """The function that predicts with ``model``: its own predict after one schema check
-    (trackfit.scoring; pyfunc for models that cannot be served so)."""
-    return scoring.predictor(model)
+    (trackfit.scoring; pyfunc for models that cannot be served so).
+
+    The model is loaded from the copy trust.check looked at, and refused if the installed
+    plugins do not vouch for it.
+    """
+    source = trust.check(model)
+    with trust.own_model():
+        return scoring.predictor(source)
 
 
 def _predict_spark(spark, data, model, info, needed, output, run):

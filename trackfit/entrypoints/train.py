@@ -3,7 +3,7 @@
 import time
 
 from .. import TrackfitError, data as datamod, evaluation, hyperparams, plugins, project
-from .. import provenance, store, tags
+from .. import provenance, store, tags, trust
 from ..tracking import log, step_run
 
 SCORERS = {
@@ -110,7 +110,8 @@ def log_model(spec, model, X, y_pred):
             serialization_format="skops",
             skops_trusted_types=list(spec.trusted_types) or None,
         )
-    return flavor.log_model(model, **options)
+    with trust.own_model():  # log_model loads the model back to check its input example
+        return flavor.log_model(model, **options)
 
 
 def train(estimator="linear", params=None, data="diabetes", test_size=0.3, random_state=0, cv=5,
@@ -140,6 +141,7 @@ def train(estimator="linear", params=None, data="diabetes", test_size=0.3, rando
 
             frame, dataset = sparkmod.load(spark, data)
         frame = datamod.load(data) if frame is None else frame
+        datamod.check_rows(frame, data, test_size, cv)
         dataset = dataset or datamod.dataset(frame, data)
         store.retry(mlflow.log_input, dataset, context="training")
         digest = dataset.digest

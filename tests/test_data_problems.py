@@ -1,0 +1,136 @@
+"""Data problems are named as data problems: which column, which rows, what to do.
+
+The cases a careless user or an attacker could feed the data path; README's "When something
+is wrong" lists them. Each fails `train` with one line, exit 1, the run FAILED, and no library
+warning on stderr.
+"""
+
+import os
+import socket
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from trackfit import TrackfitError, data
+from trackfit.entrypoints.train import train
+
+from .conftest import cli
+from .test_errors import assert_failed_run, assert_one_line_error
+
+
+def lab():
+    return data.load("diabetes")
+
+
+def csv(path, frame):
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+def closed_port():
+    """A loopback port nothing listens on: bound, then released."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def case(tmp_path, name):
+    frame = lab()
+    if name == "infinity":
+        frame.loc[[3, 9], "BMI"] = np.inf
+        return csv(tmp_path / "inf.csv", frame), [
+            "has infinite values", "in 2 row(s) (BMI: 2; first at row 3)", "replace or drop"]
+    if name == "too large for float64":
+        path = tmp_path / "huge.csv"
+        text = frame.to_csv(index=False).splitlines()
+        cells = text[3].split(",")
+        cells[2] = "9" * 1_000_000  # one megabyte-long number in a line
+        text[3] = ",".join(cells)
+        path.write_text("\n".join(text) + "\n")
+        return str(path), ["too large for float64", "(BMI: 1; first at row 2)"]
+    if name == "three rows":
+        return csv(tmp_path / "three.csv", frame.head(3)), [
+            "has 3 row(s): test_size 0.3 leaves 2 for training and 1 held out",
+            "5-fold cross-validation needs 10 training rows", "Pass at least 15 rows",
+            "cv=0 turns them off"]
+    if name == "ragged line":
+        path = tmp_path / "ragged.csv"
+        lines = frame.to_csv(index=False).splitlines()
+        lines[5] += ",1,2,3"
+        path.write_text("\n".join(lines) + "\n")
+        return str(path), ["line 6 has 14 fields where the header has 11", "fix or remove"]
+    if name == "booleans":
+        frame["SEX"] = frame["SEX"] == 2
+        return csv(tmp_path / "bool.csv", frame), ["column SEX holds true/false values"]
+    if name == "same column in two cases":
+        frame.insert(0, "age", frame["AGE"] + 1)
+        return csv(tmp_path / "dup.csv", frame), [
+            "columns 'age' and 'AGE', which are both AGE", "keep one"]
+    if name == "empty column name":
+        frame = frame.rename(columns={"BMI": ""})
+        return csv(tmp_path / "unnamed.csv", frame), [
+            "lacks column(s) BMI", "column(s) 3 of its header have no name"]
+    if name == "nested parquet":
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        table = table.set_column(2, "BMI", pa.array([{"v": v} for v in frame["BMI"]]))
+        pq.write_table(table, tmp_path / "nested.parquet")
+        return str(tmp_path / "nested.parquet"), ["column BMI is not numeric", "row 0"]
+    if name == "path traversal":
+        return "../../../../../../etc/passwd", ["cannot tell the format", "name it .parquet"]
+    if name == "folder":
+        os.mkdir(tmp_path / "folder.csv")
+        return str(tmp_path / "folder.csv"), ["is a folder"]
+    if name == "device":
+        return "/dev/urandom", ["is not a regular file"]
+    if name == "zero bytes":
+        (tmp_path / "zero.csv").write_bytes(b"")
+        return str(tmp_path / "zero.csv"), ["is empty"]
+    if name == "binary named .csv":
+        (tmp_path / "binary.csv").write_bytes(bytes(range(128, 256)) * 32)
+        return str(tmp_path / "binary.csv"), ["is not UTF-8 text", "byte 0x80 at position 0"]
+    if name == "closed loopback port":
+        url = f"http://127.0.0.1:{closed_port()}/diabetes.csv"
+        return url, [f"cannot reach data '{url}'", "Connection refused", "check the URL"]
+    raise AssertionError(name)
+
+
+CASES = ["infinity", "too large for float64", "three rows", "ragged line", "booleans",
+         "same column in two cases", "empty column name", "nested parquet", "path traversal",
+         "folder", "device", "zero bytes", "binary named .csv", "closed loopback port"]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_each_data_problem_is_one_line_about_the_data(store, tmp_path, name):
+    source, phrases = case(tmp_path, name)
+    result = cli(store, "train", "--estimator", "linear", "--data", source)
+    line = assert_one_line_error(result, *phrases)
+    assert "params" not in line and "rejected" not in line
+    assert result.stderr.strip() == line  # no library warning around it
+    assert_failed_run(store, "train")
+
+
+def test_infinity_is_a_data_problem_for_predict_too(store, tmp_path):
+    model = train("linear", cv=0)["model_uri"]
+    source, phrases = case(tmp_path, "infinity")
+    output = tmp_path / "out.csv"
+    result = cli(store, "predict", "--data", source, "--output", str(output), "--model", model)
+    assert_one_line_error(result, *phrases)
+    assert_failed_run(store, "predict")
+    assert not output.exists()
+
+
+@pytest.mark.parametrize("rows, test_size, cv, ok", [
+    (15, 0.3, 5, True),   # 10 training rows, 2 per fold; 5 held out
+    (14, 0.3, 5, False),  # 9 training rows: one fold of 1
+    (3, 0.3, 0, False),   # 1 held out
+    (4, 0.5, 0, True),
+])
+def test_the_smallest_frame_train_accepts(rows, test_size, cv, ok):
+    frame = lab().head(rows)
+    if ok:
+        data.check_rows(frame, "x.csv", test_size, cv)
+    else:
+        with pytest.raises(TrackfitError, match="each part needs at least 2 rows"):
+            data.check_rows(frame, "x.csv", test_size, cv)

@@ -1,0 +1,124 @@
+"""The team server's doors: loopback unless logins, MLflow's host and CORS checks, secrets.
+
+The refusal to bind beyond loopback and the scrubbed password need no server. The rest look
+at the running one (``.ci/run`` starts it; TRACKFIT_SERVER_URI, TRACKFIT_SERVER_DIR as given
+to scripts/server.sh) and skip without it.
+"""
+
+import base64
+import os
+import stat
+import subprocess
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from .conftest import PROJECT, cli
+from .test_server import PASSWORD, SCRIPT, free_port, names, server, trackfit  # noqa: F401
+
+SERVER_DIR = PROJECT / os.environ.get("TRACKFIT_SERVER_DIR", ".server")
+SECRET_FILES = ("pg-password", "admin-password", "flask-secret-key", "basic_auth.ini")
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10"])
+def test_binding_beyond_loopback_without_logins_is_refused(tmp_path, host):
+    env = {k: v for k, v in os.environ.items() if k != "TRACKFIT_SERVER_AUTH"}
+    env.update(TRACKFIT_SERVER_HOST=host, TRACKFIT_SERVER_DIR=str(tmp_path / "server"),
+               TRACKFIT_SERVER_PORT="1", TRACKFIT_PG_PORT="1")
+    result = subprocess.run([str(SCRIPT), "start"], capture_output=True, text=True, env=env,
+                            timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"server: error: will not bind the tracking server to {host} "
+                                    "without logins")
+    assert "TRACKFIT_SERVER_AUTH=1" in result.stderr
+    assert list((tmp_path / "server").iterdir()) == []  # nothing initialised, nothing started
+
+
+def secrets():
+    """Every secret of the running server: the files' contents, and the test's password."""
+    found = [PASSWORD] if PASSWORD else []
+    for name in SECRET_FILES[:3]:
+        if (SERVER_DIR / name).exists():
+            found.append((SERVER_DIR / name).read_text().strip())
+    return [s for s in found if s]
+
+
+def test_secret_files_are_readable_by_their_owner_only(server):
+    present = [SERVER_DIR / name for name in SECRET_FILES if (SERVER_DIR / name).exists()]
+    assert SERVER_DIR / "pg-password" in present
+    for path in present:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_no_password_on_a_command_line_or_in_a_log(server):
+    assert secrets()
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (FileNotFoundError, NotADirectoryError, PermissionError, ProcessLookupError):
+            continue
+        for secret in secrets():
+            assert secret not in cmdline, f"process {proc.name} has a password on its command line"
+    logs = list(SERVER_DIR.glob("*.log")) + list(SERVER_DIR.glob("pg/*.log"))
+    assert logs
+    for log in logs:
+        text = log.read_text(errors="replace")
+        for secret in secrets():
+            assert secret not in text, f"{log} holds a password"
+
+
+def test_no_password_in_a_runs_params_or_tags(server, names):
+    experiment, _ = names
+    done = trackfit(server, experiment, "train", "--estimator", "linear", "--cv", "0")
+    assert done.returncode == 0, done.stderr
+    assert not any(secret in done.stdout + done.stderr for secret in secrets())
+    client = mlflow.MlflowClient(tracking_uri=server)
+    (run,) = client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
+    values = " ".join(list(run.data.params.values()) + list(run.data.tags.values()))
+    for secret in secrets():
+        assert secret not in values
+
+
+def request(url, headers=(), data=None):
+    """The HTTP status of a request to the server, with its login."""
+    headers = dict(headers)
+    if PASSWORD:
+        login = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
+        headers["Authorization"] = f"Basic {login}"
+    req = urllib.request.Request(url, data=data, headers=headers,
+                                 method="POST" if data else "GET")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_foreign_hosts_and_cross_origin_writes_are_refused(server):
+    search = f"{server}/api/2.0/mlflow/experiments/search?max_results=1"
+    port = urllib.parse.urlsplit(server).port
+    assert request(search) == 200
+    assert request(search, {"Host": f"localhost:{port}"}) == 200
+    assert request(search, {"Host": f"rebound.example:{port}"}) == 403  # DNS rebinding
+    assert request(search, {"Host": f"10.1.2.3:{port}"}) == 403  # a private address
+    create = f"{server}/api/2.0/mlflow/experiments/create"
+    body, json = b'{"name": "from-a-web-page"}', {"Content-Type": "application/json"}
+    assert request(create, {**json, "Origin": "https://evil.example"}, body) == 403
+    assert mlflow.MlflowClient(tracking_uri=server).get_experiment_by_name(
+        "from-a-web-page") is None
+
+
+@pytest.mark.parametrize("command", [("train", "--cv", "0"), ("rerun", "0123")])
+def test_the_tracking_password_never_reaches_stderr(command):
+    """A login in MLFLOW_TRACKING_URI is shown as *** when the server cannot be reached."""
+    port = free_port()  # nothing listens there
+    uri = f"http://admin:hunter2-secret@127.0.0.1:{port}"
+    result = cli(uri, *command, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
+                 MLFLOW_HTTP_REQUEST_TIMEOUT="5")
+    assert result.returncode == 1
+    assert "hunter2-secret" not in result.stdout + result.stderr
+    assert f"http://admin:***@127.0.0.1:{port}" in result.stderr

@@ -1,0 +1,189 @@
+"""Models are data: trackfit loads only what the installed plugins vouch for.
+
+Each crafted model is logged to the test store and registered as the champion, as someone
+with write access to a shared store could; `python -m trackfit predict` must refuse it with
+one line, mark its run FAILED, write nothing and run none of the model's code.
+"""
+
+import os
+import tempfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from sklearn.linear_model import LinearRegression
+
+from trackfit import TrackfitError, data, trust
+from trackfit.entrypoints.train import train
+
+from .conftest import cli, runs
+from .test_errors import assert_failed_run, assert_one_line_error
+from .test_estimators import BUILT_IN
+
+
+class WritesAFile:
+    """Unpickling this object opens ``path`` for writing: it creates the file."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def predict(self, X):  # so MLflow logs it with a python_function flavor, like a model
+        return X
+
+    def __reduce__(self):
+        return open, (self.path, "w")
+
+
+def fitted():
+    frame = data.load("diabetes")
+    return LinearRegression().fit(frame[data.FEATURES], frame[data.TARGET])
+
+
+def champion(log):
+    """Log a model with ``log(name)`` in a run of its own and make it model-diabetes@champion."""
+    with mlflow.start_run(run_name="crafted"):
+        info = log("model")
+    version = mlflow.register_model(info.model_uri, "model-diabetes")
+    mlflow.MlflowClient().set_registered_model_alias("model-diabetes", "champion",
+                                                     version.version)
+    return info.model_uri
+
+
+def crafted(folder_edit):
+    """A real skops model whose saved folder ``folder_edit(path)`` rewrites, logged as is."""
+    def log(name):
+        folder = Path(tempfile.mkdtemp()) / "model"
+        mlflow.sklearn.save_model(fitted(), folder, pip_requirements=[])
+        folder_edit(folder)
+        mlflow.log_artifacts(str(folder), name)
+        return SimpleNamespace(model_uri=f"runs:/{mlflow.active_run().info.run_id}/{name}")
+    return log
+
+
+def edit_mlmodel(change):
+    def edit(folder):
+        path = folder / "MLmodel"
+        mlmodel = yaml.safe_load(path.read_text())
+        change(mlmodel)
+        path.write_text(yaml.safe_dump(mlmodel))
+    return edit
+
+
+def refused(store, tmp_path, *phrases, args=(), **env):
+    output = tmp_path / "predictions.csv"
+    result = cli(store, *args, "predict", "--output", str(output), **env)
+    line = assert_one_line_error(result, "will not load model", *phrases)
+    assert_failed_run(store, "predict")
+    assert not output.exists()
+    return line
+
+
+def test_a_pickle_with_a_side_effect_is_refused_and_never_runs(store, tmp_path):
+    marker = tmp_path / "pwned"
+    champion(lambda name: mlflow.sklearn.log_model(
+        WritesAFile(str(marker)), name=name, serialization_format="cloudpickle",
+        pip_requirements=[]))
+    assert not marker.exists()  # logging it ran nothing either
+
+    line = refused(store, tmp_path, "saved as cloudpickle", "--trust-model")
+    assert line.startswith("trackfit: error: will not load model 'models:/model-diabetes@champion'")
+    assert not marker.exists()
+
+
+def test_mlflows_own_guard_is_on_in_trackfits_process(store, tmp_path):
+    """Even a load that skipped trust.check would be refused by MLflow in a trackfit process."""
+    marker = tmp_path / "pwned"
+    uri = champion(lambda name: mlflow.sklearn.log_model(
+        WritesAFile(str(marker)), name=name, serialization_format="cloudpickle",
+        pip_requirements=[]))
+    with trust.guarded():
+        with pytest.raises(Exception, match="Deserializing this model is disallowed"):
+            mlflow.pyfunc.load_model(uri)
+    assert trust.GUARD_ENV not in os.environ  # restored after the block
+    assert not marker.exists()
+
+
+def test_a_skops_model_that_trusts_a_dangerous_type_is_refused(store, tmp_path):
+    champion(lambda name: mlflow.sklearn.log_model(
+        fitted(), name=name, serialization_format="skops",
+        skops_trusted_types=["builtins.eval", "posix.system"], pip_requirements=[]))
+    refused(store, tmp_path, "tells skops to trust builtins.eval, posix.system",
+            "which no installed plugin declares")
+
+
+def test_an_unknown_flavor_is_refused(store, tmp_path):
+    def rename(mlmodel):
+        flavors = mlmodel["flavors"]
+        flavors["xgboost"] = flavors.pop("sklearn")
+        flavors["python_function"]["loader_module"] = "mlflow.xgboost"
+
+    champion(crafted(edit_mlmodel(rename)))
+    refused(store, tmp_path, "its flavor 'xgboost' is not one an installed plugin registered",
+            "(sklearn)")
+
+
+@pytest.mark.parametrize("change, phrase", [
+    (lambda m: m["flavors"]["python_function"].update(loader_module="evil_loader"),
+     "its python_function loader is 'evil_loader', not mlflow.sklearn"),
+    (lambda m: m["flavors"]["python_function"].update(code="code"),
+     "brings its own code or pickles (code)"),
+    (lambda m: m["flavors"]["sklearn"].update(pickled_model="../../../etc/passwd"),
+     "pickled_model '../../../etc/passwd' leads out of the model's folder"),
+    (lambda m: m["flavors"]["python_function"].update(model_path="/etc/passwd"),
+     "model_path '/etc/passwd' leads out of the model's folder"),
+])
+def test_custom_loaders_and_paths_out_of_the_folder_are_refused(store, tmp_path, change, phrase):
+    champion(crafted(edit_mlmodel(change)))
+    refused(store, tmp_path, phrase)
+
+
+def test_a_link_out_of_the_model_folder_is_refused(tmp_path, store):
+    copy = tmp_path / "copy"
+    mlflow.sklearn.save_model(fitted(), copy, pip_requirements=[])
+    (copy / "model.skops").unlink()
+    (copy / "model.skops").symlink_to("/etc/passwd")
+    with pytest.raises(TrackfitError, match="cannot fetch model"):  # MLflow refuses the link
+        trust.check(str(copy))
+
+
+def test_trust_model_loads_a_pickle_from_a_store_you_control(store, tmp_path):
+    champion(lambda name: mlflow.sklearn.log_model(
+        fitted(), name=name, serialization_format="cloudpickle", pip_requirements=[]))
+    refused(store, tmp_path, "saved as cloudpickle")
+
+    for args, env in (((("--trust-model",)), {}), ((), {"TRACKFIT_TRUST_MODELS": "1"})):
+        output = tmp_path / "trusted.csv"
+        result = cli(store, *args, "predict", "--output", str(output), **env)
+        assert result.returncode == 0, result.stderr
+        predicted = pd.read_csv(output)
+        assert len(predicted) == 442
+        frame = data.load("diabetes")
+        assert np.allclose(predicted["prediction"], fitted().predict(frame[data.FEATURES]))
+        output.unlink()
+    assert len(runs(store, "predict", "FINISHED")) == 2
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+def test_every_built_in_model_passes_the_check(store, name):
+    result = train(name, cv=0)
+    folder = trust.check(result["model_uri"])
+    mlmodel = yaml.safe_load((Path(folder) / "MLmodel").read_text())
+    assert mlmodel["flavors"]["sklearn"]["serialization_format"] == "skops"
+    frame = data.load("diabetes")
+    model = trust.load(result["model_uri"])
+    assert len(model.predict(frame[data.FEATURES].head(5))) == 5
+
+
+def test_the_champion_predicts_through_the_check(store, tmp_path):
+    for name in ("linear", "tree"):
+        train(name, cv=0)
+    assert cli(store, "register").returncode == 0
+    output = tmp_path / "predictions.parquet"
+    result = cli(store, "predict", "--output", str(output))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert len(pd.read_parquet(output)) == 442
