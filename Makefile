@@ -42,7 +42,7 @@ serve: venv
 
 # The team tracking server (scripts/server.sh): PostgreSQL and `mlflow server` on loopback.
 $(VENV)/.server: $(VENV)/.installed pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test,spark,server]'
+	$(BIN)/python -m pip install --quiet -e '.[test,tune,spark,server]'
 	touch $@
 
 server: $(VENV)/.server

@@ -248,7 +248,7 @@ def columns(names, name, require_target=True):
     wanted = FEATURES + ([TARGET] if require_target else [])
     missing = [c for c in wanted if c not in by_upper]
     if missing:
-        unnamed = [str(i + 1) for i, c in enumerate(frame.columns)
+        unnamed = [str(i + 1) for i, c in enumerate(names)
                    if not str(c).strip() or str(c).startswith("Unnamed: ")]
         hint = f"; column(s) {', '.join(unnamed)} of its header have no name" if unnamed else ""
         raise TrackfitError(

@@ -112,7 +112,9 @@ def _download(model_uri):
 
     destination = tempfile.mkdtemp(prefix="trackfit-model-")
     try:
-        return mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=destination)
+        with _environ({"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}):  # no bars on stderr
+            return mlflow.artifacts.download_artifacts(artifact_uri=model_uri,
+                                                       dst_path=destination)
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TrackfitError(

@@ -61,7 +61,9 @@ def _predict_spark(spark, data, model, info, needed, output, run):
 
     from .. import spark as sparkmod
 
-    result, rows = sparkmod.predict(spark, data, model, needed, output)
+    checked = trust.check(model)  # the executors load the copy that was looked at
+    with trust.own_model():
+        result, rows = sparkmod.predict(spark, data, checked, needed, output)
     mlflow.set_tags({tags.ROWS: rows, tags.MODEL_ID: info.model_id or ""})
     if output:
         print(f"predict: {rows} predictions written to {output} by Spark, run {run.info.run_id}")

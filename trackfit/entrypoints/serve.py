@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from .. import TrackfitError
+from .. import TrackfitError, trust
 from .predict import DEFAULT_MODEL, _model_info
 
 EXAMPLE = "serving_input_example.json"
@@ -39,16 +39,15 @@ def serve(model=DEFAULT_MODEL, host="127.0.0.1", port=5001):
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise TrackfitError(f"host '{host}' is not loopback; serve only listens on 127.0.0.1")
     _model_info(model)  # a clear error for a model that is not there
-    # TRUST CHECK: the same checks on the model as `predict`; wired at merge as
-    #     trust.check(model, trust=False)
-    # which raises TrackfitError for a model no installed plugin vouches for.
+    checked = trust.check(model)  # the same checks as predict; serve the copy it looked at
     example = input_example(model)
     if example:
         print(f"serve: try it with\n  {curl(example, host, port)}", flush=True)
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
+    env[trust.GUARD_ENV] = "true"  # checked above; MLflow's guard would refuse skops too
     command = [os.path.join(os.path.dirname(sys.executable), "mlflow"), "models", "serve",
-               "-m", model, "--env-manager", "local", "-h", host, "-p", str(port)]
+               "-m", checked, "--env-manager", "local", "-h", host, "-p", str(port)]
     print(f"serve: {model} on http://{host}:{port}/invocations (Ctrl-C stops it)", flush=True)
     try:
         code = subprocess.run(command, env=env).returncode
