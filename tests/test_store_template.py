@@ -1,9 +1,10 @@
 """A new SQLite store starts as a copy of a migrated empty one, cached per MLflow version."""
 
 import sqlite3
+import subprocess
+import sys
 
 import mlflow
-from mlflow.server.handlers import initialize_backend_stores
 
 from .conftest import cli
 
@@ -51,5 +52,9 @@ def test_a_new_store_is_a_copy_of_the_cached_template_and_mlflow_opens_it(tmp_pa
     client.create_registered_model("from-plain-mlflow")
 
     # What `mlflow ui` / `mlflow server` does on start: open both stores, checking the schema.
-    initialize_backend_stores(uri, uri, str(second / "mlartifacts"))
+    # In a process of its own, as the server: it sets the process's registry URI for good.
+    subprocess.run([sys.executable, "-c",
+                    "import sys; from mlflow.server.handlers import initialize_backend_stores; "
+                    "initialize_backend_stores(sys.argv[1], sys.argv[1], sys.argv[2])",
+                    uri, str(second / "mlartifacts")], check=True, timeout=300)
     assert [m.name for m in client.search_registered_models()] == ["from-plain-mlflow"]
