@@ -13,7 +13,7 @@ from .. import tags as tagnames
 from ..pool import pool
 from ..progress import Progress
 from ..tracking import client, higher_is_better, log, step_run
-from .train import SCORERS, train
+from .train import SCORERS, split, train
 
 SEARCHES = ("tpe", "random", "grid")
 METRICS = tuple(f"cv_{name}" for name in SCORERS)
@@ -175,7 +175,6 @@ def tune(estimator="tree", space="", trials=20, search="tpe", n_jobs=1, spark=""
     result as ``train`` returns it.
     """
     from mlflow.entities import RunTag
-    from sklearn.model_selection import train_test_split
 
     with step_run("tune", nested=nested, run_name=f"tune-{estimator}") as run:
         if search not in SEARCHES:
@@ -197,9 +196,7 @@ def tune(estimator="tree", space="", trials=20, search="tpe", n_jobs=1, spark=""
             trials = len(grid_points(searched, trials, random_state))
         data = datamod.source(data)
         frame = datamod.load(data) if frame is None else frame
-        X_train, _, y_train, _ = train_test_split(
-            frame[datamod.FEATURES], frame[datamod.TARGET], test_size=test_size,
-            random_state=random_state)
+        X_train, _, y_train, _ = split(frame, test_size, random_state)  # train's own split
         log(params={"estimator": estimator, "space": spacemod.to_text(searched),
                     "trials": trials, "search": search, "n_jobs": n_jobs, "spark": spark,
                     "data": data.safe, "test_size": test_size,
