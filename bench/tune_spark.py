@@ -21,9 +21,9 @@ def main(trials, master):
     from trackfit import data as datamod, hyperparams, plugins
     from trackfit.entrypoints.train import cv_scores
     from trackfit.entrypoints.tune import TrialLog, search_study
-    from trackfit.pool import spark_session
+    from trackfit.spark import session
 
-    spark = spark_session(master)
+    spark = session(master)
     spark.sparkContext.setLogLevel("ERROR")
     spec = plugins.catalogue().get("tree")
     frame = datamod.load("diabetes")

@@ -5,8 +5,6 @@ picklable values; the tracking store is only ever written by the process that as
 """
 
 import contextlib
-import os
-import sys
 import time
 
 
@@ -24,18 +22,6 @@ def evaluate(estimator, X, y, folds):
     return metrics, "", time.perf_counter() - started
 
 
-def spark_session(master):
-    """The active Spark session, or a new one on ``master`` (pip install trackfit[spark])."""
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:
-        raise ImportError(
-            f"spark={master} needs pyspark: pip install -e '.[spark,tune]'") from exc
-    if master.startswith("local"):  # the executors' Python is this one, with its packages
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    return SparkSession.builder.master(master).appName("trackfit-tune").getOrCreate()
-
-
 @contextlib.contextmanager
 def pool(n_jobs=1, spark=""):
     """A ``run(tasks)`` that evaluates [(estimator, X, y, folds), ...], results in order.
@@ -51,7 +37,9 @@ def pool(n_jobs=1, spark=""):
     if spark:
         from joblibspark import register_spark
 
-        spark_session(spark)
+        from .spark import session
+
+        session(spark)  # the active one, or one whose executors use this interpreter
         register_spark()
         backend = "spark"
     # One thread per trial: a trial's OpenMP or BLAS team beside the others only slows it.
