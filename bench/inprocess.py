@@ -23,7 +23,7 @@ def predict(data, repeat):
     from trackfit.entrypoints.predict import predictor
 
     uri = "models:/model-diabetes@champion"
-    frame = scoring.read(data)[datamod.FEATURES]  # what trackfit predict reads
+    frame = scoring.read(data)[datamod.FEATURES]  # one float64 block, as predict lays out
     array = datamod.load(data, require_target=False)[datamod.FEATURES].to_numpy()
     trackfit = predictor(uri)
     pyfunc = mlflow.pyfunc.load_model(uri)

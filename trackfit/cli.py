@@ -12,7 +12,7 @@ import json
 import sys
 from dataclasses import dataclass
 
-from . import TrackfitError, __version__
+from . import TrackfitError, __version__, first_line
 
 
 def whole(text):
@@ -283,7 +283,7 @@ def main(argv=None):
             if explained:
                 print(store.scrub(f"trackfit: error: {explained}"), file=sys.stderr)
                 return 1
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            text = first_line(exc, default="")
             print(store.scrub(f"trackfit: error: {type(exc).__name__}: {text} "
                               "(run again with --traceback for the details)"), file=sys.stderr)
             return 1

@@ -2,7 +2,7 @@
 
 import difflib
 
-from . import TrackfitError
+from . import TrackfitError, first_line
 
 SEED_PARAM = "random_state"
 
@@ -78,7 +78,7 @@ def build(spec, overrides, seed):
 def rejected(spec, overrides, exc):
     """The error for hyperparameter values the estimator refused."""
     given = ",".join(f"{k}={v}" for k, v in overrides.items()) or "its defaults"
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    message = first_line(exc)
     return TrackfitError(
         f"estimator '{spec.name}' rejected {given}: {message} Fix the value in params."
     )

@@ -26,7 +26,7 @@ import contextlib
 import os
 import tempfile
 
-from . import TrackfitError
+from . import TrackfitError, first_line
 
 TRUST_ENV = "TRACKFIT_TRUST_MODELS"
 # MLflow's own guard: "false" refuses pickle and cloudpickle, and also skops (whose trusted
@@ -116,7 +116,7 @@ def _download(model_uri):
             return mlflow.artifacts.download_artifacts(artifact_uri=model_uri,
                                                        dst_path=destination)
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)
         raise TrackfitError(
             f"cannot fetch model '{model_uri}' ({reason}); pass a models:/ or runs:/ URI "
             "of a model trackfit logged"

@@ -4,7 +4,7 @@ import os
 import sys
 import tempfile
 
-from .. import TrackfitError, data as datamod, scoring, tags, trust
+from .. import TrackfitError, data as datamod, first_line, scoring, tags, trust
 from ..tracking import log, step_run
 
 DEFAULT_MODEL = "models:/model-diabetes@champion"
@@ -17,7 +17,7 @@ def _model_info(model):
     try:
         return get_model_info(model)
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)
         raise TrackfitError(
             f"cannot find model '{model}' ({reason}); register one first "
             "(mlflow run . -e register) or pass model= a models:/ or runs:/ URI"

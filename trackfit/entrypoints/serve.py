@@ -40,7 +40,7 @@ def serve(model=DEFAULT_MODEL, host="127.0.0.1", port=5001):
         raise TrackfitError(f"host '{host}' is not loopback; serve only listens on 127.0.0.1")
     _model_info(model)  # a clear error for a model that is not there
     checked = trust.check(model)  # the same checks as predict; serve the copy it looked at
-    example = input_example(model)
+    example = input_example(checked)  # from the copy the check fetched: no second download
     if example:
         print(f"serve: try it with\n  {curl(example, host, port)}", flush=True)
     env = dict(os.environ)
