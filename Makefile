@@ -32,7 +32,7 @@ bench: venv
 # address of the experiment's training runs and of the latest compare run's report.html.
 UI_PORT ?= 5000
 ui: venv
-	$(BIN)/python -m trackfit.ui --port $(UI_PORT) $(UI_ARGS)
+	$(BIN)/python -m trackfit.cli.ui --port $(UI_PORT) $(UI_ARGS)
 
 # The champion over HTTP on loopback (trackfit serve: mlflow models serve --env-manager local,
 # with the venv's bin first on PATH for the uvicorn MLflow starts).

@@ -1,10 +1,35 @@
-"""trackfit: train, track, compare and register regression models with MLflow."""
+"""trackfit: train, track, compare and register regression models with MLflow.
+
+For plugins: ``from trackfit import hookimpl`` (or ``pluggy.HookimplMarker("trackfit")``,
+which is the same marker) and implement ``register_estimators(register)``.
+"""
+
+import pluggy
 
 __version__ = "0.1.0"
+
+hookimpl = pluggy.HookimplMarker("trackfit")
+hookspec = pluggy.HookspecMarker("trackfit")
 
 
 class TrackfitError(Exception):
     """A problem the user can fix; the CLI prints it as one line and exits non-zero."""
+
+
+class DataError(TrackfitError):
+    """The data cannot be read, or is not the lab's columns as numbers."""
+
+
+class EstimatorError(TrackfitError):
+    """An unknown estimator, or hyperparameters it does not take."""
+
+
+class ModelRefused(TrackfitError):
+    """A model trackfit will not load: the installed plugins do not vouch for it."""
+
+
+class StoreError(TrackfitError):
+    """The tracking store or registry cannot do what was asked."""
 
 
 def first_line(exc, default=None):

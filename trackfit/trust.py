@@ -147,7 +147,7 @@ def _problem(folder):
 
 
 def _specs():
-    from . import plugins
+    from .estimators import plugins
 
     return plugins.catalogue().specs
 

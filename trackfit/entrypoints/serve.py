@@ -6,7 +6,8 @@ import subprocess
 import sys
 
 from .. import TrackfitError, trust
-from .predict import DEFAULT_MODEL, _model_info
+from ..engines.predicting import model_info
+from ..tracking.registry import DEFAULT_MODEL
 
 EXAMPLE = "serving_input_example.json"
 
@@ -38,7 +39,7 @@ def serve(model=DEFAULT_MODEL, host="127.0.0.1", port=5001):
     """
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise TrackfitError(f"host '{host}' is not loopback; serve only listens on 127.0.0.1")
-    _model_info(model)  # a clear error for a model that is not there
+    model_info(model)  # a clear error for a model that is not there
     checked = trust.check(model)  # the same checks as predict; serve the copy it looked at
     example = input_example(checked)  # from the copy the check fetched: no second download
     if example:

@@ -25,12 +25,14 @@ from pathlib import Path
 
 import pluggy
 
-from . import TrackfitError, __version__, hookspecs, project, space
+from .. import EstimatorError, TrackfitError, __version__
+from ..tracking import project
+from . import hookspecs, space
 
 ENTRY_POINT_GROUP = "trackfit"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 FACTORY_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
-BUILT_IN = ("scikit_learn", "trackfit.estimators")
+BUILT_IN = ("scikit_learn", "trackfit.estimators.builtin")
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class EstimatorSpec:
             for part in attr.split("."):
                 obj = getattr(obj, part)
         except (ImportError, AttributeError) as exc:
-            raise TrackfitError(
+            raise EstimatorError(
                 f"estimator '{self.name}' (plugin '{self.plugin}') cannot be built: "
                 f"{self.factory} is not importable ({exc}); install what the plugin needs"
             ) from exc
@@ -92,7 +94,7 @@ class Catalogue:
         return sorted({spec.name for spec in self.specs})
 
     def get(self, name):
-        """The spec for ``name`` or ``plugin:name``, or a TrackfitError saying what to pass."""
+        """The spec for ``name`` or ``plugin:name``, or a EstimatorError saying what to pass."""
         if ":" in name:
             found = [spec for spec in self.specs if spec.qualified_name == name]
         else:
@@ -102,7 +104,7 @@ class Catalogue:
         if len(found) > 1:
             claims = ", ".join(f"'{spec.plugin}'{_from(spec)}" for spec in found)
             choices = " or ".join(spec.qualified_name for spec in found)
-            raise TrackfitError(
+            raise EstimatorError(
                 f"estimator '{name}' is registered by {len(found)} plugins ({claims}); "
                 f"choose one with estimator={choices}"
             )
@@ -117,7 +119,7 @@ class Catalogue:
             if failed
             else ""
         )
-        raise TrackfitError(
+        raise EstimatorError(
             f"unknown estimator '{name}'.{hint} "
             f"List them with `python -m trackfit estimators`.{broken}"
         )

@@ -2,7 +2,7 @@
 
 import difflib
 
-from . import TrackfitError, first_line
+from .. import EstimatorError, first_line
 
 SEED_PARAM = "random_state"
 
@@ -33,7 +33,7 @@ def parse(text):
             continue
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise TrackfitError(
+            raise EstimatorError(
                 f"cannot read params {text!r}: write name=value pairs separated by commas, "
                 "e.g. params=max_depth=3,min_samples_leaf=2"
             )
@@ -44,12 +44,12 @@ def parse(text):
 def build(spec, overrides, seed):
     """A new, unfitted estimator from its spec: defaults, then overrides, then the run's seed.
 
-    Raises TrackfitError for unknown names and for values the estimator rejects.
+    Raises EstimatorError for unknown names and for values the estimator rejects.
     """
     estimator = spec.load_factory()()
     known = estimator.get_params(deep=False)
     if SEED_PARAM in overrides:
-        raise TrackfitError(
+        raise EstimatorError(
             f"{SEED_PARAM} is the run's seed: pass random_state={overrides[SEED_PARAM]} "
             "as its own parameter, not inside params"
         )
@@ -58,7 +58,7 @@ def build(spec, overrides, seed):
         if name not in known:
             close = difflib.get_close_matches(name, list(known), n=1)
             hint = f"did you mean {close[0]}? " if close else ""
-            raise TrackfitError(
+            raise EstimatorError(
                 f"estimator '{spec.name}' has no hyperparameter '{name}'; {hint}"
                 f"it takes: {', '.join(sorted(known))}"
             )
@@ -79,6 +79,6 @@ def rejected(spec, overrides, exc):
     """The error for hyperparameter values the estimator refused."""
     given = ",".join(f"{k}={v}" for k, v in overrides.items()) or "its defaults"
     message = first_line(exc)
-    return TrackfitError(
+    return EstimatorError(
         f"estimator '{spec.name}' rejected {given}: {message} Fix the value in params."
     )

@@ -2,9 +2,12 @@
 
 import os
 
-from . import TrackfitError, hyperparams, plugins, provenance, tags as tagnames
-from .hyperparams import SEED_PARAM
-from .tracking import client
+from .. import TrackfitError
+from ..estimators import hyperparams, plugins
+from ..estimators.hyperparams import SEED_PARAM
+from ..tracking import provenance
+from ..tracking import tags as tagnames
+from ..tracking.runs import client
 
 
 def recorded_run(run_id):
@@ -93,7 +96,7 @@ def rerun(run_id, force=False):
     """Rerun training run ``run_id``; raise TrackfitError if any metric differs."""
     import mlflow
 
-    from .entrypoints.train import train
+    from ..entrypoints.train import train
 
     run = recorded_run(run_id)
     reasons = code_changes(run)

@@ -1,8 +1,6 @@
 """The hooks a trackfit plugin can implement."""
 
-import pluggy
-
-hookspec = pluggy.HookspecMarker("trackfit")
+from .. import hookspec
 
 
 @hookspec

@@ -12,7 +12,7 @@ import json
 import sys
 from dataclasses import dataclass
 
-from . import TrackfitError, __version__, first_line
+from .. import TrackfitError, __version__, first_line
 
 
 def whole(text):
@@ -34,7 +34,7 @@ def names(text):
 
 def params(text):
     """'max_depth=3,criterion=poisson' -> {'max_depth': 3, 'criterion': 'poisson'}."""
-    from .hyperparams import parse
+    from ..estimators.hyperparams import parse
 
     return parse(text)
 
@@ -137,7 +137,7 @@ COMMANDS = {
          Option("port", whole, "port")),
         store=False),
     "rerun": Command(
-        "trackfit.rerun:rerun", "train a finished training run again, compare metrics",
+        "trackfit.cli.rerun:rerun", "train a finished training run again, compare metrics",
         (Option("run_id", help="the id of a finished training run", positional=True),
          Option("force", bool, "rerun even if the code changed since (other commit, local "
                                "changes)")),
@@ -210,15 +210,15 @@ def run(args):
     command = COMMANDS[args.command]
     values = {o.name: convert(o, getattr(args, o.name)) for o in command.options}
     if command.store:
-        from . import store
+        from ..tracking import store
 
         store.prepare(args.experiment_name)
     return command.load()(**values)
 
 
 def list_estimators(json=False):
-    from . import space
-    from .plugins import catalogue
+    from ..estimators import space
+    from ..estimators.plugins import catalogue
 
     specs = catalogue().specs
     rows = [{"name": s.name, "plugin": s.plugin, "version": s.plugin_version,
@@ -241,7 +241,7 @@ def list_estimators(json=False):
 
 
 def list_plugins(json=False):
-    from .plugins import catalogue
+    from ..estimators.plugins import catalogue
 
     found = catalogue().plugins
     if json:
@@ -262,7 +262,8 @@ def main(argv=None):
     Runs with MLflow's deserialisation guard on unless --trust-model (trust.guarded); the
     tracking password never reaches stderr (store.scrub).
     """
-    from . import store, trust
+    from .. import trust
+    from ..tracking import store
 
     args = build_parser().parse_args(argv)
     with trust.guarded(args.trust_model):

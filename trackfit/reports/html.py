@@ -9,7 +9,8 @@ import math
 from datetime import datetime, timezone
 from html import escape
 
-from . import evaluation, tags
+from ..tracking import tags
+from . import evaluation
 
 TOP_MODELS = 3  # predicted-vs-actual and residual plots for this many best runs
 BARS = [

@@ -1,8 +1,8 @@
-"""Spark as an engine: read and validate with Spark, train from Arrow, score with spark_udf.
+"""The Spark engine: read and validate with Spark, train from Arrow, score with spark_udf.
 
 ``spark`` is a master string (``local[2]``, ``spark://host:7077``, ``yarn``, ``k8s://...``);
 a process that already has an active SparkSession (a notebook) uses that session instead.
-Validation says exactly what the pandas path says (the messages live in trackfit/data.py)
+Validation says exactly what the pandas path says (the messages live in engines/checks.py)
 and runs in Spark, counting rather than collecting.
 """
 
@@ -12,7 +12,11 @@ import uuid
 import warnings
 from urllib.parse import urlsplit
 
-from . import TrackfitError, data as datamod
+from .. import DataError, TrackfitError
+from . import checks
+from .pandas import load as pandas_load
+from .pandas import open_remote
+from .source import EMBEDDED, FEATURES, FORMATS, TARGET, parse
 
 BYTES_PER_VALUE = 8  # the float64 frame sklearn trains on
 DRIVER_SHARE = 0.5  # of the driver's memory (or result size limit) one frame may take
@@ -77,7 +81,7 @@ def _check_exists(master, src):
     """
     if (src.kind == "file" and master.startswith("local") and _active() is None
             and _is_path(src.text) and not os.path.exists(src.text)):
-        raise datamod.not_found(src.text)
+        raise checks.not_found(src.text)
 
 
 def _exists(spark, target):
@@ -90,17 +94,17 @@ def _exists(spark, target):
 def _is_path(source):
     """A path or URL, rather than a table name (``db.table``)."""
     return ("/" in source or "\\" in source or "://" in source or os.path.exists(source)
-            or os.path.splitext(source)[1].lower() in datamod.FORMATS)
+            or os.path.splitext(source)[1].lower() in FORMATS)
 
 
 def _kind(target):
     """parquet, csv or tsv: from the name, or for a local folder from its part files."""
     suffix = os.path.splitext(urlsplit(target).path if "://" in target else target)[1].lower()
-    if suffix in datamod.FORMATS:
-        return datamod.FORMATS[suffix]
+    if suffix in FORMATS:
+        return FORMATS[suffix]
     if os.path.isdir(target):
         for name in sorted(os.listdir(target)):
-            found = datamod.FORMATS.get(os.path.splitext(name)[1].lower())
+            found = FORMATS.get(os.path.splitext(name)[1].lower())
             if found and not name.startswith(("_", ".")):
                 return found
     return "parquet"
@@ -112,21 +116,21 @@ def read(spark, src):
     The origin is what mlflow.data.from_spark records: {"path": ...} or {"table_name": ...}.
     """
     if src.kind == "embedded":
-        return spark.createDataFrame(datamod.load(datamod.EMBEDDED)), {}  # the lab's columns
+        return spark.createDataFrame(pandas_load(parse(EMBEDDED))), {}  # the lab's columns
     if src.kind == "run":
-        target = datamod._open_remote(src)  # downloaded: a path the driver sees
+        target = open_remote(src)  # downloaded: a path the driver sees
     else:
         target = src.text
     if not _is_path(target):
         try:
             return spark.read.table(target), {"table_name": target}
         except Exception as exc:
-            raise TrackfitError(
+            raise DataError(
                 f"data '{src.safe}' is neither a file nor a table Spark knows "
                 f"({_reason(exc)}); pass data= a parquet or CSV path, a folder, or a table name"
             ) from exc
     if "://" not in target and not _exists(spark, target):
-        raise datamod.not_found(target)
+        raise checks.not_found(target)
     kind = _kind(target)
     try:
         if kind == "parquet":
@@ -136,9 +140,9 @@ def read(spark, src):
                                    sep="\t" if kind == "tsv" else ",")
         frame.schema  # noqa: B018 (resolves the files now, so a bad one fails here)
     except Exception as exc:
-        raise datamod.unreadable(src, kind, _reason(exc)) from exc
+        raise checks.unreadable(src, kind, _reason(exc)) from exc
     if not frame.columns:
-        raise datamod.no_rows(src.safe)
+        raise checks.no_rows(src.safe)
     return frame, {"path": src.safe}
 
 
@@ -157,7 +161,7 @@ def check(frame, src, require_target=True):
     from pyspark.sql.types import BooleanType, NumericType
 
     name = src.safe
-    by_upper, wanted = datamod.columns(frame.columns, name, require_target)
+    by_upper, wanted = checks.columns(frame.columns, name, require_target)
     types = {field.name: field.dataType for field in frame.schema.fields}
     values = {}
     for column in wanted:
@@ -168,7 +172,7 @@ def check(frame, src, require_target=True):
             bad = frame.where(number.isNull() & raw.isNotNull())
             if bad.limit(1).count():
                 row, value = _first(frame, by_upper[column], number)
-                raise datamod.not_numeric(name, column, row, value)
+                raise checks.not_numeric(name, column, row, value)
         values[column] = raw.cast("double")
     holes = {c: v.isNull() | F.isnan(v) for c, v in values.items()}
     any_hole = None
@@ -180,9 +184,9 @@ def check(frame, src, require_target=True):
         *[F.sum(F.when(h, 1).otherwise(0)).alias(c) for c, h in holes.items()],
     ).first()
     if not counts["__rows"]:
-        raise datamod.no_rows(name)
+        raise checks.no_rows(name)
     if counts["__holes"]:
-        raise datamod.missing_values(name, int(counts["__holes"]),
+        raise checks.missing_values(name, int(counts["__holes"]),
                                      {c: int(counts[c]) for c in holes})
     return {c: by_upper[c] for c in wanted}, int(counts["__rows"])
 
@@ -246,7 +250,7 @@ def to_pandas(spark, frame, rows, src):
     size = rows * len(frame.columns) * BYTES_PER_VALUE
     budget = memory_budget(spark)
     if size > budget:
-        raise TrackfitError(
+        raise DataError(
             f"data '{src.safe}' has {rows:,} rows, about {size / 2**20:,.0f} MB "
             f"as a frame, more than the driver's budget of {budget / 2**20:,.0f} MB "
             f"(half of spark.driver.memory or spark.driver.maxResultSize); train on a sample, "
@@ -255,49 +259,67 @@ def to_pandas(spark, frame, rows, src):
     return frame.toPandas()
 
 
-def load(master, source, require_target=True):
-    """Read and validate with Spark; returns (the float64 pandas frame, the MLflow dataset)."""
-    import mlflow.data
+class SparkEngine:
+    """Reads, validates and scores with Spark; ``master`` names the cluster, or an active
+    session (a notebook's) is used as is. The session starts on first use."""
 
-    src = datamod.source(source)
-    _check_exists(master, src)
-    spark = session(master)
-    raw, origin = read(spark, src)
-    lab, rows = check(raw, src, require_target)
-    frame = lab_frame(in_source_order(raw) if origin.get("path") else raw, lab)
-    targets = datamod.TARGET if datamod.TARGET in lab else None
-    dataset = mlflow.data.from_spark(frame, targets=targets, name="diabetes", **origin)
-    return to_pandas(spark, frame, rows, src), dataset
+    name = "spark"
 
+    def __init__(self, master):
+        self.master = master
 
-def predict(master, source, model, needed, output):
-    """Score ``source`` with ``model`` on Spark; returns (the scored Spark frame, row count).
+    def params(self):
+        """What a run logs of the engine: the Spark master."""
+        return {"spark": self.master}
 
-    Every input column is kept as it was; ``prediction`` is added. With ``output`` the
-    result is written as a parquet (or, for a .csv name, CSV) folder: complete or absent.
-    """
-    import mlflow.pyfunc
+    def load(self, src, require_target=True):
+        """(the validated float64 pandas frame, converted with Arrow, its MLflow dataset)."""
+        import mlflow.data
 
-    src = datamod.source(source)
-    _check_exists(master, src)
-    spark = session(master)
-    raw, _ = read(spark, src)
-    lab, rows = check(raw, src, require_target=False)
-    needed = needed or datamod.FEATURES
-    missing = [n for n in needed if n.strip().upper() not in lab]
-    if missing:
-        raise TrackfitError(
-            f"data '{src.safe}' lacks column(s) {', '.join(missing)} "
-            f"that model '{model}' needs: {' '.join(needed)}"
-        )
-    udf = mlflow.pyfunc.spark_udf(spark, model, result_type="double", env_manager="local")
-    from pyspark.sql import functions as F
+        _check_exists(self.master, src)
+        spark = session(self.master)
+        raw, origin = read(spark, src)
+        lab, rows = check(raw, src, require_target)
+        frame = lab_frame(in_source_order(raw) if origin.get("path") else raw, lab)
+        targets = TARGET if TARGET in lab else None
+        dataset = mlflow.data.from_spark(frame, targets=targets, name="diabetes", **origin)
+        return to_pandas(spark, frame, rows, src), dataset
 
-    features = [F.col(f"`{lab[n.strip().upper()]}`").cast("double") for n in needed]
-    scored = raw.withColumn("prediction", udf(*features))  # in the signature's order
-    if output:
-        write(spark, scored, output)
-    return scored, rows
+    def check_output(self, output):
+        """Any output is a folder Spark writes (parquet, or CSV for a .csv name)."""
+
+    def score(self, src, model, needed, output, label):
+        """Score ``src`` with the checked model folder ``model``; (the scored Spark frame,
+        row count). The rows stay in Spark.
+
+        Every input column is kept as it was; ``prediction`` is added. With ``output`` the
+        result is written as a parquet (or, for a .csv name, CSV) folder: complete or absent.
+        """
+        import mlflow.pyfunc
+        from pyspark.sql import functions as F
+
+        _check_exists(self.master, src)
+        spark = session(self.master)
+        raw, _ = read(spark, src)
+        lab, rows = check(raw, src, require_target=False)
+        missing = [n for n in needed if n.strip().upper() not in lab]
+        if missing:
+            raise DataError(
+                f"data '{src.safe}' lacks column(s) {', '.join(missing)} "
+                f"that model '{label}' needs: {' '.join(needed)}"
+            )
+        udf = mlflow.pyfunc.spark_udf(spark, model, result_type="double", env_manager="local")
+        features = [F.col(f"`{lab[n.strip().upper()]}`").cast("double") for n in needed]
+        scored = raw.withColumn("prediction", udf(*features))  # in the signature's order
+        if output:
+            write(spark, scored, output)
+        return scored, rows
+
+    def show(self, predictions):
+        """Print the first 20 predictions as CSV on stdout, and say so on stderr."""
+        predictions.limit(20).toPandas().to_csv(sys.stdout, index=False)
+        print("predict: first 20 predictions shown; pass output= a folder to write them all",
+              file=sys.stderr)
 
 
 def write(spark, frame, output):
@@ -307,7 +329,7 @@ def write(spark, frame, output):
     fs = target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     parent = target.getParent()
     if parent is not None and not fs.exists(parent):
-        raise TrackfitError(f"output folder {parent} does not exist; create it or pick another")
+        raise DataError(f"output folder {parent} does not exist; create it or pick another")
     partial = jvm.org.apache.hadoop.fs.Path(parent, f".{target.getName()}.{uuid.uuid4().hex}.partial")
     kind = "csv" if output.rstrip("/").lower().endswith(".csv") else "parquet"
     try:

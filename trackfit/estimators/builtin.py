@@ -4,11 +4,8 @@ Loaded through trackfit's own entry point (group ``trackfit``, name ``scikit_lea
 any plugin package.
 """
 
-import pluggy
-
-from . import __version__  # noqa: F401  the built-ins are versioned with trackfit
-
-hookimpl = pluggy.HookimplMarker("trackfit")
+from .. import __version__  # noqa: F401  the built-ins are versioned with trackfit
+from .. import hookimpl
 
 # Types skops must be told to trust to load these models (it trusts plain scikit-learn
 # estimators already). tests/test_estimators.py round-trips every model to keep this true.

@@ -10,7 +10,7 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
-from . import TrackfitError
+from .. import TrackfitError
 
 DISTRIBUTION = "trackfit"
 # What loading and serving a logged model needs; the CLI's other dependencies stay out.
@@ -19,7 +19,7 @@ MODEL_NEEDS = ("mlflow", "scikit-learn", "numpy", "scipy", "pandas", "skops")
 
 def checkout():
     """The source checkout this trackfit was imported from, or None when it is installed."""
-    folder = Path(__file__).resolve().parent.parent
+    folder = Path(__file__).resolve().parents[2]
     return folder if (folder / "MLproject").is_file() else None
 
 

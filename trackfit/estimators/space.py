@@ -16,7 +16,7 @@ Parsing imports nothing heavy; ``distributions()`` turns a space into Optuna's.
 import re
 from dataclasses import dataclass
 
-from . import TrackfitError
+from .. import EstimatorError
 from .hyperparams import parse_value
 
 RANGES = ("uniform", "loguniform", "int", "logint")
@@ -110,7 +110,7 @@ def parse(text):
                 raise ValueError("expected name=range")
             space[name] = dimension(rest)
         except ValueError as exc:
-            raise TrackfitError(f"cannot read space entry {entry.strip()!r}: {exc}; {SYNTAX}")
+            raise EstimatorError(f"cannot read space entry {entry.strip()!r}: {exc}; {SYNTAX}")
     return space
 
 
@@ -120,7 +120,7 @@ def from_plugin(value):
     if isinstance(value, str):
         try:
             return parse(value)
-        except TrackfitError as exc:
+        except EstimatorError as exc:
             raise ValueError(str(exc)) from None
     if not isinstance(value, dict):
         raise ValueError("search_space must be a dict of hyperparameter names to ranges")
@@ -149,7 +149,7 @@ def grid(space):
     """The values of each hyperparameter for a grid search; every range must be choices."""
     ranges = [name for name, dim in space.items() if dim.kind != "choice"]
     if ranges:
-        raise TrackfitError(
+        raise EstimatorError(
             f"search=grid needs choices for every hyperparameter, but {', '.join(ranges)} "
             f"{'is a range' if len(ranges) == 1 else 'are ranges'}; write e.g. "
             f"{ranges[0]}=2|4|8, or use search=tpe or search=random"

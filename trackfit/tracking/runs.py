@@ -3,11 +3,14 @@
 import contextlib
 from functools import lru_cache
 
-from . import TrackfitError, __version__, tags as tagnames
+from .. import StoreError, __version__
+from . import tags as tagnames
 
 TRAIN_FILTER = f"tags.`{tagnames.STEP}` = 'train' and attributes.status = 'FINISHED'"
 LOWER_IS_BETTER = ("error", "loss", "_std", "seconds")
 LOWEST = "-1.7976931348623157e308"  # how MLflow stores -inf
+# Ranking never defaults to training metrics: the held-out R2.
+DEFAULT_METRIC = "test_r2_score"
 
 
 @lru_cache(maxsize=None)
@@ -94,11 +97,11 @@ def training_runs(metric, max_results=1000, experiment_ids=None):
     anything = mlflow.search_runs(experiment_ids=ids, filter_string=TRAIN_FILTER, max_results=1)
     if anything.empty:
         name = client().get_experiment(ids[0]).name
-        raise TrackfitError(
+        raise StoreError(
             f"no finished training runs in experiment '{name}'; "
             "train one first: mlflow run . -e train -P estimator=linear"
         )
     known = sorted(c[len("metrics."):] for c in anything.columns if c.startswith("metrics."))
-    raise TrackfitError(
+    raise StoreError(
         f"no training run has metric '{metric}'; choose one of: {', '.join(known)}"
     )

@@ -1,80 +1,25 @@
-"""Data: a source (embedded copy, file, URL, run artifact) -> a validated frame of the lab's columns."""
+"""The pandas engine, the default: one machine, nothing to start.
+
+Reads a source into a frame, validates it into the lab's columns as float64, records it as
+an MLflow dataset, and scores frames with the checked model's own predict.
+"""
 
 import math
 import os
 import re
+import sys
+import tempfile
 import warnings
-from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-from . import TrackfitError
-
-FEATURES = ["AGE", "SEX", "BMI", "BP", "S1", "S2", "S3", "S4", "S5", "S6"]
-TARGET = "Y"
-ALIASES = {"TARGET": TARGET}
-EMBEDDED = "diabetes"
-EMBEDDED_SOURCE = "sklearn.datasets.load_diabetes(scaled=False)"
-FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv", ".txt": "tsv"}
+from .. import DataError
+from . import scoring
+from .checks import boolean, columns, infinite, missing_values, no_rows, not_found
+from .checks import not_numeric, unreadable
+from .source import EMBEDDED_SOURCE, FEATURES, TARGET, scrub
 
 
-@dataclass(frozen=True)
-class Source:
-    """A data source, parsed once: what the user gave, what it is, and what is safe to show."""
 
-    text: str  # as given; may hold credentials, so never logged or printed
-    kind: str  # embedded, file, run (runs:/ artifact), http, or fsspec (any other URL)
-    safe: str  # the text with any password and query string (a SAS token, say) removed
-    format: str  # parquet, csv or tsv; "" for the embedded copy or when the name does not say
-
-    def __str__(self):
-        return self.safe
-
-
-def redact(text):
-    """``text`` with any password and query string (a SAS token, say) removed."""
-    parts = urlsplit(text)
-    if not parts.scheme or len(parts.scheme) == 1:  # a path, or a Windows drive letter
-        return text
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
-    query = "***" if parts.query else ""
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-
-
-def source(data):
-    """``data`` (a string, or already a Source) as a Source."""
-    if isinstance(data, Source):
-        return data
-    text = data or EMBEDDED
-    if text == EMBEDDED:
-        return Source(text, "embedded", EMBEDDED, "")
-    if text.startswith("runs:/"):
-        kind = "run"
-    elif "://" not in text:
-        kind = "file"
-    elif text.split("://", 1)[0] in ("http", "https"):
-        kind = "http"
-    else:
-        kind = "fsspec"
-    path = text if kind == "file" else urlsplit(text).path
-    return Source(text, kind, redact(text), FORMATS.get(Path(path).suffix.lower(), ""))
-
-
-def _scrub(message, src):
-    """An error message with the secret parts of ``src`` taken out."""
-    message = message.replace(src.text, src.safe)
-    parts = urlsplit(src.text)
-    for secret in (parts.query, parts.password):
-        if secret:
-            message = message.replace(secret, "***")
-    return message
-
-
-def _open_remote(src):
+def open_remote(src):
     """A local path or file object for a URL: runs:/, http(s) or any fsspec filesystem."""
     if src.kind == "run":
         import mlflow
@@ -82,7 +27,7 @@ def _open_remote(src):
         try:
             return mlflow.artifacts.download_artifacts(artifact_uri=src.text)
         except Exception as exc:
-            raise TrackfitError(
+            raise DataError(
                 f"cannot fetch data '{src.text}': {str(exc).splitlines()[0]}; "
                 "give the run id and artifact path of an earlier load run, "
                 "e.g. runs:/<run_id>/data/diabetes.parquet"
@@ -92,14 +37,14 @@ def _open_remote(src):
     try:
         import fsspec
     except ImportError as exc:
-        raise TrackfitError(
+        raise DataError(
             f"reading '{src.safe}' needs fsspec and the package for its filesystem "
             "(adlfs for az:// and abfs://, s3fs for s3://, gcsfs for gs://): pip install them"
         ) from exc
     try:
         return fsspec.open(src.text, "rb").open()
     except ImportError as exc:
-        raise TrackfitError(f"reading '{src.safe}' needs a package: {exc}") from exc
+        raise DataError(f"reading '{src.safe}' needs a package: {exc}") from exc
 
 
 def _read_parquet(target):
@@ -131,29 +76,28 @@ def release():
         sys.modules["pyarrow"].default_memory_pool().release_unused()
 
 
-def read(data):
-    """The raw frame at ``data``, or a TrackfitError naming the problem and the fix."""
+def read(src):
+    """The raw frame at Source ``src``, or a DataError naming the problem and the fix."""
     import pandas as pd
 
-    src = source(data)
     if src.kind == "embedded":
         from sklearn.datasets import load_diabetes
 
         return load_diabetes(scaled=False, as_frame=True).frame
-    target = src.text if src.kind == "file" else _open_remote(src)
+    target = src.text if src.kind == "file" else open_remote(src)
     if isinstance(target, str) and "://" not in target:
         if not os.path.exists(target):
             raise not_found(target)
         if os.path.isdir(target):
-            raise TrackfitError(f"data '{target}' is a folder; pass data= one parquet or CSV file")
+            raise DataError(f"data '{target}' is a folder; pass data= one parquet or CSV file")
         if not os.path.isfile(target):
-            raise TrackfitError(
+            raise DataError(
                 f"data '{target}' is not a regular file (a device or a pipe); "
                 "pass data= one parquet or CSV file"
             )
     kind = src.format
     if not kind:
-        raise TrackfitError(
+        raise DataError(
             f"cannot tell the format of data '{src.safe}': name it .parquet, .csv or .tsv"
         )
     try:
@@ -165,11 +109,11 @@ def read(data):
                 return _read_parquet(target) if local else pd.read_parquet(target)
             return pd.read_csv(target, sep="\t" if kind == "tsv" else ",")
     except pd.errors.EmptyDataError as exc:
-        raise TrackfitError(
+        raise DataError(
             f"data '{src.safe}' is empty; pass a file with a header row and data"
         ) from exc
     except UnicodeDecodeError as exc:
-        raise TrackfitError(
+        raise DataError(
             f"data '{src.safe}' is not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
             f"position {exc.start}); pass a {kind} file, saved as UTF-8"
         ) from exc
@@ -177,25 +121,25 @@ def read(data):
         ragged = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
         if ragged:
             header, line, saw = ragged.groups()
-            raise TrackfitError(
+            raise DataError(
                 f"data '{src.safe}' line {line} has {saw} fields where the header has "
                 f"{header}; fix or remove that line"
             ) from exc
-        raise TrackfitError(
+        raise DataError(
             f"data '{src.safe}' is not a readable {kind} file "
-            f"({_scrub(str(exc).splitlines()[0], src)}); check the file, or re-export it"
+            f"({scrub(str(exc).splitlines()[0], src)}); check the file, or re-export it"
         ) from exc
     except Exception as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if src.kind == "http" and isinstance(exc, OSError):
-            raise TrackfitError(
-                f"cannot reach data '{src.safe}' ({_scrub(reason, src)}); check the URL, and "
+            raise DataError(
+                f"cannot reach data '{src.safe}' ({scrub(reason, src)}); check the URL, and "
                 "that its server is up and reachable from here"
             ) from exc
         raise unreadable(src, kind, reason) from exc
 
 
-def validate(frame, data, require_target=True):
+def validate(frame, src, require_target=True):
     """The frame reduced to the lab's columns, upper-cased, as float64; refuses bad data.
 
     Missing values are refused, not dropped: a model trained on silently fewer rows is
@@ -203,7 +147,7 @@ def validate(frame, data, require_target=True):
     """
     import pandas as pd
 
-    name = source(data).safe
+    name = src.safe
     if len(frame) == 0:
         raise no_rows(name)
     by_upper, wanted = columns(frame.columns, name, require_target)
@@ -231,113 +175,12 @@ def validate(frame, data, require_target=True):
     return out
 
 
-# The checks' messages, shared with the Spark engine (trackfit/spark.py) so both say the same.
-
-def columns(names, name, require_target=True):
-    """{lab column: the source's column} and the lab columns wanted; refuses missing ones."""
-    by_upper = {}
-    for column in names:
-        key = str(column).strip().upper()
-        key = ALIASES.get(key, key)
-        if key in by_upper and key in FEATURES + [TARGET]:
-            raise TrackfitError(
-                f"data '{name}' has columns {by_upper[key]!r} and {column!r}, which are both "
-                f"{key} (names match in any case); keep one and rename or drop the other"
-            )
-        by_upper.setdefault(key, column)
-    wanted = FEATURES + ([TARGET] if require_target else [])
-    missing = [c for c in wanted if c not in by_upper]
-    if missing:
-        unnamed = [str(i + 1) for i, c in enumerate(names)
-                   if not str(c).strip() or str(c).startswith("Unnamed: ")]
-        hint = f"; column(s) {', '.join(unnamed)} of its header have no name" if unnamed else ""
-        raise TrackfitError(
-            f"data '{name}' lacks column(s) {', '.join(missing)}; "
-            f"it needs {' '.join(wanted)} (any case){hint}"
-        )
-    if TARGET in by_upper and TARGET not in wanted:
-        wanted = wanted + [TARGET]
-    return by_upper, wanted
+def load(src, require_target=True):
+    """Read and validate Source ``src``: the frame trackfit trains and predicts on."""
+    return validate(read(src), src, require_target=require_target)
 
 
-def no_rows(name):
-    return TrackfitError(f"data '{name}' has no rows; pass a file with the lab's columns")
-
-
-def not_numeric(name, column, row, value):
-    return TrackfitError(
-        f"data '{name}' column {column} is not numeric "
-        f"(row {row}: {value!r}); fix those values or remove the rows"
-    )
-
-
-def missing_values(name, rows, counts):
-    where = ", ".join(f"{c}: {n}" for c, n in counts.items() if n)
-    return TrackfitError(
-        f"data '{name}' has missing values in {rows} row(s) ({where}); "
-        "fill or drop them, then run again"
-    )
-
-
-def not_found(target):
-    return TrackfitError(
-        f"data file not found: {target}; pass data= a parquet or CSV path, a URL, "
-        "or 'diabetes' for the embedded copy"
-    )
-
-
-def unreadable(data, kind, reason):
-    src = source(data)
-    return TrackfitError(
-        f"data '{src.safe}' is not a readable {kind} file ({_scrub(reason, src)}); "
-        f"check the file, or re-export it as {kind}"
-    )
-
-
-def boolean(name, column):
-    return TrackfitError(
-        f"data '{name}' column {column} holds true/false values; the lab's columns "
-        "are numbers (SEX is 1 or 2): write them as numbers"
-    )
-
-
-def infinite(name, rows, counts, first):
-    where = ", ".join(f"{c}: {n}" for c, n in counts.items() if n)
-    return TrackfitError(
-        f"data '{name}' has infinite values, or numbers too large for float64, in "
-        f"{rows} row(s) ({where}; first at row {first}); replace or drop them, then run again"
-    )
-
-
-def check_rows(frame, data, test_size, cv):
-    """Refuse a frame too small for the held-out split and the folds asked for.
-
-    The split is train_test_split's: ceil(test_size * rows) held out. Each metric needs two
-    rows (R2 is undefined on one), so the held-out part and every fold need at least two.
-    """
-    rows = len(frame)
-    held_out = math.ceil(test_size * rows)
-    training = rows - held_out
-    needed = max(2 * cv, 2)
-    if held_out >= 2 and training >= needed:
-        return
-    least = next(n for n in range(rows, 10 * (needed + 2) + 10)
-                 if math.ceil(test_size * n) >= 2 and n - math.ceil(test_size * n) >= needed)
-    folds = f" and {cv}-fold cross-validation needs {needed} training rows" if cv else ""
-    raise TrackfitError(
-        f"data '{source(data).safe}' has {rows} row(s): test_size {test_size} leaves "
-        f"{training} for training and {held_out} held out; each part needs at least 2 rows"
-        f"{folds}. Pass at least {least} rows"
-        + (", or fewer folds (cv=0 turns them off)" if cv else "")
-    )
-
-
-def load(data, require_target=True):
-    """Read and validate ``data``: the frame trackfit trains and predicts on."""
-    return validate(read(data), data, require_target=require_target)
-
-
-def dataset(frame, data, name="diabetes"):
+def dataset(frame, src, name="diabetes"):
     """The MLflow dataset for a frame, its source recorded without credentials."""
     import warnings
 
@@ -345,7 +188,6 @@ def dataset(frame, data, name="diabetes"):
     from mlflow.data.code_dataset_source import CodeDatasetSource
     from mlflow.data.http_dataset_source import HTTPDatasetSource
 
-    src = source(data)
     if src.kind == "embedded":
         origin = EMBEDDED_SOURCE
     elif src.kind == "http":
@@ -381,3 +223,77 @@ def digest(frame):
         [pd.util.hash_pandas_object(frame.head(MAX_ROWS)).values, np.int64(len(frame))]
         + [str(x).encode() for x in frame.columns]
     )
+
+
+OUTPUT_FORMATS = {".parquet": "parquet", ".csv": "csv"}
+
+
+def write(frame, output):
+    """Write all of ``frame`` to ``output`` or nothing: a temporary file renamed into place.
+
+    The file gets the permissions the umask gives any new file, as pandas' own write would.
+    """
+    kind = OUTPUT_FORMATS[os.path.splitext(output)[1].lower()]
+    folder = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(folder):
+        raise DataError(f"output folder {folder} does not exist; create it or pick another")
+    handle, partial = tempfile.mkstemp(dir=folder, suffix=".partial")
+    os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(partial, 0o666 & ~umask)  # mkstemp makes it 0600
+    try:
+        if kind == "parquet":
+            frame.to_parquet(partial, index=False)
+        else:
+            frame.to_csv(partial, index=False)
+        os.replace(partial, output)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
+
+class PandasEngine:
+    """Reads, validates and scores in this process with pandas."""
+
+    name = "pandas"
+
+    def params(self):
+        """What a run logs of the engine: nothing, pandas is the default."""
+        return {}
+
+    def load(self, src, require_target=True):
+        """(the validated float64 frame of the lab's columns, its MLflow dataset)."""
+        frame = load(src, require_target=require_target)
+        return frame, dataset(frame, src)
+
+    def check_output(self, output):
+        if output and os.path.splitext(output)[1].lower() not in OUTPUT_FORMATS:
+            raise DataError(f"output '{output}' must end in .parquet or .csv")
+
+    def score(self, src, model, needed, output, label):
+        """Score ``src`` with the checked model folder ``model``; (predictions, row count).
+
+        The input columns come back as they were, with a ``prediction`` column added;
+        with ``output`` all of it is written there. ``label`` names the model in errors.
+        """
+        raw = read(src)
+        frame = validate(raw, src, require_target=False)  # the model's input only
+        if src.kind == "embedded":
+            raw = frame  # no file of the user's: the embedded copy in the lab's columns
+        missing = [name for name in needed if name not in frame.columns]
+        if missing:
+            raise DataError(
+                f"data '{src.safe}' lacks column(s) {', '.join(missing)} "
+                f"that model '{label}' needs: {' '.join(needed)}"
+            )
+        inputs = scoring.block(frame, needed)  # one float64 block
+        del frame
+        result = raw.assign(prediction=scoring.predictor(model)(inputs))
+        if output:
+            write(result, output)
+        return result, len(result)
+
+    def show(self, predictions):
+        """Print every prediction as CSV on stdout."""
+        predictions.to_csv(sys.stdout, index=False)

@@ -35,7 +35,7 @@ def load(run_id):
     import os
     import tempfile
 
-    from .tracking import client
+    from ..tracking.runs import client
 
     with tempfile.TemporaryDirectory() as folder:
         try:

@@ -10,7 +10,7 @@ import time
 
 def evaluate(estimator, X, y, folds):
     """One trial: (CV metrics, "", seconds), or (None, the reason it failed, seconds)."""
-    from .entrypoints.train import cv_scores
+    from .metrics import cv_scores
 
     started = time.perf_counter()
     try:
@@ -23,27 +23,27 @@ def evaluate(estimator, X, y, folds):
 
 
 @contextlib.contextmanager
-def pool(n_jobs=1, spark=""):
+def pool(n_jobs=1, trials_on=""):
     """A ``run(tasks)`` that evaluates [(estimator, X, y, folds), ...], results in order.
 
     Trials run in ``n_jobs`` worker processes of this machine (joblib's loky, kept for the
     whole study), n_jobs=1 included: the process that asks for trials is then free to write
-    the finished ones to the tracking store meanwhile. spark=<master>: up to n_jobs trials at
+    the finished ones to the tracking store meanwhile. trials_on=<a Spark master>: up to n_jobs trials at
     once on the cluster's executors, through joblibspark.
     """
     import joblib
 
     backend = "loky"
-    if spark:
+    if trials_on:
         from joblibspark import register_spark
 
-        from .spark import session
+        from ..engines.spark import session
 
-        session(spark)  # the active one, or one whose executors use this interpreter
+        session(trials_on)  # the active one, or one whose executors use this interpreter
         register_spark()
         backend = "spark"
     # One thread per trial: a trial's OpenMP or BLAS team beside the others only slows it.
-    threads = {} if spark else {"inner_max_num_threads": 1}
+    threads = {} if trials_on else {"inner_max_num_threads": 1}
     with joblib.parallel_backend(backend, n_jobs=n_jobs, **threads):
         with joblib.Parallel(n_jobs=n_jobs) as parallel:
             yield lambda tasks: parallel(joblib.delayed(evaluate)(*task) for task in tasks)

@@ -4,7 +4,7 @@ MLflow's UI opens on the experiments list, or on a GenAI overview of traces, whe
 has nothing; this prints the address of the experiment's training runs, best first, and
 opens a browser there when the machine has one.
 
-    python -m trackfit.ui [--port 5000] [--no-browser]
+    python -m trackfit.cli.ui [--port 5000] [--no-browser]
 """
 
 import argparse
@@ -15,8 +15,8 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from . import tags
-from .entrypoints.compare import DEFAULT_METRIC
+from ..tracking import tags
+from ..tracking.runs import DEFAULT_METRIC
 
 DEFAULT_STORE = "sqlite:///mlflow.db"
 TRAIN_FILTER = f"tags.`{tags.STEP}` = 'train'"
@@ -56,7 +56,7 @@ def addresses(base, store, experiment):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m trackfit.ui", description=__doc__.split(
+    parser = argparse.ArgumentParser(prog="python -m trackfit.cli.ui", description=__doc__.split(
         "\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)

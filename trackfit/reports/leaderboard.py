@@ -1,6 +1,6 @@
 """Leaderboard tables and bar charts of training runs."""
 
-from . import tags
+from ..tracking import tags
 
 KEY_METRICS = [
     "test_r2_score", "test_mean_absolute_error", "test_root_mean_squared_error",

@@ -1,0 +1,103 @@
+"""The data checks' messages, shared by every engine so each says exactly the same."""
+
+import math
+
+from .. import DataError
+from .source import ALIASES, FEATURES, TARGET, scrub
+
+def columns(names, name, require_target=True):
+    """{lab column: the source's column} and the lab columns wanted; refuses missing ones."""
+    by_upper = {}
+    for column in names:
+        key = str(column).strip().upper()
+        key = ALIASES.get(key, key)
+        if key in by_upper and key in FEATURES + [TARGET]:
+            raise DataError(
+                f"data '{name}' has columns {by_upper[key]!r} and {column!r}, which are both "
+                f"{key} (names match in any case); keep one and rename or drop the other"
+            )
+        by_upper.setdefault(key, column)
+    wanted = FEATURES + ([TARGET] if require_target else [])
+    missing = [c for c in wanted if c not in by_upper]
+    if missing:
+        unnamed = [str(i + 1) for i, c in enumerate(names)
+                   if not str(c).strip() or str(c).startswith("Unnamed: ")]
+        hint = f"; column(s) {', '.join(unnamed)} of its header have no name" if unnamed else ""
+        raise DataError(
+            f"data '{name}' lacks column(s) {', '.join(missing)}; "
+            f"it needs {' '.join(wanted)} (any case){hint}"
+        )
+    if TARGET in by_upper and TARGET not in wanted:
+        wanted = wanted + [TARGET]
+    return by_upper, wanted
+
+
+def no_rows(name):
+    return DataError(f"data '{name}' has no rows; pass a file with the lab's columns")
+
+
+def not_numeric(name, column, row, value):
+    return DataError(
+        f"data '{name}' column {column} is not numeric "
+        f"(row {row}: {value!r}); fix those values or remove the rows"
+    )
+
+
+def missing_values(name, rows, counts):
+    where = ", ".join(f"{c}: {n}" for c, n in counts.items() if n)
+    return DataError(
+        f"data '{name}' has missing values in {rows} row(s) ({where}); "
+        "fill or drop them, then run again"
+    )
+
+
+def not_found(target):
+    return DataError(
+        f"data file not found: {target}; pass data= a parquet or CSV path, a URL, "
+        "or 'diabetes' for the embedded copy"
+    )
+
+
+def unreadable(src, kind, reason):
+    return DataError(
+        f"data '{src.safe}' is not a readable {kind} file ({scrub(reason, src)}); "
+        f"check the file, or re-export it as {kind}"
+    )
+
+
+def boolean(name, column):
+    return DataError(
+        f"data '{name}' column {column} holds true/false values; the lab's columns "
+        "are numbers (SEX is 1 or 2): write them as numbers"
+    )
+
+
+def infinite(name, rows, counts, first):
+    where = ", ".join(f"{c}: {n}" for c, n in counts.items() if n)
+    return DataError(
+        f"data '{name}' has infinite values, or numbers too large for float64, in "
+        f"{rows} row(s) ({where}; first at row {first}); replace or drop them, then run again"
+    )
+
+
+def check_rows(frame, src, test_size, cv):
+    """Refuse a frame too small for the held-out split and the folds asked for.
+
+    The split is train_test_split's: ceil(test_size * rows) held out. Each metric needs two
+    rows (R2 is undefined on one), so the held-out part and every fold need at least two.
+    """
+    rows = len(frame)
+    held_out = math.ceil(test_size * rows)
+    training = rows - held_out
+    needed = max(2 * cv, 2)
+    if held_out >= 2 and training >= needed:
+        return
+    least = next(n for n in range(rows, 10 * (needed + 2) + 10)
+                 if math.ceil(test_size * n) >= 2 and n - math.ceil(test_size * n) >= needed)
+    folds = f" and {cv}-fold cross-validation needs {needed} training rows" if cv else ""
+    raise DataError(
+        f"data '{src.safe}' has {rows} row(s): test_size {test_size} leaves "
+        f"{training} for training and {held_out} held out; each part needs at least 2 rows"
+        f"{folds}. Pass at least {least} rows"
+        + (", or fewer folds (cv=0 turns them off)" if cv else "")
+    )

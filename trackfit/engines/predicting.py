@@ -1,0 +1,44 @@
+"""A predict run: new rows scored by a model the installed plugins vouch for."""
+
+from .. import StoreError, first_line, trust
+from ..tracking import tags
+from ..tracking.runs import log, step_run
+from .source import FEATURES
+
+
+def model_info(model):
+    """MLflow's ModelInfo for ``model``, or a StoreError saying what to pass."""
+    from mlflow.models import get_model_info
+
+    try:
+        return get_model_info(model)
+    except Exception as exc:
+        reason = first_line(exc)
+        raise StoreError(
+            f"cannot find model '{model}' ({reason}); register one first "
+            "(mlflow run . -e register) or pass model= a models:/ or runs:/ URI"
+        ) from exc
+
+
+def predict(src, model, output, engine, nested=False):
+    """One predict run; returns its run id and the input rows with a ``prediction`` column.
+
+    The engine reads, scores and (with ``output``) writes the rows; without ``output`` it
+    shows them. The model is loaded from the copy trust.check looked at.
+    """
+    import mlflow
+
+    with step_run("predict", nested=nested, run_name="predict") as run:
+        engine.check_output(output)
+        log(params={"data": src.safe, "model": model, "output": output, **engine.params()})
+        info = model_info(model)
+        needed = [spec.name for spec in info.signature.inputs] if info.signature else FEATURES
+        checked = trust.check(model)  # refused unless the installed plugins vouch for it
+        with trust.own_model():
+            predictions, rows = engine.score(src, checked, needed, output, model)
+        mlflow.set_tags({tags.ROWS: rows, tags.MODEL_ID: info.model_id or ""})
+        if output:
+            print(f"predict: {rows} predictions written to {output}, run {run.info.run_id}")
+        else:
+            engine.show(predictions)
+        return {"run_id": run.info.run_id, "predictions": predictions}

@@ -1,0 +1,2 @@
+"""Estimators: the plugin hook, the plugin manager and catalogue, the built-ins (an ordinary
+plugin), hyperparameters and search spaces."""

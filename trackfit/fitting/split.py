@@ -1,0 +1,44 @@
+"""The lab's split: one value for the held-out share, the seed and the folds."""
+
+from dataclasses import dataclass
+
+from .. import TrackfitError
+from ..engines.scoring import block
+from ..engines.source import FEATURES, TARGET
+
+
+@dataclass(frozen=True)
+class Split:
+    """``test_size`` of the rows held out (train_test_split with ``random_state``), and
+    ``cv`` folds of cross-validation on the rest (0: none)."""
+
+    test_size: float = 0.3
+    random_state: int = 0
+    cv: int = 5
+
+    def check(self):
+        """The split itself, or a TrackfitError naming the bad value."""
+        if not 0 < self.test_size < 1:
+            raise TrackfitError(f"test_size must be between 0 and 1, got {self.test_size}")
+        if self.cv == 1 or self.cv < 0:
+            raise TrackfitError(f"cv must be 0 (off) or at least 2 folds, got {self.cv}")
+        return self
+
+    def params(self):
+        return {"test_size": self.test_size, "random_state": self.random_state, "cv": self.cv}
+
+
+def split(frame, how):
+    """The rows train_test_split picks, taken once by index: X_train, X_test, y_train, y_test.
+
+    Each X is a frame of one float64 block of the features.
+    """
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    train_rows, test_rows = train_test_split(
+        np.arange(len(frame)), test_size=how.test_size, random_state=how.random_state
+    )
+    y = frame[TARGET].to_numpy()
+    return (block(frame, FEATURES, train_rows), block(frame, FEATURES, test_rows),
+            y[train_rows], y[test_rows])

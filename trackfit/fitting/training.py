@@ -1,0 +1,137 @@
+"""A training run: fit one estimator on the lab's split, log params, metrics, model, data."""
+
+import time
+
+from ..engines import checks
+from ..engines.pandas import release
+from ..estimators import hyperparams, plugins
+from ..reports import evaluation
+from ..tracking import provenance, store, tags
+from ..tracking.runs import higher_is_better, log, step_run
+from .metrics import cv_scores, scores
+from .models import log_model
+from .progress import Progress
+from .split import split
+
+
+def resolve(estimator, params, random_state):
+    """The spec and a built, unfitted estimator: every name and value checked."""
+    spec = plugins.catalogue().get(estimator)
+    return spec, hyperparams.build(spec, params or {}, random_state)
+
+
+def train(estimator, params, src, how, engine, loaded=None, nested=False,
+          parent_run_id=None):
+    """One training run; returns its run id, estimator name, metrics and model URI.
+
+    ``params``: a dict of hyperparameters; ``src``: a Source; ``how``: the Split;
+    ``engine`` reads ``src`` unless ``loaded`` is the (frame, dataset) the caller already
+    read. ``parent_run_id``: nest under that run from another thread.
+    """
+    import mlflow
+    from sklearn.base import clone
+
+    with step_run("train", nested=nested, run_name=estimator,
+                  parent_run_id=parent_run_id) as run:
+        how.check()
+        params = dict(params or {})
+        spec, model = resolve(estimator, params, how.random_state)
+        frame, dataset = loaded or engine.load(src)
+        checks.check_rows(frame, src, how.test_size, how.cv)
+        store.retry(mlflow.log_input, dataset, context="training")
+        digest = dataset.digest
+        X_train, X_test, y_train, y_test = split(frame, how)
+        del frame, dataset, loaded  # the split holds the rows now: no second copy in the fits
+        release()
+        started = time.perf_counter()
+        try:
+            model.fit(X_train, y_train)
+        except (ValueError, TypeError) as exc:
+            raise hyperparams.rejected(spec, params, exc) from exc
+        fit_seconds = time.perf_counter() - started
+        train_pred = model.predict(X_train)
+        test_pred = model.predict(X_test)
+        metrics = {**scores(y_train, train_pred, "training"), **scores(y_test, test_pred, "test")}
+        train_pred = train_pred[:5]  # what the signature needs
+        folds = {}
+        if how.cv:
+            cv_metrics, folds = cv_scores(clone(model), X_train, y_train, how.cv)
+            metrics.update(cv_metrics)
+        info = log_model(spec, model, X_train, train_pred)
+        evaluation.log(y_test, test_pred, folds)
+        # Metrics logged after the model and linked to it: logged before, log_model links
+        # them itself by reading back every metric's history. One write for all of it.
+        logged = {**model.get_params(deep=False), "estimator": estimator, **how.params(),
+                  "data": src.safe, **engine.params()}
+        log(params=logged, metrics=metrics, model_id=info.model_id, tags={
+            "estimator_name": type(model).__name__,
+            "estimator_class": f"{type(model).__module__}.{type(model).__name__}",
+            tags.ESTIMATOR: spec.qualified_name,
+            tags.PLUGIN: spec.plugin,
+            tags.PLUGIN_VERSION: spec.plugin_version,
+            tags.PLUGIN_DISTRIBUTION: spec.distribution,
+            tags.DATA_DIGEST: digest,
+            tags.FIT_SECONDS: f"{fit_seconds:.4f}",
+            tags.MODEL_URI: info.model_uri,
+            **provenance.tags(),
+        })
+        print(
+            f"train: {estimator} ({spec.qualified_name}) run {run.info.run_id}: "
+            f"training_r2_score {metrics['training_r2_score']:.4f}, "
+            f"test_r2_score {metrics['test_r2_score']:.4f}, fit {fit_seconds:.3f}s"
+        )
+        return {"run_id": run.info.run_id, "estimator": estimator, "metrics": metrics,
+                "model_uri": info.model_uri}
+
+
+def installed():
+    """Every installed estimator, by name; ``plugin:name`` where two plugins share a name."""
+    specs = plugins.catalogue().specs
+    names = [spec.name for spec in specs]
+    return [spec.name if names.count(spec.name) == 1 else spec.qualified_name for spec in specs]
+
+
+def train_all(names, src, how, engine, loaded, metric, n_jobs):
+    """One nested training run per estimator from the rows ``loaded`` once, ``n_jobs`` at
+    once; progress on stderr."""
+    import mlflow
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    parent = mlflow.active_run().info.run_id
+    progress = Progress("main", len(names), "estimators trained")
+    best = None
+
+    def done(count, result):
+        nonlocal best
+        value = result["metrics"].get(metric)
+        if value is not None and (best is None or (value > best[0]) == higher_is_better(metric)):
+            best = (value, result["estimator"])
+        progress.update(count, "" if best is None else f"{metric} {best[0]:.4f} ({best[1]})")
+
+    if n_jobs == 1:
+        results = []
+        for name in names:
+            results.append(train(name, {}, src, how, engine, loaded=loaded, nested=True))
+            done(len(results), results[-1])
+        return results
+    # Threads, each training run nested under the main run by id: MLflow keeps each
+    # thread's active run apart, and the fits release the GIL while they work. One OpenMP
+    # and BLAS thread each (set in the thread: OpenMP's limit is per thread), or hist-gb's
+    # thread team, beside the other trainings, runs ten times slower.
+    from threadpoolctl import threadpool_limits
+
+    def one_thread(name):
+        with threadpool_limits(1):
+            return train(name, {}, src, how, engine, loaded=loaded, parent_run_id=parent)
+
+    with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="trackfit-train") as pool:
+        futures = {pool.submit(one_thread, name): name for name in names}
+        results = {}
+        try:
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                done(len(results), results[futures[future]])
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return [results[name] for name in names]

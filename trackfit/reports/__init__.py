@@ -1,0 +1,1 @@
+"""Reports: the leaderboard, its charts, report.html and evaluation.json."""

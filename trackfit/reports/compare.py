@@ -1,0 +1,33 @@
+"""A compare run: a leaderboard of the experiment's training runs, charts and report.html."""
+
+import tempfile
+
+from ..tracking import tags
+from ..tracking.runs import DEFAULT_METRIC, log, step_run, training_runs
+from . import html, leaderboard
+
+
+def compare(metric=DEFAULT_METRIC, max_results=100, nested=False):
+    """One compare run; returns its run id and the leaderboard (a DataFrame, best first).
+
+    The store ranks every finished training run; the leaderboard holds the best
+    ``max_results`` of them.
+    """
+    import mlflow
+    import pandas as pd
+
+    with step_run("compare", nested=nested, run_name="compare") as run:
+        log(params={"metric": metric, "max_results": max_results})
+        runs = training_runs(metric, max_results)
+        table = leaderboard.leaderboard(runs, metric)
+        with tempfile.TemporaryDirectory() as folder:
+            leaderboard.write(table, folder)
+            html.write(table, runs, metric, folder,
+                       mlflow.get_experiment(run.info.experiment_id).name)
+            mlflow.log_artifacts(folder)
+        mlflow.set_tags({tags.BEST_RUN_ID: table["run_id"][0],
+                         tags.TRAINING_RUNS: len(table)})
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        print(f"compare: {len(table)} training runs ranked by {metric}, run {run.info.run_id}")
+        return {"run_id": run.info.run_id, "leaderboard": table}

@@ -1,0 +1,1 @@
+"""Tracking: MLflow runs and logging, the store, tags, provenance, datasets, the registry."""
