@@ -19,13 +19,15 @@ def predict(data, repeat):
     """
     import mlflow
 
-    from trackfit import data as datamod, scoring
-    from trackfit.entrypoints.predict import predictor
+    from trackfit.engines import pandas as datamod, scoring
+    from trackfit.engines.source import parse
+    from trackfit import trust
 
     uri = "models:/model-diabetes@champion"
-    frame = scoring.read(data)[datamod.FEATURES]  # one float64 block, as predict lays out
-    array = datamod.load(data, require_target=False)[datamod.FEATURES].to_numpy()
-    trackfit = predictor(uri)
+    frame = scoring.block(datamod.load(parse(data), require_target=False), datamod.FEATURES)  # as predict lays out
+    array = datamod.load(parse(data), require_target=False)[datamod.FEATURES].to_numpy()
+    with trust.own_model():
+        trackfit = scoring.predictor(trust.check(uri))
     pyfunc = mlflow.pyfunc.load_model(uri)
     bare = mlflow.sklearn.load_model(uri)
     times = {"trackfit": [], "bare": [], "pyfunc": []}
@@ -48,7 +50,7 @@ def predict(data, repeat):
 def fit(repeat):
     """Every built-in estimator trained ``repeat`` times, round-robin; fit times as compare
     shows them in its leaderboard (fit_seconds, tag trackfit.fit_seconds)."""
-    from trackfit import plugins
+    from trackfit.estimators import plugins
     from trackfit.entrypoints.compare import compare
     from trackfit.entrypoints.train import train
 
@@ -68,11 +70,13 @@ def tune(trials, repeat):
     import mlflow
     from sklearn.model_selection import train_test_split
 
-    from trackfit import data as datamod, plugins
-    from trackfit.entrypoints.tune import TrialLog, search_study
+    from trackfit.engines import pandas as datamod
+    from trackfit.engines.source import parse
+    from trackfit.estimators import plugins
+    from trackfit.fitting.tuning import TrialLog, search_study
 
     spec = plugins.catalogue().get("tree")
-    frame = datamod.load("diabetes")
+    frame = datamod.load(parse("diabetes"))
     X, _, y, _ = train_test_split(frame[datamod.FEATURES], frame[datamod.TARGET],
                                   test_size=0.3, random_state=0)
     times = {}

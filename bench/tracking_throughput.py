@@ -27,16 +27,20 @@ def trainer(uri, experiment, runs, barrier, results):
     sys.stdout = open(os.devnull, "w")
     import logging
 
-    from trackfit import data, store
-    from trackfit.entrypoints.train import train
+    from trackfit.engines import pandas as data
+    from trackfit.engines.source import parse
+    from trackfit.tracking import store
+    from trackfit.engines.pandas import PandasEngine
+    from trackfit.fitting import training
+    from trackfit.fitting.split import Split
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # no per-run chatter in the table
 
     store.prepare(experiment)
-    frame = data.load("diabetes")
+    frame = data.load(parse("diabetes"))
     barrier.wait()
     for _ in range(runs):
-        train("linear", cv=0, frame=frame)
+        training.train("linear", {}, parse("diabetes"), Split(cv=0), PandasEngine(), loaded=(frame, data.dataset(frame, parse("diabetes"))))
     results.put(time.monotonic())
 
 

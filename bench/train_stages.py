@@ -43,11 +43,13 @@ class Sampler(threading.Thread):
 def main(data, estimator="linear"):
     import sklearn.model_selection
 
-    from trackfit import data as datamod
-    from trackfit.entrypoints import train as step
+    from trackfit.engines import pandas as datamod
+    from trackfit.entrypoints import train as entry
+    from trackfit.estimators import plugins
+    from trackfit.fitting import training as step
 
     with contextlib.redirect_stdout(io.StringIO()):
-        step.train(estimator)  # imports and first-use costs out of the way
+        entry.train(estimator)  # imports and first-use costs out of the way
     sampler = Sampler()
     sampler.start()
     rows = []
@@ -74,8 +76,7 @@ def main(data, estimator="linear"):
     wrap(sklearn.model_selection, "train_test_split", "split")
     for name in [n for n in dir(step) if n.startswith("_split") or n == "split"]:
         wrap(step, name, "split")
-    catalogue = getattr(step.plugins, "catalogue", None) or step.plugins.registry
-    spec = catalogue().get(estimator)
+    spec = plugins.catalogue().get(estimator)
     model_class = type(spec.load_factory()())
     wrap(model_class, "fit", "fit")
     wrap(step, "cv_scores", "cross-validation")
@@ -85,7 +86,7 @@ def main(data, estimator="linear"):
     sampler.reset()
     sampler.top = base
     with contextlib.redirect_stdout(io.StringIO()):
-        result = step.train(estimator, data=data)
+        result = entry.train(estimator, data=data)
     time.sleep(0.01)
     whole = sampler.top - base
     sampler.running = False

@@ -18,15 +18,17 @@ def main(trials, master):
     from optuna.samplers import TPESampler
     from sklearn.model_selection import train_test_split
 
-    from trackfit import data as datamod, hyperparams, plugins
-    from trackfit.entrypoints.train import cv_scores
-    from trackfit.entrypoints.tune import TrialLog, search_study
-    from trackfit.spark import session
+    from trackfit.engines import pandas as datamod
+    from trackfit.engines.source import parse
+    from trackfit.estimators import hyperparams, plugins
+    from trackfit.fitting.metrics import cv_scores
+    from trackfit.fitting.tuning import TrialLog, search_study
+    from trackfit.engines.spark import session
 
     spark = session(master)
     spark.sparkContext.setLogLevel("ERROR")
     spec = plugins.catalogue().get("tree")
-    frame = datamod.load("diabetes")
+    frame = datamod.load(parse("diabetes"))
     X, _, y, _ = train_test_split(frame[datamod.FEATURES], frame[datamod.TARGET],
                                   test_size=0.3, random_state=0)
     experiment = mlflow.set_experiment("bench-tune-spark").experiment_id

@@ -9,7 +9,8 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from trackfit import plugins, tracking
+from trackfit.estimators import plugins
+from trackfit.tracking import runs as tracking
 
 PROJECT = Path(__file__).resolve().parent.parent
 EXPERIMENT = "experiment-diabetes"

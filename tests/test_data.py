@@ -7,7 +7,8 @@ import threading
 import mlflow
 import pytest
 
-from trackfit import data
+from trackfit.engines import pandas as data, source
+from trackfit.engines.source import parse
 from trackfit.entrypoints.load import load
 from trackfit.entrypoints.train import train
 
@@ -26,14 +27,14 @@ SECRET = "sv=2024&sig=TOPSECRETSIGNATURE"
     ("C:\\data\\diabetes.csv", "C:\\data\\diabetes.csv"),
 ])
 def test_redact_removes_passwords_and_tokens(url, shown):
-    assert data.redact(url) == shown
+    assert source.redact(url) == shown
 
 
 def test_any_case_and_sklearn_names_become_the_labs_schema(tmp_path):
-    frame = data.read("diabetes")  # sklearn's names: age ... s6, target
+    frame = data.read(parse("diabetes"))  # sklearn's names: age ... s6, target
     path = tmp_path / "lower.tsv"
     frame.assign(extra="x").to_csv(path, sep="\t", index=False)
-    loaded = data.load(str(path))
+    loaded = data.load(parse(str(path)))
     assert list(loaded.columns) == data.FEATURES + ["Y"]
     assert loaded.shape == (442, 11) and (loaded.dtypes == "float64").all()
 
@@ -50,7 +51,7 @@ def test_a_load_run_artifact_feeds_training(store):
 @pytest.fixture
 def http_server(tmp_path):
     """A file server on loopback serving the lab data as parquet."""
-    data.read("diabetes").to_parquet(tmp_path / "diabetes.parquet")
+    data.read(parse("diabetes")).to_parquet(tmp_path / "diabetes.parquet")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

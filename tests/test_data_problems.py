@@ -13,7 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from trackfit import TrackfitError, data
+from trackfit import TrackfitError
+from trackfit.engines import checks, pandas as data
+from trackfit.engines.source import parse
 from trackfit.entrypoints.train import train
 
 from .conftest import cli
@@ -21,7 +23,7 @@ from .test_errors import assert_failed_run, assert_one_line_error
 
 
 def lab():
-    return data.load("diabetes")
+    return data.load(parse("diabetes"))
 
 
 def csv(path, frame):
@@ -130,7 +132,7 @@ def test_infinity_is_a_data_problem_for_predict_too(store, tmp_path):
 def test_the_smallest_frame_train_accepts(rows, test_size, cv, ok):
     frame = lab().head(rows)
     if ok:
-        data.check_rows(frame, "x.csv", test_size, cv)
+        checks.check_rows(frame, parse("x.csv"), test_size, cv)
     else:
         with pytest.raises(TrackfitError, match="each part needs at least 2 rows"):
-            data.check_rows(frame, "x.csv", test_size, cv)
+            checks.check_rows(frame, parse("x.csv"), test_size, cv)

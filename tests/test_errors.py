@@ -10,9 +10,10 @@ from .conftest import cli, runs, versions
 
 
 def lab_frame():
-    from trackfit import data
+    from trackfit.engines import pandas as data, source
+    from trackfit.engines.source import parse
 
-    return data.load("diabetes")
+    return data.load(parse("diabetes"))
 
 
 def write_csv(path, frame):
@@ -142,7 +143,9 @@ def test_predict_output_must_be_parquet_or_csv(store):
 
 
 def test_unreadable_data_in_process_raises_trackfit_error(tmp_path):
-    from trackfit import TrackfitError, data
+    from trackfit import TrackfitError
+    from trackfit.engines import pandas as data
+    from trackfit.engines.source import parse
 
     with pytest.raises(TrackfitError, match="cannot tell the format"):
-        data.load(str(write_csv(tmp_path / "lab.data", pd.DataFrame({"a": [1]}))))
+        data.load(parse(str(write_csv(tmp_path / "lab.data", pd.DataFrame({"a": [1]})))))

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 import trackfit
-from trackfit import data, plugins
+from trackfit.engines import pandas as data
+from trackfit.engines.source import parse
+from trackfit.estimators import plugins
 from trackfit.entrypoints.train import train
 
 BUILT_IN = ["linear", "tree", "ridge", "lasso", "elasticnet", "knn", "svr", "forest",
@@ -35,7 +37,7 @@ def test_the_drop_in_example_trains_a_median_regression(store):
 @pytest.mark.parametrize("name", BUILT_IN)
 def test_each_built_in_round_trips_through_the_registry_format(store, name):
     result = train(name, cv=0)
-    frame = data.load("diabetes")
+    frame = data.load(parse("diabetes"))
     features = frame[data.FEATURES].head(50)
     loaded = mlflow.pyfunc.load_model(result["model_uri"])
     native = mlflow.sklearn.load_model(result["model_uri"])

@@ -5,7 +5,7 @@ import tomllib
 
 import yaml
 
-from trackfit import project
+from trackfit.tracking import project
 
 from .conftest import PROJECT
 

@@ -8,7 +8,7 @@ import tomllib
 import pluggy
 from .conftest import PROJECT, runs
 
-from trackfit import hookspecs, plugins
+from trackfit.estimators import hookspecs, plugins
 from trackfit.entrypoints.train import train
 
 DOC = PROJECT / "docs" / "plugins.md"

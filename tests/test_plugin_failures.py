@@ -9,7 +9,8 @@ import textwrap
 import pytest
 from .conftest import PROJECT, env_for, runs
 
-from trackfit import TrackfitError, plugins
+from trackfit import TrackfitError
+from trackfit.estimators import plugins
 from trackfit.cli import main
 
 HOOK = """
@@ -189,7 +190,7 @@ def test_listing_estimators_does_not_import_a_plugins_library(site, store):
         from trackfit.cli import main
         main(["estimators"])
         print("imported after listing:", "trackfit_heavy_lib" in sys.modules)
-        from trackfit.plugins import catalogue
+        from trackfit.estimators.plugins import catalogue
         catalogue().get("heavy").load_factory()
         print("imported after use:", "trackfit_heavy_lib" in sys.modules)
     """)

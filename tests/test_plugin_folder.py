@@ -7,7 +7,8 @@ import textwrap
 
 import pytest
 
-from trackfit import TrackfitError, plugins
+from trackfit import TrackfitError
+from trackfit.estimators import plugins
 from trackfit.entrypoints.train import train
 
 from .conftest import cli, env_for

@@ -16,7 +16,7 @@ import yaml
 from .conftest import EXPERIMENT, PROJECT, env_for, runs
 from .test_plugin_docs import tutorial_file
 
-from trackfit import project
+from trackfit.tracking import project
 from trackfit.entrypoints.train import train
 
 EXAMPLE = PROJECT / "examples" / "trackfit-lightgbm"
@@ -26,9 +26,10 @@ IN_MEMORY = textwrap.dedent("""
     import sys
     from lightgbm import LGBMRegressor
     from sklearn.model_selection import train_test_split
-    from trackfit import data
+    from trackfit.engines import pandas as data, source
+    from trackfit.engines.source import parse
 
-    frame = data.load("diabetes")
+    frame = data.load(parse("diabetes"))
     X, y = frame[data.FEATURES], frame[data.TARGET]
     X_train, _, y_train, _ = train_test_split(X, y, test_size=0.3, random_state=0)
     model = LGBMRegressor(verbose=-1, n_jobs=1, random_state=0).fit(X_train, y_train)

@@ -12,7 +12,8 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from trackfit import html_report, ui
+from trackfit.cli import ui
+from trackfit.reports import html as html_report
 from trackfit.entrypoints.compare import compare
 
 from .conftest import EXPERIMENT, PROJECT, cli, free_port, runs, wait_for_http

@@ -16,7 +16,9 @@ import yaml
 from threadpoolctl import threadpool_limits
 
 import trackfit
-from trackfit import data as datamod, plugins
+from trackfit.engines import pandas as datamod
+from trackfit.engines.source import parse
+from trackfit.estimators import plugins
 from trackfit.entrypoints.train import train
 
 from .conftest import EXPERIMENT, PROJECT, env_for
@@ -142,7 +144,7 @@ def test_a_training_run_records_what_reproduces_it(store):
     inputs = run.inputs.dataset_inputs
     assert [i.dataset.digest for i in inputs] == [tags["trackfit.data_digest"]]
     assert tags["trackfit.data_digest"] == datamod.dataset(datamod.load("diabetes"),
-                                                           "diabetes").digest
+                                                           parse("diabetes")).digest
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT, capture_output=True,
                           text=True)
     if head.returncode == 0:
@@ -221,7 +223,7 @@ def rerun_setup(tmp_path_factory, shared_store):
     root = tmp_path_factory.mktemp("rerun")
     folder, _ = project_copy(root / "trackfit")
     csv = root / "diabetes.csv"
-    datamod.load("diabetes").to_csv(csv, index=False)
+    datamod.load(parse("diabetes")).to_csv(csv, index=False)
     done = trackfit_cli(shared_store, folder, "train", "--estimator", "tree",
                         "--params", "max_depth=4", "--data", str(csv))
     assert done.returncode == 0, done.stderr
@@ -279,7 +281,7 @@ def test_rerun_reports_a_clear_mismatch_when_the_data_changed(shared_store, reru
     folder, csv, run_id = rerun_setup
     original = csv.read_text()
     try:
-        frame = datamod.load(str(csv))
+        frame = datamod.load(parse(str(csv)))
         frame.loc[frame.index[::7], "Y"] += 25  # the same file, some targets changed
         frame.to_csv(csv, index=False)
         done = trackfit_cli(shared_store, folder, "rerun", run_id)

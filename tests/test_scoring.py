@@ -3,21 +3,22 @@
 import mlflow
 import numpy as np
 
-from trackfit import data as datamod, scoring
+from trackfit.engines import pandas as datamod, scoring
+from trackfit.engines.source import parse
 from trackfit.entrypoints.train import train
 
 
 def test_the_scoring_read_holds_the_features_as_one_block_read_in_place(store):
     frame = scoring.read("diabetes")
     assert list(frame.columns) == datamod.FEATURES + [datamod.TARGET]
-    assert frame.equals(datamod.load("diabetes"))  # the same checked rows and dtypes
+    assert frame.equals(datamod.load(parse("diabetes")))  # the same checked rows and dtypes
     features = np.asarray(frame[datamod.FEATURES])
     assert not features.flags.writeable  # a view of the block, not a gathered copy
 
 
 def test_the_models_own_predict_gives_pyfunc_predictions_in_any_column_order(store):
     uri = train("linear", cv=0)["model_uri"]
-    rows = datamod.load("diabetes", require_target=False)
+    rows = datamod.load(parse("diabetes"), require_target=False)
     shuffled = rows[list(reversed(rows.columns))]
     expected = mlflow.pyfunc.load_model(uri).predict(rows[datamod.FEATURES])
     predict = scoring.predictor(uri)

@@ -13,7 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trackfit import TrackfitError, data as datamod
+from trackfit import TrackfitError
+from trackfit.engines import pandas as datamod
+from trackfit.engines.source import parse
 from trackfit.entrypoints.load import load
 from trackfit.entrypoints.predict import predict
 from trackfit.entrypoints.train import train
@@ -31,7 +33,7 @@ LOOPBACK = {"SPARK_LOCAL_IP": "127.0.0.1"}
 def fabric_folder(folder):
     """The lab's data as the Azure Open Datasets hold it: upper-case columns, integer types
     where the values are whole, in three parquet part files."""
-    frame = datamod.read(datamod.EMBEDDED)
+    frame = datamod.read(parse("diabetes"))
     frame.columns = [c.upper() for c in frame.columns[:-1]] + ["Y"]
     for column in frame.columns:
         if (frame[column] == frame[column].round()).all():
@@ -47,7 +49,7 @@ def fabric_folder(folder):
 def new_patients(path, rows, seed=0):
     """Rows to score with a patient_id key, lower-case features, whole numbers as ints."""
     rng = np.random.default_rng(seed)
-    lab = datamod.read(datamod.EMBEDDED)
+    lab = datamod.read(parse("diabetes"))
     frame = pd.DataFrame({"patient_id": np.arange(1_000_000, 1_000_000 + rows)})
     for column in lab.columns[:-1]:
         values = rng.choice(lab[column].to_numpy(), rows)
@@ -83,7 +85,7 @@ def test_fabric_folder_trains_to_the_lab_numbers_through_mlflow_run(store, tmp_p
 def test_load_with_the_active_session_gives_the_pandas_frame(store, spark, tmp_path):
     folder = fabric_folder(tmp_path / "diabetes")
     loaded = load(str(folder), spark="local[2]")
-    pd.testing.assert_frame_equal(loaded["frame"], datamod.load(datamod.EMBEDDED))
+    pd.testing.assert_frame_equal(loaded["frame"], datamod.load(parse("diabetes")))
     run = mlflow.get_run(loaded["run_id"])
     assert run.inputs.dataset_inputs[0].dataset.source_type == "spark"
     assert run.data.params["spark"] == "local[2]"
@@ -130,7 +132,7 @@ def bad_sources(tmp_path):
 def test_bad_data_gives_the_same_one_line_error_as_pandas(store, spark, tmp_path, case):
     source = bad_sources(tmp_path)[case]
     with pytest.raises(TrackfitError) as by_pandas:
-        datamod.load(source)
+        datamod.load(parse(source))
     with pytest.raises(TrackfitError) as by_spark:
         load(source, spark="local[2]")
     assert str(by_spark.value) == str(by_pandas.value)
@@ -151,7 +153,7 @@ def test_a_missing_folder_fails_in_one_line_before_spark_starts(store, tmp_path)
 def test_a_failed_spark_job_leaves_nothing_at_the_output(spark, tmp_path):
     from pyspark.sql import functions as F
 
-    from trackfit import spark as sparkmod
+    from trackfit.engines import spark as sparkmod
 
     failing = spark.range(1000).select(
         F.when(F.col("id") == 999, F.raise_error(F.lit("boom"))).otherwise(F.col("id")))
@@ -237,7 +239,7 @@ def test_train_and_predict_on_a_standalone_cluster(store, tmp_path):
     by_spark = pd.read_parquet(tmp_path / "predictions").sort_values("patient_id",
                                                                      ignore_index=True)
     expected = mlflow.pyfunc.load_model(model).predict(
-        datamod.validate(given, "new", require_target=False)[datamod.FEATURES])
+        datamod.validate(given, parse("new"), require_target=False)[datamod.FEATURES])
     assert list(by_spark.columns) == list(given.columns) + ["prediction"]
     assert (by_spark["patient_id"] == given["patient_id"]).all()
     np.testing.assert_allclose(by_spark["prediction"], expected, rtol=0, atol=1e-9)

@@ -6,11 +6,13 @@ import mlflow
 import numpy as np
 import pytest
 
-from trackfit import TrackfitError, data as datamod
+from trackfit import TrackfitError
+from trackfit.engines import pandas as datamod
+from trackfit.engines.source import parse
 from trackfit.entrypoints.main import main
 from trackfit.entrypoints.predict import predict
 from trackfit.entrypoints.train import train
-from trackfit.tracking import training_runs
+from trackfit.tracking.runs import training_runs
 
 
 def test_ranking_skips_runs_without_the_metric_and_names_the_known_ones(store):
@@ -45,7 +47,7 @@ def test_train_links_each_metric_once_to_the_logged_model(store):
 
 def test_predict_gives_what_the_pyfunc_model_gives(store, tmp_path):
     main(cv=0)
-    rows = datamod.load("diabetes", require_target=False)
+    rows = datamod.load(parse("diabetes"), require_target=False)
     rows.drop(columns="Y").sample(2000, replace=True, random_state=1).to_parquet("rows.parquet")
     result = predict("rows.parquet", output=str(tmp_path / "out.csv"))["predictions"]
     uri = "models:/model-diabetes@champion"
@@ -54,10 +56,10 @@ def test_predict_gives_what_the_pyfunc_model_gives(store, tmp_path):
 
 
 def test_parquet_reads_to_the_same_frame_as_the_embedded_copy(tmp_path):
-    raw = datamod.read("diabetes")
+    raw = datamod.read(parse("diabetes"))
     raw.columns = [c.lower() for c in raw.columns]
     raw["age"] = raw["age"].astype("int64")
     raw.to_parquet(tmp_path / "lab.parquet")
-    frame = datamod.load(str(tmp_path / "lab.parquet"))
-    assert frame.equals(datamod.load("diabetes"))
+    frame = datamod.load(parse(str(tmp_path / "lab.parquet")))
+    assert frame.equals(datamod.load(parse("diabetes")))
     assert list(frame.dtypes.unique()) == [np.dtype("float64")]

@@ -17,7 +17,9 @@ import pytest
 import yaml
 from sklearn.linear_model import LinearRegression
 
-from trackfit import TrackfitError, data, trust
+from trackfit import TrackfitError, trust
+from trackfit.engines import pandas as data
+from trackfit.engines.source import parse
 from trackfit.entrypoints.train import train
 
 from .conftest import cli, runs
@@ -39,7 +41,7 @@ class WritesAFile:
 
 
 def fitted():
-    frame = data.load("diabetes")
+    frame = data.load(parse("diabetes"))
     return LinearRegression().fit(frame[data.FEATURES], frame[data.TARGET])
 
 
@@ -161,7 +163,7 @@ def test_trust_model_loads_a_pickle_from_a_store_you_control(store, tmp_path):
         assert result.returncode == 0, result.stderr
         predicted = pd.read_csv(output)
         assert len(predicted) == 442
-        frame = data.load("diabetes")
+        frame = data.load(parse("diabetes"))
         assert np.allclose(predicted["prediction"], fitted().predict(frame[data.FEATURES]))
         output.unlink()
     assert len(runs(store, "predict", "FINISHED")) == 2
@@ -173,7 +175,7 @@ def test_every_built_in_model_passes_the_check(store, name):
     folder = trust.check(result["model_uri"])
     mlmodel = yaml.safe_load((Path(folder) / "MLmodel").read_text())
     assert mlmodel["flavors"]["sklearn"]["serialization_format"] == "skops"
-    frame = data.load("diabetes")
+    frame = data.load(parse("diabetes"))
     model = trust.load(result["model_uri"])
     assert len(model.predict(frame[data.FEATURES].head(5))) == 5
 

@@ -9,8 +9,10 @@ import time
 import mlflow
 import pytest
 
-from trackfit import TrackfitError, plugins, space
-from trackfit.entrypoints.main import installed, main
+from trackfit import TrackfitError
+from trackfit.estimators import plugins, space
+from trackfit.entrypoints.main import main
+from trackfit.fitting.training import installed
 from trackfit.entrypoints.register import register
 from trackfit.entrypoints.train import train
 from trackfit.entrypoints.tune import tune
@@ -193,7 +195,7 @@ def test_mlflow_run_tune_entry_point(store):
 def test_trials_on_spark_executors(store):
     pytest.importorskip("pyspark")
     result = tune("tree", space="max_depth=2|3|4|5", search="grid", n_jobs=2,
-                  spark="local[2]", cv=2)
+                  trials_on="local[2]", cv=2)
     trials = children(store, result["run_id"])
     assert sorted(int(r.data.tags["trackfit.trial"]) for r in trials) == [0, 1, 2, 3]
     assert {r.info.status for r in trials} == {"FINISHED"}

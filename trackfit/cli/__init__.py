@@ -117,9 +117,10 @@ COMMANDS = {
          Option("trials", whole, "trials to run"),
          Option("search", help="tpe, random or grid"),
          Option("n_jobs", whole, "trials at once"),
-         Option("spark", help="a Spark master to run the trials on, e.g. local[2]"),
+         Option("trials_on", help="a Spark master to run the trials on, e.g. local[2] "
+                                  "(empty: worker processes here)"),
          DATA, TEST_SIZE, RANDOM_STATE, CV,
-         Option("metric", help="the CV metric the search optimises"))),
+         Option("metric", help="the CV metric the search optimises"), SPARK)),
     "compare": Command(
         "trackfit.entrypoints.compare:compare", "leaderboard and charts of the training runs",
         (METRIC, Option("max_results", whole, "leaderboard rows: the best N of all runs"))),
