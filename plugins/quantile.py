@@ -4,11 +4,9 @@ Any ``*.py`` file here that implements ``register_estimators`` adds its estimato
 docs/plugins.md for the contract.
 """
 
-import pluggy
+from trackfit import hookimpl
 
 __version__ = "1.0"
-
-hookimpl = pluggy.HookimplMarker("trackfit")
 
 
 @hookimpl

@@ -1,12 +1,10 @@
 """LightGBM regressors for trackfit.
 
-Importing this module imports pluggy only: LightGBM is imported when the estimator is
+Importing this module imports trackfit's marker only (trackfit imports pluggy, nothing more): LightGBM is imported when the estimator is
 built, so ``python -m trackfit estimators`` stays fast with this plugin installed.
 """
 
-import pluggy
-
-hookimpl = pluggy.HookimplMarker("trackfit")
+from trackfit import hookimpl
 
 # The types MLflow's lightgbm flavor writes into every skops model's MLmodel as trusted.
 # trackfit loads a model only when each type its MLmodel trusts is one a plugin declares.
