@@ -5,15 +5,21 @@ BIN := $(VENV)/bin
 EXPERIMENT ?= experiment-diabetes
 export MLFLOW_EXPERIMENT_NAME ?= $(EXPERIMENT)
 
-.PHONY: venv lab test bench ui serve clean server server-stop spark spark-stop
+.PHONY: venv test-venv lab test bench ui serve clean server server-stop spark spark-stop
 
 venv: $(VENV)/.installed
 
-# trackfit and the pins of conda.yaml (pyproject.toml carries the same pins), with the
-# test, tune and spark extras: the tests tune and use Spark (which needs Java 17).
+# trackfit and the pins of conda.yaml (pyproject.toml carries the same pins): what the lab
+# needs, nothing more.
 $(VENV)/.installed: conda.yaml pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+# What the tests add: the test, tune and spark extras (Spark needs Java 17).
+test-venv: $(VENV)/.tests
+$(VENV)/.tests: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test,tune,spark]'
 	touch $@
 
@@ -21,11 +27,11 @@ $(VENV)/.installed: conda.yaml pyproject.toml
 lab: venv
 	PATH="$(abspath $(BIN)):$$PATH" mlflow run . --env-manager local --experiment-name $(EXPERIMENT)
 
-test: venv
+test: test-venv
 	$(BIN)/python -m pytest
 
 # Speed figures into BENCHMARKS.md (bench/run.py --smoke: each once, small, quick).
-bench: venv
+bench: test-venv
 	$(BIN)/python bench/run.py
 
 # The MLflow UI on MLFLOW_TRACKING_URI (default sqlite:///mlflow.db); prints and opens the
@@ -41,7 +47,7 @@ serve: venv
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m trackfit serve --port $(SERVE_PORT)
 
 # The team tracking server (scripts/server.sh): PostgreSQL and `mlflow server` on loopback.
-$(VENV)/.server: $(VENV)/.installed pyproject.toml
+$(VENV)/.server: $(VENV)/.tests pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,tune,spark,server]'
 	touch $@
 
@@ -52,7 +58,7 @@ server-stop:
 	scripts/server.sh stop
 
 # A Spark standalone master and worker on loopback (scripts/spark.sh); needs Java 17.
-spark: venv
+spark: test-venv
 	PYTHON=$(BIN)/python scripts/spark.sh start
 
 spark-stop:
