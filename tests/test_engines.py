@@ -1,0 +1,60 @@
+"""One engine seam: main reads its data once, on either engine, and every training run
+logs that one dataset."""
+
+import pytest
+
+from trackfit import engines
+from trackfit.engines.pandas import PandasEngine
+from trackfit.entrypoints.main import main
+
+from .conftest import runs, spark_missing
+from .test_spark import fabric_folder
+
+needs_spark = pytest.mark.skipif(spark_missing() is not None, reason=str(spark_missing()))
+
+
+def counting(monkeypatch, engine_class):
+    """Count calls of ``engine_class.load``, which still does its work."""
+    calls = []
+    original = engine_class.load
+
+    def load(self, src, require_target=True):
+        calls.append(src.safe)
+        return original(self, src, require_target)
+
+    monkeypatch.setattr(engine_class, "load", load)
+    return calls
+
+
+def test_choose_gives_pandas_by_default_and_spark_for_a_master():
+    assert engines.choose("").name == "pandas"
+    assert engines.choose("local[1]").name == "spark"
+    assert engines.choose("local[1]").params() == {"spark": "local[1]"}
+    assert engines.choose("").params() == {}
+
+
+def test_main_reads_the_data_once_with_pandas(store, monkeypatch):
+    calls = counting(monkeypatch, PandasEngine)
+    result = main(estimators=["linear", "tree", "ridge"], cv=0)
+    assert calls == ["diabetes"]
+    digests = {r.data.tags["trackfit.data_digest"] for r in runs(store, step="train")}
+    assert digests == {result["load"]["digest"]}
+    assert len(result["train"]) == 3
+
+
+@needs_spark
+def test_main_with_spark_reads_the_data_once(store, spark, tmp_path, monkeypatch):
+    from trackfit.engines.spark import SparkEngine
+
+    folder = fabric_folder(tmp_path / "diabetes")
+    calls = counting(monkeypatch, SparkEngine)
+    result = main(estimators=["linear", "tree"], data=str(folder), spark="local[2]", cv=0)
+    assert calls == [str(folder)]
+    trained = runs(store, step="train")
+    assert len(trained) == 2
+    for run in trained:
+        assert run.data.params["spark"] == "local[2]"
+        assert run.data.tags["trackfit.data_digest"] == result["load"]["digest"]
+        assert [d.dataset.digest for d in run.inputs.dataset_inputs] == [result["load"]["digest"]]
+    by_name = {r["estimator"]: r["metrics"] for r in result["train"]}
+    assert round(by_name["linear"]["test_r2_score"], 4) == 0.3929
