@@ -10,8 +10,9 @@ from ..tracking.registry import ALIAS, MODEL_NAME
 from ..tracking.runs import DEFAULT_METRIC, log, step_run
 
 
-def main(estimators=("linear", "tree"), data="diabetes", test_size=0.3, random_state=0, cv=5,
-         metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, n_jobs=1, spark=""):
+def main(estimators=("linear", "tree"), data="diabetes", test_size=Split.test_size,
+         random_state=Split.random_state, cv=Split.cv, metric=DEFAULT_METRIC,
+         model_name=MODEL_NAME, alias=ALIAS, n_jobs=1, spark=""):
     """Every step as a nested run under one parent; returns each step's result.
 
     ``estimators`` is a list of names (or plugin:name); ``["all"]`` is every installed

@@ -6,8 +6,8 @@ from ..fitting import training
 from ..fitting.split import Split
 
 
-def train(estimator="linear", params=None, data="diabetes", test_size=0.3, random_state=0, cv=5,
-          spark=""):
+def train(estimator="linear", params=None, data="diabetes", test_size=Split.test_size,
+          random_state=Split.random_state, cv=Split.cv, spark=""):
     """One training run; returns its run id, estimator name, metrics and model URI.
 
     ``params`` is a dict of hyperparameters; ``spark`` a Spark master to read with.

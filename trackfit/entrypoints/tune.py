@@ -12,8 +12,8 @@ from ..fitting.split import Split
 
 
 def tune(estimator="tree", space="", trials=20, search="tpe", n_jobs=1, trials_on="",
-         data="diabetes", test_size=0.3, random_state=0, cv=5, metric="cv_r2_score",
-         spark=""):
+         data="diabetes", test_size=Split.test_size, random_state=Split.random_state,
+         cv=Split.cv, metric="cv_r2_score", spark=""):
     """One tune run; ``trials_on`` a Spark master to run the trials on (empty: worker
     processes of this machine), ``spark`` a Spark master to read the data with."""
     return tuning.tune(estimator, space, trials, search, n_jobs, trials_on, parse(data),
