@@ -161,13 +161,32 @@ def retry(function, *args, **kwargs):
             time.sleep(0.1 * 2**attempt * random.uniform(0.5, 1.5))
 
 
+def _status(exc):
+    """The HTTP status an MLflow exception carries (its error code), or None.
+
+    A server answering in JSON gives MLflow an error code; one that answers a plain 401
+    page (basic auth) leaves only the text "failed with error code 401", read below.
+    """
+    from mlflow.exceptions import MlflowException
+
+    if isinstance(exc, MlflowException):
+        status = exc.get_http_status_code()
+        return status if status != 500 else None
+    return None
+
+
 def explain(exc):
     """One line for a store or server failure the user can act on, else None."""
     text = str(exc)
     try:
         uri = tracking_uri()
+        status = _status(exc)
     except ImportError:  # no MLflow at all: nothing to explain here
         return None
+    if status == 401:
+        text = "error code 401"
+    elif status == 403:
+        text = "error code 403"
     if "database is locked" in text:
         return (f"the SQLite store {uri} stayed locked by other processes writing to it "
                 "(database is locked); run again, or share a tracking server: make server, "
