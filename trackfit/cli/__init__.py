@@ -168,6 +168,17 @@ COMMANDS = {
          Option("force", bool, "rerun even if the code changed since (other commit, local "
                                "changes)")),
         store=False),
+    "webhook": Command(
+        "trackfit.cli.webhooks:webhook",
+        "the tracking server's registry webhooks: add URL, list, test ID, remove ID",
+        (Option("action", help="add, list, test or remove", positional=True),
+         Option("target", help="the URL to add, or the webhook id to test or remove",
+                positional=True),
+         Option("events", help="comma-separated: alias (the champion moved), version, model, "
+                               "or MLflow's entity.action"),
+         Option("secret_file", help="a file holding the secret that signs each event (add)"),
+         Option("name", help="the webhook's name; empty: trackfit-<host>")),
+        store=False),
     "estimators": Command(
         "trackfit.cli:list_estimators", "list the estimators the plugins provide", (JSON,),
         store=False),
@@ -197,7 +208,10 @@ def defaults(command):
 
 def _add(parser, option, default):
     if option.positional:
-        parser.add_argument(option.name, help=option.help)
+        if default is None:
+            parser.add_argument(option.name, help=option.help)
+        else:
+            parser.add_argument(option.name, nargs="?", default=default, help=option.help)
         return
     flags = sorted({f"--{option.name.replace('_', '-')}", f"--{option.name}"})
     if option.type is bool:
