@@ -1,7 +1,7 @@
 """The promotion gate: a challenger takes the alias only when it is measurably better.
 
 Both models, the challenger and the current champion, are scored on the same rows: the
-challenger's own held-out split, rebuilt from what its training run recorded (the data it
+challenger's own held-out split (its training rows for a training_* metric, the lab's rule), rebuilt from what its training run recorded (the data it
 read, ``test_size``, ``random_state``) and refused unless the rows hash to the digest the
 run logged. Each model is loaded through trackfit's trust check and scored with
 ``mlflow.models.evaluate`` (a callable model: evaluate itself would load a model URI with
@@ -79,9 +79,16 @@ def evaluated_name(metric):
     return metric
 
 
-def held_out(run):
+def rows_for(metric):
+    """Which side of the split ``metric`` is measured on: "training" for training_*, else
+    "held-out" (test_*, and cv_*, which no fitted model can recompute)."""
+    return "training" if metric.startswith("training_") else "held-out"
+
+
+def held_out(run, side="held-out"):
     """(X, y, data, digest): the held-out rows of training run ``run`` (an MlflowClient Run),
-    rebuilt from its recorded data and split; DataError unless they hash as it logged."""
+    or its training rows for ``side="training"`` (the lab's rule, training_r2_score), rebuilt
+    from its recorded data and split; DataError unless they hash as it logged."""
     from ..engines import choose, source
     from ..fitting.split import Split, split
 
@@ -106,7 +113,9 @@ def held_out(run):
             f"{dataset.digest}, the run recorded {recorded}; the gate evaluates on the rows "
             "the run held out, never on new data: train again on the current data")
     how = Split(float(params["test_size"]), int(float(params["random_state"])), 0)
-    _, X_test, _, y_test = split(frame, how)
+    X_train, X_test, y_train, y_test = split(frame, how)
+    if side == "training":
+        return X_train, y_train, src.safe, recorded
     return X_test, y_test, src.safe, recorded
 
 
@@ -163,6 +172,7 @@ class Verdict:
     failed: dict  # {check: MLflow's message}
     thresholds: dict
     rows: int
+    side: str  # held-out, or training for a training_* metric
     data: str
     digest: str
 
@@ -176,7 +186,8 @@ class Verdict:
 
     def reason(self, thresholds):
         """One line: both values and the threshold that failed (or what passed)."""
-        shown = f"{self.metric} {self.value:.4f}"
+        named = self.metric if self.side == "held-out" else f"{self.side} {self.metric}"
+        shown = f"{named} {self.value:.4f}"
         if self.champion is not None:
             shown += f" vs champion {self.held:.4f}"
         if self.accepted:
@@ -201,7 +212,8 @@ def judge(metric, thresholds, candidate_uri, champion_uri, training_run):
     from mlflow.models.evaluation import EvaluationResult
     from mlflow.models.evaluation.validation import ModelValidationFailedException
 
-    X, y, data, digest = held_out(training_run)
+    side = rows_for(metric)
+    X, y, data, digest = held_out(training_run, side)
     name = evaluated_name(metric)
     scores = {"candidate": evaluate(predictor(candidate_uri), X, y, "candidate_")}
     if name not in scores["candidate"]:
@@ -222,7 +234,7 @@ def judge(metric, thresholds, candidate_uri, champion_uri, training_run):
         except ModelValidationFailedException as exc:
             failed[check] = first_line(exc)
     return Verdict(not failed, name, greater, scores["candidate"], scores.get("champion"),
-                   failed, thresholds.params(), len(y), data, digest)
+                   failed, thresholds.params(), len(y), side, data, digest)
 
 
 def log(verdict, thresholds, candidate_run_id, champion_version):
@@ -239,6 +251,7 @@ def log(verdict, thresholds, candidate_run_id, champion_version):
             1 if verdict.greater_is_better else -1)
     log_batch(
         params={"gate_metric": verdict.metric, "gate_rows": verdict.rows,
+                "gate_split": verdict.side,
                 "gate_data": verdict.data, "gate_data_digest": verdict.digest,
                 **thresholds.params()},
         metrics=metrics,
