@@ -10,7 +10,8 @@
 #   scripts/server.sh db-restart   restart PostgreSQL only, under the running tracking server
 #
 # Settings (environment): TRACKFIT_SERVER_PORT (5005), TRACKFIT_PG_PORT (5433),
-# TRACKFIT_SERVER_DIR (.server), TRACKFIT_SERVER_WORKERS (4), TRACKFIT_SERVER_AUTH=1 for
+# TRACKFIT_SERVER_DIR (.server), TRACKFIT_SERVER_WORKERS (4), TRACKFIT_WEBHOOK_PRIVATE=1 (see
+# Webhooks below), TRACKFIT_SERVER_AUTH=1 for
 # MLflow's basic-auth app (user `admin`, password in .server/admin-password unless
 # MLFLOW_AUTH_ADMIN_PASSWORD is set), MLFLOW (the mlflow command; default: the one on PATH).
 #
@@ -21,6 +22,15 @@
 # in TRACKFIT_SERVER_ALLOWED_HOSTS (comma-separated, e.g. mlflow.example.com:5005), and
 # state-changing requests from web pages of localhost or TRACKFIT_SERVER_CORS_ORIGINS only.
 # Secrets live in files of mode 0600 and reach the processes through their environment.
+#
+# Webhooks (trackfit webhook add): MLflow signs each event with the webhook's secret, which it
+# keeps encrypted in PostgreSQL with the key in .server/webhook-key (made once, so every worker
+# and every restart reads the same secrets). It delivers only to https URLs on public
+# addresses; TRACKFIT_WEBHOOK_PRIVATE=1 also lets it post to http URLs and to private,
+# loopback and link-local addresses (MLFLOW_WEBHOOK_ALLOWED_SCHEMES=http,https and
+# MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS=true): a CI receiver on the team's own network, and also
+# anything else the server's host can reach, cloud metadata included, for whoever may add a
+# webhook (an admin, with TRACKFIT_SERVER_AUTH=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -158,6 +168,14 @@ EOF
         app=(--app-name basic-auth)
     fi
     mkdir -p "$DIR/artifacts"
+    [ -f "$DIR/webhook-key" ] || (umask 077 && "$PYTHON" -c \
+        "import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())" > "$DIR/webhook-key")
+    chmod 600 "$DIR/webhook-key"
+    export MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY=${MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY:-$(cat "$DIR/webhook-key")}
+    if [ -n "${TRACKFIT_WEBHOOK_PRIVATE:-}" ]; then
+        export MLFLOW_WEBHOOK_ALLOWED_SCHEMES=http,https MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS=true
+        say "webhooks may post to http URLs and private addresses (TRACKFIT_WEBHOOK_PRIVATE=1)"
+    fi
     local hosts="127.0.0.1:$PORT,localhost:$PORT" origins="http://127.0.0.1:$PORT"
     loopback "$HOST" || hosts="$hosts,$(client_host):$PORT"
     [ "$(client_host)" = 127.0.0.1 ] || origins="$origins,http://$(client_host):$PORT"

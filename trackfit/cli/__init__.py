@@ -27,6 +27,21 @@ def number(text):
     return float(text)
 
 
+def optional_number(text):
+    """A float, or None for '' (not given)."""
+    return float(text) if text.strip() else None
+
+
+def truth(text):
+    """'true'/'false' (also 1/0, yes/no), as MLproject passes a switch."""
+    value = text.strip().lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off", ""):
+        return False
+    raise ValueError(f"{text!r} is not true or false")
+
+
 def names(text):
     """'linear, tree' -> ['linear', 'tree']."""
     return [name.strip() for name in text.split(",") if name.strip()]
@@ -46,7 +61,7 @@ def convert(option, value):
     try:
         return option.type(value)
     except ValueError:
-        kind = "a whole number" if option.type is whole else "a number"
+        kind = {whole: "a whole number", truth: "true or false"}.get(option.type, "a number")
         raise TrackfitError(f"{option.name} must be {kind}, got {value!r}") from None
 
 
@@ -123,10 +138,20 @@ COMMANDS = {
          Option("metric", help="the CV metric the search optimises"), SPARK)),
     "compare": Command(
         "trackfit.entrypoints.compare:compare", "leaderboard and charts of the training runs",
-        (METRIC, Option("max_results", whole, "leaderboard rows: the best N of all runs"))),
+        (METRIC, Option("max_results", whole, "leaderboard rows: the best N of all runs"),
+         Option("max_latency_ms", optional_number, "only models that predict 1,000 rows "
+                                                   "within this many ms (empty: all)"))),
     "register": Command(
-        "trackfit.entrypoints.register:register", "register the best training run's model",
-        (METRIC, MODEL_NAME, ALIAS)),
+        "trackfit.entrypoints.register:register",
+        "register the best training run's model if it passes the promotion gate",
+        (METRIC, MODEL_NAME, ALIAS,
+         Option("threshold", optional_number, "the metric's floor (a ceiling for a "
+                                              "lower-is-better metric); empty: none"),
+         Option("min_improvement", number, "required gain over the champion, absolute "
+                                           "(0: any gain)"),
+         Option("min_relative_improvement", number, "required gain over the champion as a "
+                                                    "share of its value, 0..1"),
+         Option("strict", truth, "a refused challenger is an error (exit 1), for CI"))),
     "predict": Command(
         "trackfit.entrypoints.predict:predict", "predict with a registered model",
         (DATA, Option("model", help="model URI"),
@@ -142,6 +167,17 @@ COMMANDS = {
         (Option("run_id", help="the id of a finished training run", positional=True),
          Option("force", bool, "rerun even if the code changed since (other commit, local "
                                "changes)")),
+        store=False),
+    "webhook": Command(
+        "trackfit.cli.webhooks:webhook",
+        "the tracking server's registry webhooks: add URL, list, test ID, remove ID",
+        (Option("action", help="add, list, test or remove", positional=True),
+         Option("target", help="the URL to add, or the webhook id to test or remove",
+                positional=True),
+         Option("events", help="comma-separated: alias (the champion moved), version, model, "
+                               "or MLflow's entity.action"),
+         Option("secret_file", help="a file holding the secret that signs each event (add)"),
+         Option("name", help="the webhook's name; empty: trackfit-<host>")),
         store=False),
     "estimators": Command(
         "trackfit.cli:list_estimators", "list the estimators the plugins provide", (JSON,),
@@ -172,7 +208,10 @@ def defaults(command):
 
 def _add(parser, option, default):
     if option.positional:
-        parser.add_argument(option.name, help=option.help)
+        if default is None:
+            parser.add_argument(option.name, help=option.help)
+        else:
+            parser.add_argument(option.name, nargs="?", default=default, help=option.help)
         return
     flags = sorted({f"--{option.name.replace('_', '-')}", f"--{option.name}"})
     if option.type is bool:

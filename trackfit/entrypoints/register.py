@@ -1,10 +1,15 @@
-"""register: the best training run by a held-out metric -> a model version, alias champion."""
+"""register: the best training run by a held-out metric -> a model version, alias champion,
+when it passes the promotion gate."""
 
 from ..tracking import registry
 from ..tracking.registry import ALIAS, MODEL_NAME
 from ..tracking.runs import DEFAULT_METRIC
 
 
-def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS):
-    """One register run; returns the version that holds the alias and whether it is new."""
-    return registry.register(metric, model_name, alias)
+def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, threshold=None,
+             min_improvement=0.0, min_relative_improvement=0.0, strict=False):
+    """One register run; returns the version that holds the alias, whether it is new, and
+    the gate's verdict."""
+    return registry.register(metric, model_name, alias, threshold=threshold,
+                             min_improvement=min_improvement,
+                             min_relative_improvement=min_relative_improvement, strict=strict)

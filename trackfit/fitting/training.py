@@ -7,7 +7,7 @@ from ..engines.pandas import release
 from ..estimators import hyperparams, plugins
 from ..reports import evaluation
 from ..tracking import provenance, store, tags
-from ..tracking.runs import higher_is_better, log, step_run
+from ..tracking.runs import DATASET_NAME, higher_is_better, log, step_run
 from .metrics import cv_scores, scores
 from .models import log_model
 from .progress import Progress
@@ -58,12 +58,14 @@ def train(estimator, params, src, how, engine, loaded=None, nested=False,
             cv_metrics, folds = cv_scores(clone(model), X_train, y_train, how.cv)
             metrics.update(cv_metrics)
         info = log_model(spec, model, X_train, train_pred)
+        metrics.update(cost(model, X_test, info))
         evaluation.log(y_test, test_pred, folds)
         # Metrics logged after the model and linked to it: logged before, log_model links
         # them itself by reading back every metric's history. One write for all of it.
         logged = {**model.get_params(deep=False), "estimator": estimator, **how.params(),
                   "data": src.safe, **engine.params()}
-        log(params=logged, metrics=metrics, model_id=info.model_id, tags={
+        log(params=logged, metrics=metrics, model_id=info.model_id,
+            dataset=(DATASET_NAME, digest), tags={
             "estimator_name": type(model).__name__,
             "estimator_class": f"{type(model).__module__}.{type(model).__name__}",
             tags.ESTIMATOR: spec.qualified_name,
@@ -82,6 +84,38 @@ def train(estimator, params, src, how, engine, loaded=None, nested=False,
         )
         return {"run_id": run.info.run_id, "estimator": estimator, "metrics": metrics,
                 "model_uri": info.model_uri}
+
+
+LATENCY_ROWS = 1000
+LATENCY_REPEATS = 5
+
+
+def cost(model, X_test, info):
+    """What the model costs to serve: ``predict_latency_ms``, the median of 5 timings of its
+    predict on the held-out rows, per 1,000 rows; ``model_size_bytes``, its folder on disk
+    as logged (the model's files, MLmodel, environment and input example)."""
+    import statistics
+
+    timings = []
+    for _ in range(LATENCY_REPEATS):
+        started = time.perf_counter()
+        model.predict(X_test)
+        timings.append(time.perf_counter() - started)
+    latency = statistics.median(timings) * 1000 * LATENCY_ROWS / max(len(X_test), 1)
+    return {"predict_latency_ms": latency, "model_size_bytes": model_size(info)}
+
+
+def model_size(info):
+    """The bytes of the logged model's files, as the artifact store lists them."""
+    from ..tracking.runs import client
+
+    def walk(path):
+        total = 0
+        for item in client().list_logged_model_artifacts(info.model_id, path):
+            total += walk(item.path) if item.is_dir else (item.file_size or 0)
+        return total
+
+    return walk(None)
 
 
 def installed():

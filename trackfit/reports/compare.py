@@ -7,18 +7,20 @@ from ..tracking.runs import DEFAULT_METRIC, log, step_run, training_runs
 from . import html, leaderboard
 
 
-def compare(metric=DEFAULT_METRIC, max_results=100, nested=False):
+def compare(metric=DEFAULT_METRIC, max_results=100, max_latency_ms=None, nested=False):
     """One compare run; returns its run id and the leaderboard (a DataFrame, best first).
 
-    The store ranks every finished training run; the leaderboard holds the best
-    ``max_results`` of them.
+    The store ranks every finished training run (ties: the faster model first); the
+    leaderboard holds the best ``max_results`` of them, only those that predict 1,000 rows
+    within ``max_latency_ms`` if given. Each run's metrics are its logged model's.
     """
     import mlflow
     import pandas as pd
 
     with step_run("compare", nested=nested, run_name="compare") as run:
-        log(params={"metric": metric, "max_results": max_results})
-        runs = training_runs(metric, max_results)
+        log(params={"metric": metric, "max_results": max_results,
+                    "max_latency_ms": "" if max_latency_ms is None else max_latency_ms})
+        runs = training_runs(metric, max_results, max_latency_ms=max_latency_ms)
         table = leaderboard.leaderboard(runs, metric)
         with tempfile.TemporaryDirectory() as folder:
             leaderboard.write(table, folder)

@@ -18,6 +18,7 @@ BARS = [
     ("test_mean_absolute_error", "Mean absolute error by Estimator"),
     ("test_root_mean_squared_error", "RMSE by Estimator"),
     ("fit_seconds", "Fit seconds by Estimator"),
+    ("predict_latency_ms", "Predict ms per 1,000 rows by Estimator"),
 ]
 COLORS = ["#3b6ea8", "#d1495b", "#2e8b57", "#8e5ea2", "#e08e0b"]
 WIDTH = 640  # scatter plots; the bar and strip charts are narrower, to sit three abreast
@@ -209,7 +210,7 @@ def leaderboard_table(table):
     """The leaderboard as a sortable table: a rank column, then the leaderboard's columns."""
     columns = list(table.columns)
     head = '<th class="text">#</th>' + "".join(
-        f'<th class="text">{escape(str(c))}</th>' if c in ("estimator", "run_id")
+        f'<th class="text">{escape(str(c))}</th>' if c in ("estimator", "run_id", "model_id")
         else f"<th>{escape(str(c))}</th>" for c in columns)
     rows = []
     for rank, record in enumerate(table.to_dict("records"), start=1):
@@ -221,7 +222,7 @@ def leaderboard_table(table):
                 cells.append(f'<td data-sort="{key}">{number(float(value))}</td>')
             else:
                 text = "" if value is None else str(value)
-                css = "text id" if column == "run_id" else "text"
+                css = "text id" if column in ("run_id", "model_id") else "text"
                 cells.append(f'<td class="{css}" data-sort="{escape(text)}">{escape(text)}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return (f'<table class="sortable" id="leaderboard"><thead><tr>{head}</tr></thead>'
@@ -260,7 +261,7 @@ def page(table, runs, evaluations, metric, experiment=""):
     """
     best = table.drop_duplicates("estimator")  # each estimator's top-ranked run
     bars = [bar_chart(title, zip(best["estimator"].astype(str), best[column]),
-                      digits=3 if column == "fit_seconds" else 4)
+                      digits=3 if column in ("fit_seconds", "predict_latency_ms") else 4)
             for column, title in BARS if column in best.columns]
     pairs = []
     ranked = enumerate(table.to_dict("records"), start=1)

@@ -6,6 +6,7 @@ KEY_METRICS = [
     "test_r2_score", "test_mean_absolute_error", "test_root_mean_squared_error",
     "training_r2_score", "cv_r2_score",
 ]
+COST = ["predict_latency_ms", "model_size_bytes"]  # what serving the model costs
 CHARTS = {
     "r2_by_estimator.png": ("test_r2_score", "R2 score by Estimator"),
     "mae_by_estimator.png": ("test_mean_absolute_error", "Mean absolute error by Estimator"),
@@ -14,17 +15,20 @@ CHARTS = {
 
 
 def leaderboard(runs, metric):
-    """One row per training run, best first: estimator, key metrics, fit time, run id."""
+    """One row per training run, best first: estimator, key metrics, what the model costs
+    to serve (latency per 1,000 rows, size), fit time, run id and logged model id."""
     import pandas as pd
 
     columns = {"estimator": runs.get("params.estimator")}
-    for name in dict.fromkeys([metric] + KEY_METRICS):
+    for name in dict.fromkeys([metric] + KEY_METRICS + COST):
         column = f"metrics.{name}"
         if column in runs.columns:
             columns[name] = runs[column]
     fit = runs.get(f"tags.{tags.FIT_SECONDS}")
     columns["fit_seconds"] = pd.to_numeric(fit, errors="coerce") if fit is not None else None
     columns["run_id"] = runs["run_id"]
+    if "model_id" in runs.columns:
+        columns["model_id"] = runs["model_id"]
     return pd.DataFrame(columns).reset_index(drop=True)
 
 

@@ -1,8 +1,10 @@
 """A register run: the best training run by a held-out metric -> a model version, alias
 ``champion``; and the registry names other tools rely on."""
 
-from . import tags
-from .runs import DEFAULT_METRIC, client, higher_is_better, log, step_run, training_runs
+from .. import TrackfitError
+from . import gate, tags
+from .runs import (DEFAULT_METRIC, client, log, logged_model_uri, step_run,
+                   training_runs)
 
 MODEL_NAME = "model-diabetes"
 ALIAS = "champion"
@@ -16,8 +18,8 @@ def model_uri(model_name=MODEL_NAME, alias=ALIAS):
 DEFAULT_MODEL = model_uri()
 
 
-def _better(value, than, metric):
-    return value > than if higher_is_better(metric) else value < than
+class GateRefused(TrackfitError):
+    """The promotion gate refused the challenger and the register run was ``strict``."""
 
 
 def _champion(model_name, alias):
@@ -45,31 +47,63 @@ def _first_version(model_name, run_id, mine):
     return mine
 
 
-def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, nested=False):
+def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, threshold=None,
+             min_improvement=0.0, min_relative_improvement=0.0, strict=False, nested=False):
     """One register run; returns the version that holds the alias and whether it is new.
 
-    Nothing better than the current champion: no new version. A run that already has a
-    version gets the alias moved to that version, never a second version.
+    The best training run by ``metric`` is the challenger; the promotion gate (gate.py)
+    scores it and the champion on the challenger's held-out rows and checks MLflow's
+    thresholds: ``threshold`` the floor, ``min_improvement`` (absolute) and
+    ``min_relative_improvement`` over the champion; with neither, it must be better. A
+    refused challenger gets no version and the alias stays; ``strict`` makes the refusal an
+    error (exit 1 for CI). A run that already has a version gets the alias moved to that
+    version, never a second version.
     """
     import mlflow
 
+    limits = gate.Thresholds(threshold, min_improvement, min_relative_improvement).check()
     with step_run("register", nested=nested, run_name="register") as run:
-        log(params={"metric": metric, "model_name": model_name, "alias": alias})
+        log(params={"metric": metric, "model_name": model_name, "alias": alias,
+                    **limits.params(), "strict": strict})
         best = training_runs(metric, max_results=1).iloc[0]
         value = float(best[f"metrics.{metric}"])
         existing = {
             v.run_id: v for v in client().search_model_versions(f"name='{model_name}'")
         }
         champion = _champion(model_name, alias)
+        result = {"run_id": run.info.run_id, "created": False, "accepted": True,
+                  "verdict": "kept"}
+        if champion is not None and champion.run_id == best.run_id:
+            mlflow.set_tags({tags.MODEL_NAME: model_name, tags.MODEL_VERSION: champion.version,
+                             tags.REGISTERED_RUN_ID: champion.run_id, tags.VERDICT: "kept",
+                             tags.CANDIDATE_RUN_ID: best.run_id})
+            print(f"register: kept version {champion.version} of {model_name} (run "
+                  f"{champion.run_id}, {metric} {value:.4f}): the best run is the champion "
+                  f"already, alias {alias} -> {champion.version}")
+            return {**result, "version": int(champion.version),
+                    "model_run_id": champion.run_id, "value": value}
+        verdict = gate.judge(
+            metric, limits, logged_model_uri(best),
+            None if champion is None else f"models:/{model_name}/{champion.version}",
+            client().get_run(best.run_id))
+        reason = gate.log(verdict, limits, best.run_id,
+                          None if champion is None else champion.version)
+        if not verdict.accepted:
+            stays = (f"alias {alias} stays on version {champion.version}"
+                     if champion is not None else f"no version holds alias {alias}")
+            line = (f"register: refused run {best.run_id} ({best.get('params.estimator')}): "
+                    f"{reason}; {stays}")
+            if strict:
+                raise GateRefused(line[len("register: "):])
+            print(line)
+            return {**result, "accepted": False, "verdict": "refused",
+                    "version": None if champion is None else int(champion.version),
+                    "model_run_id": None if champion is None else champion.run_id,
+                    "value": verdict.value, "reason": reason}
         version, created = existing.get(best.run_id), False
-        if version is None and champion is not None:
-            held = client().get_run(champion.run_id).data.metrics.get(metric)
-            if held is not None and not _better(value, held, metric):
-                version, value = champion, held
         if version is None:
             version = mlflow.register_model(
-                best.get(f"tags.{tags.MODEL_URI}") or f"runs:/{best.run_id}/model",
-                model_name,
+                logged_model_uri(best), model_name,
                 tags={"run_id": best.run_id, "metric": metric, "value": repr(value),
                       "estimator": str(best.get("params.estimator"))},
             )
@@ -82,7 +116,8 @@ def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, nested=F
                          tags.REGISTERED_RUN_ID: version.run_id})
         what = "registered new version" if created else "kept version"
         print(f"register: {what} {version.version} of {model_name} "
-              f"(run {version.run_id}, {metric} {value:.4f}), alias {alias} -> "
+              f"(run {version.run_id}, {metric} {value:.4f}; gate: {reason}), alias {alias} -> "
               f"{version.version}")
-        return {"run_id": run.info.run_id, "version": int(version.version), "created": created,
-                "model_run_id": version.run_id, "value": value}
+        return {**result, "version": int(version.version), "created": created,
+                "model_run_id": version.run_id, "value": value, "verdict": "accepted",
+                "reason": reason}

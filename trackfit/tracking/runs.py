@@ -7,7 +7,7 @@ from .. import StoreError, __version__
 from . import tags as tagnames
 
 TRAIN_FILTER = f"tags.`{tagnames.STEP}` = 'train' and attributes.status = 'FINISHED'"
-LOWER_IS_BETTER = ("error", "loss", "_std", "seconds")
+LOWER_IS_BETTER = ("error", "loss", "_std", "seconds", "latency", "_bytes")
 LOWEST = "-1.7976931348623157e308"  # how MLflow stores -inf
 # Ranking never defaults to training metrics: the held-out R2.
 DEFAULT_METRIC = "test_r2_score"
@@ -40,8 +40,11 @@ def step_run(step, nested=False, run_name=None, parent_run_id=None):
             raise
 
 
-def log(params=None, metrics=None, tags=None, model_id=None):
+def log(params=None, metrics=None, tags=None, model_id=None, dataset=None):
     """Params the run does not have yet, metrics and tags in one write to the store.
+
+    ``model_id`` links the metrics to a logged model; ``dataset`` (name, digest) to the
+    dataset they were measured on, as the MLflow UI's model pages show them.
 
     Params already there are skipped: ``mlflow run`` logs the -P ones itself.
 
@@ -58,7 +61,9 @@ def log(params=None, metrics=None, tags=None, model_id=None):
     now = int(time.time() * 1000)
     client().log_batch(
         run.info.run_id,
-        metrics=[Metric(k, float(v), now, 0, model_id=model_id)
+        metrics=[Metric(k, float(v), now, 0, model_id=model_id,
+                        dataset_name=dataset[0] if dataset else None,
+                        dataset_digest=dataset[1] if dataset else None)
                  for k, v in (metrics or {}).items()],
         params=[Param(k, str(v)) for k, v in (params or {}).items() if k not in existing],
         tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()],
@@ -75,8 +80,13 @@ def active_experiment_id():
     return mlflow.active_run().info.experiment_id
 
 
-def training_runs(metric, max_results=1000, experiment_ids=None):
-    """Finished training runs, best first by ``metric``: the server filters, sorts and pages.
+LATENCY = "predict_latency_ms"
+
+
+def training_runs(metric, max_results=1000, experiment_ids=None, max_latency_ms=None):
+    """Finished training runs, best first by ``metric``, ties by predict latency (lowest
+    first): the server filters, sorts and pages. ``max_latency_ms``: only runs whose model
+    predicts 1,000 rows within it (runs logged without a latency are left out).
 
     The filter also asks for the metric (any value but NaN, which is never ranked): on
     SQLite that turns MLflow's order-by join from a scan per run (20 s for 10,000 runs)
@@ -86,15 +96,24 @@ def training_runs(metric, max_results=1000, experiment_ids=None):
 
     ids = experiment_ids or [active_experiment_id()]
     order = "DESC" if higher_is_better(metric) else "ASC"
+    where = f"{TRAIN_FILTER} and metrics.`{metric}` >= {LOWEST}"
+    if max_latency_ms is not None:
+        where += f" and metrics.`{LATENCY}` <= {float(max_latency_ms)!r}"
     runs = mlflow.search_runs(
         experiment_ids=ids,
-        filter_string=f"{TRAIN_FILTER} and metrics.`{metric}` >= {LOWEST}",
-        order_by=[f"metrics.`{metric}` {order}"],
+        filter_string=where,
+        order_by=[f"metrics.`{metric}` {order}"]
+        + ([f"metrics.`{LATENCY}` ASC"] if metric != LATENCY else []),
         max_results=max_results,
     )
     if not runs.empty:
-        return runs
+        return with_logged_models(runs, metric)
     anything = mlflow.search_runs(experiment_ids=ids, filter_string=TRAIN_FILTER, max_results=1)
+    if max_latency_ms is not None and not anything.empty:
+        raise StoreError(
+            f"no training run with metric '{metric}' predicts within max_latency_ms="
+            f"{max_latency_ms} (runs logged before trackfit measured latency have none); "
+            "raise max_latency_ms or leave it empty")
     if anything.empty:
         name = client().get_experiment(ids[0]).name
         raise StoreError(
@@ -105,3 +124,52 @@ def training_runs(metric, max_results=1000, experiment_ids=None):
     raise StoreError(
         f"no training run has metric '{metric}'; choose one of: {', '.join(known)}"
     )
+
+
+DATASET_NAME = "diabetes"  # the name the engines give the dataset a training run logs
+IN_CHUNK = 500  # run ids per search_logged_models filter
+
+
+def with_logged_models(runs, metric):
+    """``runs`` with each training run's MLflow 3 logged model: a ``model_id`` column, and
+    the metrics the model holds for the run's dataset (what the MLflow UI's model page shows)
+    in the run's metric columns. A run logged without one (before MLflow 3) keeps its own.
+
+    The store is asked for the models of these runs that hold ``metric`` on one of their
+    datasets (name and digest), a few hundred runs per query.
+    """
+    import mlflow
+
+    runs = runs.copy()
+    runs["model_id"] = None
+    digest_column = f"tags.{tagnames.DATA_DIGEST}"
+    digests = (sorted(set(runs[digest_column].dropna())) if digest_column in runs.columns
+               else [])
+    datasets = [{"dataset_name": DATASET_NAME, "dataset_digest": d} for d in digests] or None
+    ids = list(runs["run_id"])
+    where = {run_id: at for at, run_id in zip(runs.index, ids)}
+    experiments = sorted(set(runs["experiment_id"]))
+    for start in range(0, len(ids), IN_CHUNK):
+        quoted = ", ".join(f"'{i}'" for i in ids[start:start + IN_CHUNK])
+        found = mlflow.search_logged_models(
+            experiment_ids=experiments, datasets=datasets, output_format="list",
+            filter_string=f"source_run_id IN ({quoted}) AND metrics.`{metric}` >= {LOWEST}")
+        for model in found:
+            at = where.get(model.source_run_id)
+            if at is None or runs.at[at, "model_id"] is not None:
+                continue
+            digest = runs.at[at, digest_column] if digest_column in runs.columns else None
+            runs.at[at, "model_id"] = model.model_id
+            for m in model.metrics or []:
+                if m.dataset_digest in (None, "", digest) and f"metrics.{m.key}" in runs.columns:
+                    runs.at[at, f"metrics.{m.key}"] = m.value
+    return runs
+
+
+def logged_model_uri(run):
+    """The model URI of a training run (a row of ``training_runs``): its logged model
+    (models:/<model_id>), else the one it tagged, else its artifact folder."""
+    model_id = run.get("model_id")
+    if isinstance(model_id, str) and model_id:
+        return f"models:/{model_id}"
+    return run.get(f"tags.{tagnames.MODEL_URI}") or f"runs:/{run['run_id']}/model"

@@ -1,0 +1,202 @@
+"""The promotion gate: the champion moves only when a challenger is measurably better.
+
+The champion here is a ridge regression (alpha=1), whose held-out R2 is 0.0010 below the
+ordinary least squares model's (0.3919 and 0.3929): a challenger exactly that much better.
+"""
+
+import json
+
+import mlflow
+import pytest
+
+from trackfit import cli
+from trackfit.entrypoints.compare import compare
+from trackfit.entrypoints.register import register
+from trackfit.entrypoints.train import train
+from trackfit.tracking.registry import GateRefused
+
+from .conftest import runs, versions
+
+MODEL = "model-diabetes"
+
+
+def champion(uri):
+    return mlflow.MlflowClient(tracking_uri=uri).get_model_version_by_alias(MODEL, "champion")
+
+
+def gate_of(run):
+    """The gate.json a register run logged."""
+    return json.loads(mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/gate.json"))
+
+
+@pytest.fixture
+def ridge_champion(store):
+    """A store whose champion is the ridge model; the linear one, trained after, the
+    challenger 0.0010 better."""
+    ridge = train("ridge", {"alpha": 1.0}, cv=0)
+    first = register()
+    assert first["created"] and first["version"] == 1
+    linear = train("linear", cv=0)
+    gain = linear["metrics"]["test_r2_score"] - ridge["metrics"]["test_r2_score"]
+    assert 0.0009 < gain < 0.0011
+    return ridge, linear
+
+
+def test_a_challenger_0_001_better_is_refused_at_min_improvement_0_01(store, ridge_champion,
+                                                                       capsys):
+    ridge, linear = ridge_champion
+    capsys.readouterr()
+    result = register(min_improvement=0.01)
+    out = capsys.readouterr().out
+    assert not result["accepted"] and result["version"] == 1
+    assert [str(v.version) for v in versions(store)] == ["1"]
+    assert champion(store).run_id == ridge["run_id"]
+    (line,) = [line for line in out.splitlines() if line.startswith("register:")]
+    assert line.startswith(f"register: refused run {linear['run_id']} (linear): ")
+    assert "r2_score 0.3929 vs champion 0.3919: min_improvement 0.01 not met" in line
+    assert line.endswith("alias champion stays on version 1")
+
+    (run,) = [r for r in runs(store, "register", "FINISHED")
+              if r.data.tags["trackfit.verdict"] == "refused"]
+    assert run.data.params["min_improvement"] == "0.01"
+    assert run.data.params["gate_metric"] == "r2_score"
+    assert run.data.params["gate_rows"] == "133"
+    assert run.data.metrics["gate_passed"] == 0
+    assert run.data.metrics["gate_improvement"] == pytest.approx(0.0010, abs=1e-4)
+    # both models scored by mlflow.models.evaluate on the same rows, in this run
+    assert run.data.metrics["candidate_r2_score"] == pytest.approx(
+        linear["metrics"]["test_r2_score"])
+    assert run.data.metrics["champion_r2_score"] == pytest.approx(
+        ridge["metrics"]["test_r2_score"])
+    assert run.data.metrics["candidate_example_count"] == 133
+    found = gate_of(run)
+    assert found["accepted"] is False and list(found["failed"]) == ["min_improvement"]
+    assert found["thresholds"]["min_improvement"] == 0.01
+    assert found["candidate_run_id"] == linear["run_id"] and found["champion_version"] == "1"
+
+
+def test_the_same_challenger_is_accepted_at_min_improvement_0_0005(store, ridge_champion,
+                                                                     capsys):
+    ridge, linear = ridge_champion
+    result = register(min_improvement=0.0005)
+    assert result["accepted"] and result["created"] and result["version"] == 2
+    assert champion(store).run_id == linear["run_id"]
+    assert "gate: r2_score 0.3929 vs champion 0.3919: passed" in capsys.readouterr().out
+    accepted = [r for r in runs(store, "register", "FINISHED")
+                if r.data.tags.get("trackfit.verdict") == "accepted"]
+    assert len(accepted) == 2  # the first champion too
+    # again: the best run is the champion now, nothing to judge
+    again = register(min_improvement=0.0005)
+    assert again["verdict"] == "kept" and again["version"] == 2
+    assert sorted(str(v.version) for v in versions(store)) == ["1", "2"]
+
+
+def test_relative_improvement_is_a_share_of_the_champion(store, ridge_champion):
+    # 0.0010 / 0.3919 is 0.26 %: refused at 1 %, accepted at 0.1 %
+    assert not register(min_relative_improvement=0.01)["accepted"]
+    assert str(champion(store).version) == "1"
+    assert register(min_relative_improvement=0.001)["accepted"]
+    assert str(champion(store).version) == "2"
+
+
+def test_a_floor_refuses_a_first_champion_and_nothing_is_registered(store, capsys):
+    trained = train("linear", cv=0)
+    result = register(threshold=0.4, min_improvement=0.5)  # the first faces the floor alone
+    assert not result["accepted"] and result["version"] is None
+    assert versions(store) == []
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line == (f"register: refused run {trained['run_id']} (linear): r2_score 0.3929: "
+                    "threshold 0.4 not met; no version holds alias champion")
+    assert register(threshold=0.35, min_improvement=0.5)["accepted"]
+    assert champion(store).run_id == trained["run_id"]
+
+
+def test_strict_makes_a_refusal_exit_1_for_ci(store, ridge_champion, capsys):
+    assert cli.main(["register", "--min_improvement", "0.01", "--strict", "true"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("trackfit: error: refused run ") and err.count("\n") == 1
+    assert "min_improvement 0.01 not met; alias champion stays on version 1" in err
+    failed = runs(store, "register", "FAILED")
+    assert len(failed) == 1 and failed[0].data.tags["trackfit.verdict"] == "refused"
+    assert str(champion(store).version) == "1"
+    with pytest.raises(GateRefused):
+        register(min_improvement=0.01, strict=True)
+    assert cli.main(["register", "--min_improvement", "0.0005", "--strict", "true"]) == 0
+    assert str(champion(store).version) == "2"
+
+
+def test_a_lower_is_better_metric_is_checked_as_mlflow_does(store, ridge_champion, capsys):
+    ridge, linear = ridge_champion
+    metric = "test_mean_absolute_error"
+    gain = ridge["metrics"][metric] - linear["metrics"][metric]  # linear's error is lower
+    assert gain > 0
+    result = register(metric=metric, min_improvement=round(gain * 2, 4))
+    assert not result["accepted"]
+    assert "mean_absolute_error" in capsys.readouterr().out
+    # a ceiling, not a floor: an error above it is refused
+    assert not register(metric=metric, threshold=round(linear["metrics"][metric] - 1, 2))[
+        "accepted"]
+    result = register(metric=metric, threshold=round(linear["metrics"][metric] + 1, 2),
+                      min_improvement=round(gain / 2, 4))
+    assert result["accepted"] and champion(store).run_id == linear["run_id"]
+    run = [r for r in runs(store, "register", "FINISHED")
+           if r.data.tags.get("trackfit.verdict") == "accepted"][0]
+    assert gate_of(run)["greater_is_better"] is False
+
+
+def test_a_metric_the_held_out_rows_cannot_give_is_one_line(store, ridge_champion, capsys):
+    assert cli.main(["register", "--metric", "predict_latency_ms"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("trackfit: error: the gate compares held-out metrics; "
+                          "'predict_latency_ms' is not one: choose one of ")
+    assert str(champion(store).version) == "1"
+
+
+def test_data_that_changed_since_training_is_refused_not_used(store, tmp_path, capsys):
+    from trackfit.engines import pandas as data
+    from trackfit.engines.source import parse
+
+    path = tmp_path / "lab.csv"
+    frame = data.load(parse("diabetes"))
+    frame.to_csv(path, index=False)
+    train("linear", data=str(path), cv=0)
+    frame.assign(Y=frame["Y"] + 1).to_csv(path, index=False)
+    assert cli.main(["register"]) == 1
+    err = capsys.readouterr().err
+    assert "changed since it trained" in err and "never on new data" in err
+    assert versions(store) == []
+
+
+def test_every_training_run_logs_what_its_model_costs(store):
+    trained = train("tree", cv=0)
+    run = mlflow.get_run(trained["run_id"])
+    assert run.data.metrics["predict_latency_ms"] > 0
+    assert run.data.metrics["model_size_bytes"] > 1000
+    (model,) = mlflow.search_logged_models(output_format="list")
+    shown = {m.key: m.value for m in model.metrics}
+    assert shown["predict_latency_ms"] == run.data.metrics["predict_latency_ms"]
+    assert {m.dataset_digest for m in model.metrics} == {run.data.tags["trackfit.data_digest"]}
+
+
+def test_the_leaderboard_shows_cost_and_filters_by_latency(store):
+    trained = {name: train(name, cv=0) for name in ("linear", "forest")}
+    board = compare()["leaderboard"]
+    assert {"predict_latency_ms", "model_size_bytes", "model_id"} <= set(board.columns)
+    assert board["model_id"].notna().all()
+    fast = trained["linear"]["metrics"]["predict_latency_ms"]
+    slow = trained["forest"]["metrics"]["predict_latency_ms"]
+    assert fast < slow
+    limit = (fast + slow) / 2
+    board = compare(max_latency_ms=limit)["leaderboard"]
+    assert list(board["estimator"]) == ["linear"]
+    assert cli.main(["compare", "--max_latency_ms", str(fast / 10)]) == 1
+
+
+def test_ties_are_broken_by_latency(store):
+    # the same model twice; the rank between equal scores goes to the faster one
+    first, second = train("linear", cv=0), train("linear", cv=0)
+    client = mlflow.MlflowClient()
+    client.log_metric(first["run_id"], "predict_latency_ms", 9.0)
+    client.log_metric(second["run_id"], "predict_latency_ms", 1.0)
+    board = compare()["leaderboard"]
+    assert list(board["run_id"][:2]) == [second["run_id"], first["run_id"]]

@@ -1,0 +1,264 @@
+"""The promotion gate: a challenger takes the alias only when it is measurably better.
+
+Both models, the challenger and the current champion, are scored on the same rows: the
+challenger's own held-out split (its training rows for a training_* metric, the lab's rule), rebuilt from what its training run recorded (the data it
+read, ``test_size``, ``random_state``) and refused unless the rows hash to the digest the
+run logged. Each model is loaded through trackfit's trust check and scored with
+``mlflow.models.evaluate`` (a callable model: evaluate itself would load a model URI with
+pyfunc, past the trust check), then MLflow's own ``MetricThreshold`` checks are applied
+with ``mlflow.validate_evaluation_results``: the floor (``threshold``), the absolute and the
+relative improvement over the champion, the direction from ``greater_is_better``.
+"""
+
+import contextlib
+import json
+from dataclasses import asdict, dataclass
+
+from .. import DataError, TrackfitError, first_line
+from . import tags
+from .runs import higher_is_better
+
+ARTIFACT = "gate.json"
+PREFIXES = ("test_", "training_", "cv_")  # trackfit's metric names -> evaluate's
+# Without min_improvement the challenger must still be better than the champion, as
+# MLflow's own "simple comparison" does (its fallback for a zero baseline).
+BETTER = 1e-10
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """What a challenger must show: ``threshold`` the metric's floor (a ceiling for a
+    lower-is-better metric), ``min_improvement`` over the champion (absolute) and
+    ``min_relative_improvement`` (a share of the champion's value, 0..1)."""
+
+    threshold: float | None = None
+    min_improvement: float = 0.0
+    min_relative_improvement: float = 0.0
+
+    def check(self):
+        if self.min_improvement < 0:
+            raise TrackfitError(
+                f"min_improvement must be 0 or more, got {self.min_improvement}")
+        if not 0 <= self.min_relative_improvement <= 1:
+            raise TrackfitError("min_relative_improvement must be between 0 and 1, got "
+                                f"{self.min_relative_improvement}")
+        return self
+
+    def params(self):
+        return {"threshold": "" if self.threshold is None else self.threshold,
+                "min_improvement": self.min_improvement,
+                "min_relative_improvement": self.min_relative_improvement}
+
+    def checks(self, greater_is_better, first):
+        """{check name: MetricThreshold}: one MLflow threshold per check, so a refusal names
+        the one that failed. The first champion faces the floor alone."""
+        from mlflow.models import MetricThreshold
+
+        found = {}
+        if self.threshold is not None:
+            found["threshold"] = MetricThreshold(
+                threshold=float(self.threshold), greater_is_better=greater_is_better)
+        if first:
+            return found
+        found["min_improvement"] = MetricThreshold(
+            min_absolute_change=float(self.min_improvement or BETTER),
+            greater_is_better=greater_is_better)
+        if self.min_relative_improvement:
+            found["min_relative_improvement"] = MetricThreshold(
+                min_relative_change=float(self.min_relative_improvement),
+                greater_is_better=greater_is_better)
+        return found
+
+
+def evaluated_name(metric):
+    """The name ``mlflow.models.evaluate`` gives ``metric`` on held-out rows:
+    test_r2_score -> r2_score."""
+    for prefix in PREFIXES:
+        if metric.startswith(prefix):
+            return metric[len(prefix):]
+    return metric
+
+
+def rows_for(metric):
+    """Which side of the split ``metric`` is measured on: "training" for training_*, else
+    "held-out" (test_*, and cv_*, which no fitted model can recompute)."""
+    return "training" if metric.startswith("training_") else "held-out"
+
+
+def held_out(run, side="held-out"):
+    """(X, y, data, digest): the held-out rows of training run ``run`` (an MlflowClient Run),
+    or its training rows for ``side="training"`` (the lab's rule, training_r2_score), rebuilt
+    from its recorded data and split; DataError unless they hash as it logged."""
+    from ..engines import choose, source
+    from ..fitting.split import Split, split
+
+    params, recorded = run.data.params, run.data.tags.get(tags.DATA_DIGEST)
+    name = run.info.run_id
+    missing = [p for p in ("data", "test_size", "random_state") if p not in params]
+    if missing or not recorded:
+        raise DataError(
+            f"training run {name} did not record its data and split "
+            f"({', '.join(missing) or tags.DATA_DIGEST}): the gate cannot rebuild its held-out "
+            "rows; train it again with this version of trackfit")
+    data = params["data"]
+    if "***" in data:
+        raise DataError(
+            f"training run {name} read data whose address held a secret ({data}): the gate "
+            "cannot read it again; train from a source without credentials in its address")
+    src = source.parse(data)
+    frame, dataset = choose("").load(src)
+    if dataset.digest != recorded:
+        raise DataError(
+            f"the data of training run {name} changed since it trained: {data} has digest "
+            f"{dataset.digest}, the run recorded {recorded}; the gate evaluates on the rows "
+            "the run held out, never on new data: train again on the current data")
+    how = Split(float(params["test_size"]), int(float(params["random_state"])), 0)
+    X_train, X_test, y_train, y_test = split(frame, how)
+    if side == "training":
+        return X_train, y_train, src.safe, recorded
+    return X_test, y_test, src.safe, recorded
+
+
+def predictor(model_uri):
+    """The trust-checked model at ``model_uri`` as a function of a frame."""
+    from .. import trust
+    from ..engines import scoring
+
+    folder = trust.check(model_uri)
+    with trust.own_model():
+        return scoring.predictor(folder)
+
+
+@contextlib.contextmanager
+def quiet():
+    """MLflow's evaluation and validation INFO lines off for the block: the register run
+    says what matters in one line."""
+    import logging
+
+    logger = logging.getLogger("mlflow.models.evaluation")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def evaluate(predict, X, y, prefix):
+    """``mlflow.models.evaluate`` of ``predict`` on (X, y) in the active run, its metrics
+    logged there as ``<prefix><name>``; returns the metrics without the prefix."""
+    import mlflow
+    import numpy as np
+
+    data = X.assign(**{"__target__": np.asarray(y, dtype=float)})
+    with quiet():
+        result = mlflow.models.evaluate(
+            lambda frame: np.asarray(predict(frame), dtype=float).ravel(), data,
+            targets="__target__", model_type="regressor", evaluators="default",
+            evaluator_config={"log_model_explainability": False, "metric_prefix": prefix})
+    return {k[len(prefix):]: float(v) for k, v in result.metrics.items()
+            if k.startswith(prefix)}
+
+
+@dataclass
+class Verdict:
+    """What the gate decided, and on what."""
+
+    accepted: bool
+    metric: str  # the evaluated metric, e.g. r2_score
+    greater_is_better: bool
+    candidate: dict
+    champion: dict | None
+    failed: dict  # {check: MLflow's message}
+    thresholds: dict
+    rows: int
+    side: str  # held-out, or training for a training_* metric
+    data: str
+    digest: str
+
+    @property
+    def value(self):
+        return self.candidate.get(self.metric)
+
+    @property
+    def held(self):
+        return None if self.champion is None else self.champion.get(self.metric)
+
+    def reason(self, thresholds):
+        """One line: both values and the threshold that failed (or what passed)."""
+        named = self.metric if self.side == "held-out" else f"{self.side} {self.metric}"
+        shown = f"{named} {self.value:.4f}"
+        if self.champion is not None:
+            shown += f" vs champion {self.held:.4f}"
+        if self.accepted:
+            return f"{shown}: passed"
+        failing = []
+        for check in self.failed:
+            limit = getattr(thresholds, check)
+            if check == "min_improvement" and not limit:
+                failing.append("not better than the champion")
+            else:
+                failing.append(f"{check} {limit} not met")
+        return f"{shown}: {', '.join(failing)}"
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def judge(metric, thresholds, candidate_uri, champion_uri, training_run):
+    """Evaluate the challenger (and the champion, if any) on the challenger's held-out rows
+    in the active run and validate with MLflow's thresholds; returns the Verdict."""
+    import mlflow
+    from mlflow.models.evaluation import EvaluationResult
+    from mlflow.models.evaluation.validation import ModelValidationFailedException
+
+    side = rows_for(metric)
+    X, y, data, digest = held_out(training_run, side)
+    name = evaluated_name(metric)
+    scores = {"candidate": evaluate(predictor(candidate_uri), X, y, "candidate_")}
+    if name not in scores["candidate"]:
+        known = sorted(f"test_{k}" for k in scores["candidate"] if k != "example_count")
+        raise TrackfitError(
+            f"the gate compares held-out metrics; '{metric}' is not one: choose one of "
+            f"{', '.join(known)}")
+    if champion_uri:
+        scores["champion"] = evaluate(predictor(champion_uri), X, y, "champion_")
+    greater = higher_is_better(metric)
+    failed = {}
+    for check, limit in thresholds.checks(greater, champion_uri is None).items():
+        try:
+            with quiet():
+                mlflow.validate_evaluation_results(
+                    {name: limit}, EvaluationResult(scores["candidate"], {}),
+                    EvaluationResult(scores["champion"], {}) if champion_uri else None)
+        except ModelValidationFailedException as exc:
+            failed[check] = first_line(exc)
+    return Verdict(not failed, name, greater, scores["candidate"], scores.get("champion"),
+                   failed, thresholds.params(), len(y), side, data, digest)
+
+
+def log(verdict, thresholds, candidate_run_id, champion_version):
+    """The verdict in the active run: params, metrics, tags and gate.json."""
+    import mlflow
+
+    from .runs import log as log_batch
+
+    champion_version = None if champion_version is None else str(champion_version)
+    reason = verdict.reason(thresholds)
+    metrics = {"gate_passed": float(verdict.accepted)}
+    if verdict.held is not None:
+        metrics["gate_improvement"] = (verdict.value - verdict.held) * (
+            1 if verdict.greater_is_better else -1)
+    log_batch(
+        params={"gate_metric": verdict.metric, "gate_rows": verdict.rows,
+                "gate_split": verdict.side,
+                "gate_data": verdict.data, "gate_data_digest": verdict.digest,
+                **thresholds.params()},
+        metrics=metrics,
+        tags={tags.VERDICT: "accepted" if verdict.accepted else "refused",
+              tags.VERDICT_REASON: reason[:5000], tags.CANDIDATE_RUN_ID: candidate_run_id,
+              tags.CHAMPION_VERSION: champion_version or ""})
+    mlflow.log_text(json.dumps({**verdict.to_dict(), "reason": reason,
+                                "candidate_run_id": candidate_run_id,
+                                "champion_version": champion_version}, indent=2), ARTIFACT)
+    return reason
