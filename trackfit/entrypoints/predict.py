@@ -50,19 +50,17 @@ def predictor(model):
     The model is loaded from the copy trust.check looked at, and refused if the installed
     plugins do not vouch for it.
     """
-    source = trust.check(model)
-    with trust.own_model():
+    with trust.checked(model) as source:
         return scoring.predictor(source)
 
 
 def _predict_spark(spark, data, model, info, needed, output, run):
-    """Score with mlflow.pyfunc.spark_udf; the rows stay in Spark, written by Spark."""
+    """Score on Spark's executors; the rows stay in Spark, written by Spark."""
     import mlflow
 
     from .. import spark as sparkmod
 
-    checked = trust.check(model)  # the executors load the copy that was looked at
-    with trust.own_model():
+    with trust.checked(model) as checked:  # the executors load the bytes that were checked
         result, rows = sparkmod.predict(spark, data, checked, needed, output)
     mlflow.set_tags({tags.ROWS: rows, tags.MODEL_ID: info.model_id or ""})
     if output:
