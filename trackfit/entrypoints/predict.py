@@ -47,7 +47,7 @@ def predictor(model):
     """The function that predicts with ``model``: its own predict after one schema check
     (trackfit.scoring; pyfunc for models that cannot be served so).
 
-    The model is loaded from the copy trust.check looked at, and refused if the installed
+    The model is loaded from the bytes trust.checked looked at, and refused if the installed
     plugins do not vouch for it.
     """
     with trust.checked(model) as source:
