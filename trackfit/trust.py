@@ -452,7 +452,7 @@ def _load_own_format(data, plan):
             return lightgbm.Booster(model_str=data.decode("utf-8"))
         except Exception as exc:  # noqa: BLE001 - a crafted file
             raise Refused(f"its model file cannot be loaded ({type(exc).__name__})") from None
-    raise Refused(f"its model is in a format trackfit does not know how to load")
+    raise Refused("its model is in a format trackfit does not know how to load")
 
 
 def _validate(model, plan, unsafe):
