@@ -18,7 +18,7 @@ import yaml
 from sklearn.linear_model import LinearRegression
 
 from trackfit import TrackfitError, trust
-from trackfit.engines import pandas as data
+from trackfit.engines import pandas as data, scoring
 from trackfit.engines.source import parse
 from trackfit.entrypoints.train import train
 
@@ -172,12 +172,17 @@ def test_trust_model_loads_a_pickle_from_a_store_you_control(store, tmp_path):
 @pytest.mark.parametrize("name", BUILT_IN)
 def test_every_built_in_model_passes_the_check(store, name):
     result = train(name, cv=0)
-    folder = trust.check(result["model_uri"])
-    mlmodel = yaml.safe_load((Path(folder) / "MLmodel").read_text())
-    assert mlmodel["flavors"]["sklearn"]["serialization_format"] == "skops"
+    with trust.checked(result["model_uri"]) as folder:
+        mlmodel = yaml.safe_load((Path(folder) / "MLmodel").read_text())
+        assert sorted(os.listdir(folder)) == ["MLmodel", "model.skops",
+                                              "serving_input_example.json"]
+    assert not Path(folder).exists()  # the checked copy is removed with the block
+    assert mlmodel["flavors"]["python_function"]["trackfit"]["format"] == "skops"
     frame = data.load(parse("diabetes"))
-    model = trust.load(result["model_uri"])
-    assert len(model.predict(frame[data.FEATURES].head(5))) == 5
+    with trust.guarded(), trust.checked(result["model_uri"]) as folder:
+        # loaded with MLflow's guard on: trackfit reads the checked file itself
+        predict = scoring.predictor(folder)
+        assert len(predict(frame[data.FEATURES].head(5))) == 5
 
 
 def test_the_champion_predicts_through_the_check(store, tmp_path):

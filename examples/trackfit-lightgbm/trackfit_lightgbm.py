@@ -23,6 +23,35 @@ def regressor():
     return LGBMRegressor(verbose=-1)
 
 
+def validate(model):
+    """Raise ValueError unless every tree of ``model`` reads its own features and numbers.
+
+    The types above are ones skops calls unsafe, so trackfit loads these models only with a
+    check: each split's feature is one the model has, thresholds and leaves are finite.
+    """
+    import math
+
+    booster = model.booster_ if hasattr(model, "booster_") else model
+    features = booster.num_feature()
+    if getattr(model, "n_features_in_", features) != features:
+        raise ValueError(f"its booster reads {features} features, the model "
+                         f"{model.n_features_in_}")
+    for tree in booster.dump_model()["tree_info"]:
+        stack = [tree["tree_structure"]]
+        while stack:
+            node = stack.pop()
+            if "split_feature" in node:
+                if not 0 <= node["split_feature"] < features:
+                    raise ValueError(f"a tree splits on feature {node['split_feature']}, the "
+                                     f"model has {features}")
+                threshold = node.get("threshold")
+                if isinstance(threshold, float) and math.isnan(threshold):
+                    raise ValueError("a tree has a threshold that is not a number")
+                stack += [node["left_child"], node["right_child"]]
+            elif not math.isfinite(node.get("leaf_value", 0.0)):
+                raise ValueError("a tree has a leaf value that is not a finite number")
+
+
 @hookimpl
 def register_estimators(register):
     register(
@@ -32,4 +61,5 @@ def register_estimators(register):
         description="LightGBM gradient boosted trees (100 trees, 31 leaves)",
         flavor="lightgbm",
         trusted_types=TRUSTED_TYPES,
+        validate=validate,
     )

@@ -24,7 +24,7 @@ def predict(src, model, output, engine, nested=False):
     """One predict run; returns its run id and the input rows with a ``prediction`` column.
 
     The engine reads, scores and (with ``output``) writes the rows; without ``output`` it
-    shows them. The model is loaded from the copy trust.check looked at.
+    shows them. The model is loaded from the bytes trust.checked looked at.
     """
     import mlflow
 
@@ -33,12 +33,12 @@ def predict(src, model, output, engine, nested=False):
         log(params={"data": src.safe, "model": model, "output": output, **engine.params()})
         info = model_info(model)
         needed = [spec.name for spec in info.signature.inputs] if info.signature else FEATURES
-        checked = trust.check(model)  # refused unless the installed plugins vouch for it
-        with trust.own_model():
+        # Refused unless the installed plugins vouch for it; what loads is the checked bytes.
+        with trust.checked(model) as checked:
             predictions, rows = engine.score(src, checked, needed, output, model)
-        mlflow.set_tags({tags.ROWS: rows, tags.MODEL_ID: info.model_id or ""})
-        if output:
-            print(f"predict: {rows} predictions written to {output}, run {run.info.run_id}")
-        else:
-            engine.show(predictions)
+            mlflow.set_tags({tags.ROWS: rows, tags.MODEL_ID: info.model_id or ""})
+            if output:
+                print(f"predict: {rows} predictions written to {output}, run {run.info.run_id}")
+            else:
+                engine.show(predictions)
         return {"run_id": run.info.run_id, "predictions": predictions}

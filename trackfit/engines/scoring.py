@@ -50,7 +50,7 @@ def columns(signature):
 def flavor_model(source, meta):
     """The model object its flavor's ``load_model`` returns, or None if it cannot predict."""
     loader = meta.flavors.get("python_function", {}).get("loader_module", "")
-    if not loader.startswith("mlflow."):
+    if not loader.startswith("mlflow.") and loader != "trackfit.trust":  # a checked copy
         return None
     model = importlib.import_module(loader).load_model(source)
     return model if callable(getattr(model, "predict", None)) else None

@@ -1,4 +1,4 @@
-"""The Spark engine: read and validate with Spark, train from Arrow, score with spark_udf.
+"""The Spark engine: read and validate with Spark, train from Arrow, score Arrow batches.
 
 ``spark`` is a master string (``local[2]``, ``spark://host:7077``, ``yarn``, ``k8s://...``);
 a process that already has an active SparkSession (a notebook) uses that session instead.
@@ -12,7 +12,7 @@ import uuid
 import warnings
 from urllib.parse import urlsplit
 
-from .. import DataError, TrackfitError
+from .. import DataError, TrackfitError, trust
 from . import checks
 from .pandas import load as pandas_load
 from .pandas import open_remote
@@ -308,9 +308,14 @@ class SparkEngine:
                 f"data '{src.safe}' lacks column(s) {', '.join(missing)} "
                 f"that model '{label}' needs: {' '.join(needed)}"
             )
-        udf = mlflow.pyfunc.spark_udf(spark, model, result_type="double", env_manager="local")
-        features = [F.col(f"`{lab[n.strip().upper()]}`").cast("double") for n in needed]
-        scored = raw.withColumn("prediction", udf(*features))  # in the signature's order
+        score = trust.scorer(model)  # None: not a checked copy (--trust-model), pyfunc's udf
+        if score is not None:
+            scored = score_batches(raw, [lab[n.strip().upper()] for n in needed], needed, score)
+        else:
+            udf = mlflow.pyfunc.spark_udf(spark, model, result_type="double",
+                                          env_manager="local")
+            features = [F.col(f"`{lab[n.strip().upper()]}`").cast("double") for n in needed]
+            scored = raw.withColumn("prediction", udf(*features))  # in the signature's order
         if output:
             write(spark, scored, output)
         return scored, rows
@@ -320,6 +325,30 @@ class SparkEngine:
         predictions.limit(20).toPandas().to_csv(sys.stdout, index=False)
         print("predict: first 20 predictions shown; pass output= a folder to write them all",
               file=sys.stderr)
+
+
+def score_batches(frame, columns, names, score):
+    """``frame`` with a double ``prediction`` column: ``score`` on each Arrow batch.
+
+    ``columns`` of each batch are laid out as one float64 block named ``names`` (the
+    signature's), as the model was fitted; every input column is kept as it was.
+    """
+    from pyspark.sql.types import DoubleType, StructField, StructType
+
+    from .scoring import block
+
+    prediction = StructField("prediction", DoubleType())
+    fields = [prediction if f.name == "prediction" else f for f in frame.schema.fields]
+    if "prediction" not in frame.columns:
+        fields.append(prediction)
+
+    def predict(batches):
+        for batch in batches:
+            inputs = block(batch[columns].set_axis(names, axis=1), names)
+            batch["prediction"] = score(inputs)
+            yield batch
+
+    return frame.mapInPandas(predict, StructType(fields))
 
 
 def write(spark, frame, output):

@@ -40,19 +40,22 @@ def serve(model=DEFAULT_MODEL, host="127.0.0.1", port=5001):
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise TrackfitError(f"host '{host}' is not loopback; serve only listens on 127.0.0.1")
     model_info(model)  # a clear error for a model that is not there
-    checked = trust.check(model)  # the same checks as predict; serve the copy it looked at
-    example = input_example(checked)  # from the copy the check fetched: no second download
-    if example:
-        print(f"serve: try it with\n  {curl(example, host, port)}", flush=True)
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
-    env[trust.GUARD_ENV] = "true"  # checked above; MLflow's guard would refuse skops too
-    command = [os.path.join(os.path.dirname(sys.executable), "mlflow"), "models", "serve",
-               "-m", checked, "--env-manager", "local", "-h", host, "-p", str(port)]
-    print(f"serve: {model} on http://{host}:{port}/invocations (Ctrl-C stops it)", flush=True)
-    try:
-        code = subprocess.run(command, env=env).returncode
-    except KeyboardInterrupt:
-        return
+    # The same checks as predict, and the model loaded and validated here once; the server
+    # gets the folder trackfit rebuilt (loaded through trackfit.trust, MLflow's guard on).
+    with trust.checked(model) as checked:
+        example = input_example(checked)  # from the copy the check fetched: no second download
+        if example:
+            print(f"serve: try it with\n  {curl(example, host, port)}", flush=True)
+        env = dict(os.environ)
+        env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
+        env[trust.GUARD_ENV] = "true" if checked == model else "false"  # true: --trust-model
+        command = [os.path.join(os.path.dirname(sys.executable), "mlflow"), "models", "serve",
+                   "-m", checked, "--env-manager", "local", "-h", host, "-p", str(port)]
+        print(f"serve: {model} on http://{host}:{port}/invocations (Ctrl-C stops it)",
+              flush=True)
+        try:
+            code = subprocess.run(command, env=env).returncode
+        except KeyboardInterrupt:
+            return
     if code not in (0, -2, -15, 130, 143):  # stopped by Ctrl-C or a TERM signal
         raise TrackfitError(f"mlflow models serve stopped with exit code {code}; see above")

@@ -8,7 +8,7 @@ def register_estimators(register):
     """Register regression estimators.
 
     Call ``register(name, factory, defaults=None, description="", flavor="sklearn",
-    trusted_types=(), search_space=None)`` once per estimator:
+    trusted_types=(), search_space=None, validate=None)`` once per estimator:
 
     - ``name``: what users pass as ``-P estimator=NAME`` (lower case, ``a-z0-9._-``).
     - ``factory``: a ``"module:attr"`` string, imported only when the estimator is
@@ -19,6 +19,10 @@ def register_estimators(register):
       where the flavor offers it.
     - ``trusted_types``: type names skops may load for this model, beyond what the flavor
       trusts itself.
+    - ``validate``: a callable or ``"module:attr"`` string taking the loaded model and
+      raising ValueError with a reason when the model is not one predict can run safely.
+      Required when ``trusted_types`` names a type skops calls unsafe (anything
+      ``skops.io.get_untrusted_types`` lists): without it such models are refused.
     - ``search_space``: what ``tune`` searches by default: a dict of hyperparameter names to
       ranges in the ``-P space=`` syntax (``{"alpha": "loguniform(1e-3,100)"}``) or lists of
       choices (``{"max_depth": [2, 4, None]}``). None: nothing worth tuning.

@@ -49,6 +49,7 @@ class EstimatorSpec:
     plugin_version: str = ""
     distribution: str = ""
     search_space: dict = field(default_factory=dict)
+    validate: object = None  # checks a loaded model before its first predict (trackfit.trust)
 
     @property
     def qualified_name(self):
@@ -69,6 +70,26 @@ class EstimatorSpec:
                 f"{self.factory} is not importable ({exc}); install what the plugin needs"
             ) from exc
         return obj
+
+    def load_validate(self):
+        """The validate callable, or None; imports its module now if it was given as a string."""
+        if self.validate is None or callable(self.validate):
+            return self.validate
+        return _import_attr(self.validate, self, "validate")
+
+
+def _import_attr(text, spec, what):
+    module_name, attr = text.split(":")
+    try:
+        obj = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise TrackfitError(
+            f"estimator '{spec.name}' (plugin '{spec.plugin}'): its {what} {text} is not "
+            f"importable ({exc}); install what the plugin needs"
+        ) from exc
+    return obj
 
 
 @dataclass
@@ -199,10 +220,10 @@ def _collect(manager, info, module):
 
     def register(
         name, factory, defaults=None, description="", flavor="sklearn", trusted_types=(),
-        search_space=None,
+        search_space=None, validate=None,
     ):
         specs.append(_make_spec(info, name, factory, defaults, description, flavor,
-                                trusted_types, search_space, specs))
+                                trusted_types, search_space, specs, validate))
 
     for impl in impls:
         impl.function(**{arg: register for arg in impl.argnames})
@@ -212,7 +233,7 @@ def _collect(manager, info, module):
 
 
 def _make_spec(info, name, factory, defaults, description, flavor, trusted_types, search_space,
-               earlier):
+               earlier, validate=None):
     def invalid(problem):
         return TrackfitError(f"registered an invalid estimator {name!r}: {problem}")
 
@@ -234,6 +255,11 @@ def _make_spec(info, name, factory, defaults, description, flavor, trusted_types
         raise invalid("flavor must name an MLflow flavor module, such as 'sklearn'")
     if isinstance(trusted_types, str) or not all(isinstance(t, str) for t in trusted_types):
         raise invalid("trusted_types must be a list of type names")
+    if isinstance(validate, str):
+        if not FACTORY_PATTERN.match(validate):
+            raise invalid(f"validate {validate!r} is not of the form 'module:attr'")
+    elif validate is not None and not callable(validate):
+        raise invalid("validate must be a 'module:attr' string or a callable")
     try:
         search_space = space.from_plugin({} if search_space is None else search_space)
     except ValueError as exc:
@@ -249,6 +275,7 @@ def _make_spec(info, name, factory, defaults, description, flavor, trusted_types
         plugin_version=info.version,
         distribution=info.distribution,
         search_space=search_space,
+        validate=validate,
     )
 
 

@@ -1,0 +1,317 @@
+"""What loads is exactly what was checked: a nested MLmodel and crafted trees, on every route.
+
+Each crafted model is real: a pickle whose unpickling writes a marker file, or a tree saved
+by MLflow in skops with its nodes pointing out of range, logged to the test store and
+registered as the champion. predict (pandas with and without a signature, Spark), serve and
+rerun must refuse it in one line, exit 1, run none of its code and never crash.
+"""
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import mlflow
+import numpy as np
+import pytest
+import yaml
+from mlflow.models import infer_signature
+from sklearn.ensemble import (ExtraTreesRegressor, GradientBoostingRegressor,
+                              HistGradientBoostingRegressor, RandomForestRegressor)
+from sklearn.tree import DecisionTreeRegressor
+
+from trackfit import cli, trust
+from trackfit.engines import pandas as data
+from trackfit.engines.source import parse
+from trackfit.estimators import tree_checks
+from trackfit.entrypoints.train import train
+
+from .conftest import free_port, runs
+from .test_trust import WritesAFile, champion, fitted
+
+TREE = ["sklearn.tree._tree.Tree"]
+HIST_GB = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+FAR = 10**6  # a node and a feature far past any array's end
+
+
+def run_cli(capsys, *args):
+    """``trackfit ARGS`` in this process; (exit code, the error lines on stderr)."""
+    capsys.readouterr()
+    code = cli.main(list(args))
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    return code, errors
+
+
+def assert_refused(capsys, *args, phrases=()):
+    code, errors = run_cli(capsys, *args)
+    assert code == 1
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("trackfit: error: will not load model"), errors[0]
+    for phrase in phrases:
+        assert phrase in errors[0], errors[0]
+    return errors[0]
+
+
+def lab():
+    frame = data.load(parse("diabetes"))
+    return frame[data.FEATURES], frame[data.TARGET]
+
+
+def nested(marker, signature=True, target="inner"):
+    """A real skops model whose python_function.data names a folder inside it holding a
+    second MLmodel (pickle) and a pickle that writes ``marker`` when loaded."""
+    def log(name):
+        folder = Path(tempfile.mkdtemp()) / "model"
+        X, y = lab()
+        mlflow.sklearn.save_model(fitted(), folder, pip_requirements=[],
+                                  signature=infer_signature(X, y) if signature else None)
+        inner = folder / "inner"
+        inner.mkdir()
+        (inner / "model.pkl").write_bytes(pickle.dumps(WritesAFile(str(marker))))
+        (inner / "MLmodel").write_text(yaml.safe_dump({"flavors": {
+            "python_function": {"loader_module": "mlflow.sklearn", "model_path": "model.pkl"},
+            "sklearn": {"pickled_model": "model.pkl", "serialization_format": "pickle"}}}))
+        (folder / "model.pkl").write_bytes(pickle.dumps(WritesAFile(str(marker))))
+        mlmodel = yaml.safe_load((folder / "MLmodel").read_text())
+        mlmodel["flavors"]["python_function"]["data"] = target
+        (folder / "MLmodel").write_text(yaml.safe_dump(mlmodel))
+        mlflow.log_artifacts(str(folder), name)
+        return SimpleNamespace(model_uri=f"runs:/{mlflow.active_run().info.run_id}/{name}")
+    return log
+
+
+@pytest.mark.parametrize("signature", [True, False], ids=["signature", "no-signature"])
+def test_a_nested_mlmodel_is_refused_by_predict(store, tmp_path, capsys, signature):
+    marker = tmp_path / "pwned"
+    champion(nested(marker, signature))
+    output = tmp_path / "predictions.csv"
+    line = assert_refused(capsys, "predict", "--output", str(output),
+                          phrases=["holds a second MLmodel (inner/MLmodel)"])
+    assert "--trust-model" in line
+    assert not marker.exists()
+    assert not output.exists()
+    assert len(runs(store, "predict", "FAILED")) == 1
+
+
+def test_data_naming_any_file_but_the_flavors_own_is_refused(store, tmp_path, capsys):
+    marker = tmp_path / "pwned"
+
+    def log(name):  # the pickle beside model.skops, no second MLmodel
+        folder = Path(tempfile.mkdtemp()) / "model"
+        mlflow.sklearn.save_model(fitted(), folder, pip_requirements=[])
+        (folder / "model.pkl").write_bytes(pickle.dumps(WritesAFile(str(marker))))
+        mlmodel = yaml.safe_load((folder / "MLmodel").read_text())
+        mlmodel["flavors"]["python_function"]["data"] = "model.pkl"
+        (folder / "MLmodel").write_text(yaml.safe_dump(mlmodel))
+        mlflow.log_artifacts(str(folder), name)
+        return SimpleNamespace(model_uri=f"runs:/{mlflow.active_run().info.run_id}/{name}")
+
+    champion(log)
+    assert_refused(capsys, "predict", phrases=[
+        "its python_function flavor's data is 'model.pkl', not the flavor's own model file "
+        "'model.skops'"])
+    assert not marker.exists()
+
+
+def test_a_nested_mlmodel_is_refused_by_spark_predict(store, tmp_path, capsys, spark):
+    marker = tmp_path / "pwned"
+    champion(nested(marker, signature=False))
+    output = tmp_path / "predictions.parquet"
+    assert_refused(capsys, "predict", "--spark", "local[1]", "--output", str(output),
+                   phrases=["holds a second MLmodel"])
+    assert not marker.exists()
+    assert not output.exists()
+
+
+def test_a_nested_mlmodel_is_refused_by_serve(store, tmp_path, capsys):
+    marker = tmp_path / "pwned"
+    champion(nested(marker))
+    assert_refused(capsys, "serve", "--port", str(free_port()),
+                   phrases=["holds a second MLmodel"])
+    assert not marker.exists()
+
+
+def test_rerun_never_loads_the_recorded_model(store, tmp_path, capsys):
+    """rerun trains again from the recorded params: a crafted folder in the run loads nothing."""
+    marker = tmp_path / "pwned"
+    result = train("linear", cv=0)
+    with mlflow.start_run(run_id=result["run_id"]):
+        nested(marker)("model")
+    code, errors = run_cli(capsys, "rerun", result["run_id"], "--force")
+    assert code == 0, errors
+    assert not marker.exists()
+
+
+def test_checked_copies_are_removed_when_the_step_ends(store, tmp_path, capsys, monkeypatch):
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))  # this test's temporary folder only
+    train("linear", cv=0)
+    assert run_cli(capsys, "register")[0] == 0
+    assert run_cli(capsys, "predict", "--output", str(tmp_path / "p.csv"))[0] == 0
+    champion(nested(tmp_path / "pwned"))
+    assert run_cli(capsys, "predict")[0] == 1
+    assert not list(temp.glob("trackfit-model-*"))
+
+
+# Crafted trees: saved by MLflow in skops, the root's children and feature far out of range.
+
+def _break_tree(tree):
+    state = tree.__getstate__()
+    nodes = state["nodes"].copy()
+    nodes[0]["left_child"], nodes[0]["right_child"], nodes[0]["feature"] = FAR, FAR + 1, FAR
+    state["nodes"] = nodes
+    tree.__setstate__(state)
+
+
+def _break_predictor(predictor):
+    predictor.nodes = predictor.nodes.copy()
+    predictor.nodes[0]["left"], predictor.nodes[0]["right"] = FAR, FAR + 1
+    predictor.nodes[0]["feature_idx"] = FAR
+
+
+CRAFTED = {
+    "tree": (lambda: DecisionTreeRegressor(max_depth=5), lambda m: _break_tree(m.tree_), TREE),
+    "forest": (lambda: RandomForestRegressor(5, max_depth=5),
+               lambda m: _break_tree(m.estimators_[3].tree_), TREE),
+    "extra-trees": (lambda: ExtraTreesRegressor(5, max_depth=5),
+                    lambda m: _break_tree(m.estimators_[4].tree_), TREE),
+    "gbr": (lambda: GradientBoostingRegressor(n_estimators=5),
+            lambda m: _break_tree(m.estimators_[2, 0].tree_), TREE),
+    "hist-gb": (lambda: HistGradientBoostingRegressor(max_iter=5),
+                lambda m: _break_predictor(m._predictors[1][0]), HIST_GB),
+}
+
+
+def crafted_tree(kind):
+    build, breaks, types = CRAFTED[kind]
+    X, y = lab()
+    model = build().fit(X, y)
+    breaks(model)
+    return model, types, infer_signature(X, y)
+
+
+def log_crafted(kind):
+    model, types, signature = crafted_tree(kind)
+    return lambda name: mlflow.sklearn.log_model(
+        model, name=name, serialization_format="skops", skops_trusted_types=types,
+        signature=signature, pip_requirements=[])
+
+
+@pytest.mark.parametrize("kind", sorted(CRAFTED))
+def test_the_validator_names_a_crafted_tree_of_each_kind(kind):
+    model, _, _ = crafted_tree(kind)
+    with pytest.raises(ValueError, match=f"has child {FAR}, out of range"):
+        tree_checks.validate(model)
+    build = CRAFTED[kind][0]
+    tree_checks.validate(build().fit(*lab()))  # the same kind, untouched, passes
+
+
+@pytest.mark.parametrize("kind", sorted(CRAFTED))
+def test_a_crafted_tree_is_refused_by_predict_and_serve(store, tmp_path, capsys, kind):
+    champion(log_crafted(kind))
+    output = tmp_path / "predictions.csv"
+    line = assert_refused(capsys, "predict", "--output", str(output), phrases=[
+        f"fails the check of estimator '{kind}'", f"has child {FAR}, out of range"])
+    assert not output.exists()
+    assert len(runs(store, "predict", "FAILED")) == 1
+    assert assert_refused(capsys, "serve", "--port", str(free_port())) == line
+
+
+def test_a_crafted_tree_exits_1_in_a_real_process(store, tmp_path):
+    """The one run as a user runs it: exit 1 and one line, not 139 and a RUNNING run."""
+    from .conftest import cli as user_cli
+    from .test_errors import assert_failed_run, assert_one_line_error
+
+    champion(log_crafted("tree"))
+    done = user_cli(store, "predict")
+    assert_one_line_error(done, "fails the check of estimator 'tree'")
+    assert_failed_run(store, "predict")
+
+
+@pytest.mark.parametrize("problem, phrase", [
+    ("feature", "splits on feature"), ("cycle", "out of range or not after it"),
+    ("threshold", "threshold that is not a finite number"),
+    ("shared", "exactly once from the root"),
+])
+def test_the_validator_refuses_features_cycles_and_non_numbers(problem, phrase):
+    model = DecisionTreeRegressor(max_depth=4, random_state=0).fit(*lab())
+    state = model.tree_.__getstate__()
+    nodes = state["nodes"].copy()
+    inner = int(np.flatnonzero(nodes["left_child"] != -1)[1])
+    if problem == "feature":
+        nodes[inner]["feature"] = 10
+    elif problem == "cycle":
+        nodes[inner]["left_child"] = 0
+    elif problem == "threshold":
+        nodes[inner]["threshold"] = np.nan
+    else:
+        nodes[inner]["left_child"] = nodes[inner]["right_child"]
+    state["nodes"] = nodes
+    model.tree_.__setstate__(state)
+    with pytest.raises(ValueError, match=phrase):
+        tree_checks.validate(model)
+
+
+PLUGIN = '''
+import pluggy
+
+hookimpl = pluggy.HookimplMarker("trackfit")
+
+
+def too_deep(model):
+    if model.get_depth() > 3:
+        raise ValueError(f"depth {{model.get_depth()}} is more than 3")
+
+
+@hookimpl
+def register_estimators(register):
+    register("one-tree", "sklearn.tree:ExtraTreeRegressor", trusted_types=["{tree}"],
+             defaults={{"max_depth": 6}}{validate})
+'''
+
+
+@pytest.mark.parametrize("validate, phrase", [
+    ("", "estimator 'one-tree' (plugin 'one_tree') trusts sklearn.tree._tree.Tree, which "
+         "skops calls unsafe, and gives no validate check for its models"),
+    (", validate=too_deep", "fails the check of estimator 'one-tree': depth 6 is more than 3"),
+])
+def test_a_plugin_trusting_an_unsafe_type_needs_a_validate_check(store, tmp_path, capsys,
+                                                                  validate, phrase):
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "one_tree.py").write_text(
+        PLUGIN.format(tree=TREE[0], validate=validate))
+    from trackfit.estimators import plugins
+
+    plugins.reset()
+    assert run_cli(capsys, "train", "--estimator", "one-tree", "--cv", "0")[0] == 0
+    assert run_cli(capsys, "register")[0] == 0
+    assert_refused(capsys, "predict", phrases=[phrase])
+
+
+def test_a_plugin_validate_that_passes_lets_the_model_predict(store, tmp_path, capsys):
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "one_tree.py").write_text(
+        PLUGIN.format(tree=TREE[0], validate=", validate='trackfit.estimators.tree_checks:validate'"))
+    from trackfit.estimators import plugins
+
+    plugins.reset()
+    assert run_cli(capsys, "train", "--estimator", "one-tree", "--cv", "0")[0] == 0
+    assert run_cli(capsys, "register")[0] == 0
+    output = tmp_path / "p.csv"
+    code, errors = run_cli(capsys, "predict", "--output", str(output))
+    assert code == 0, errors
+    assert output.exists()
+
+
+def test_the_guard_stays_on_while_the_checked_model_loads(store):
+    """MLflow's loaders refuse skops with the guard on; trackfit's loader needs no lift."""
+    result = train("tree", cv=0)
+    with trust.guarded():
+        with pytest.raises(Exception, match="Deserializing this model is disallowed"):
+            mlflow.sklearn.load_model(result["model_uri"])
+        with trust.checked(result["model_uri"]) as folder:
+            assert os.environ[trust.GUARD_ENV] == "false"
+            model = mlflow.pyfunc.load_model(folder)
+    assert len(model.predict(lab()[0].head(3))) == 3
