@@ -7,7 +7,9 @@ from ..estimators import hyperparams, plugins
 from ..estimators.hyperparams import SEED_PARAM
 from ..tracking import provenance
 from ..tracking import tags as tagnames
-from ..tracking.runs import client
+from ..tracking.runs import LATENCY, client
+
+TIMINGS = (LATENCY,)
 
 
 def recorded_run(run_id):
@@ -85,10 +87,13 @@ def recorded_arguments(run):
 
 
 def compare_metrics(recorded, new):
-    """(name, recorded, new, same) for every metric either run has, sorted by name."""
+    """(name, recorded, new, same) for every metric either run has, sorted by name.
+
+    A timing (the predict latency) measures the machine, not the model: never compared.
+    """
     return [
         (name, recorded.get(name), new.get(name), recorded.get(name) == new.get(name))
-        for name in sorted(set(recorded) | set(new))
+        for name in sorted((set(recorded) | set(new)) - set(TIMINGS))
     ]
 
 
