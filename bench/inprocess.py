@@ -66,14 +66,20 @@ def fit(repeat):
 
 def tune(trials, repeat):
     """The tune step's study of ``tree`` (5-fold CV, lab data), with its trials logged as
-    child runs and without logging, interleaved, for n_jobs 1 and 2: seconds of each."""
+    child runs and without logging, interleaved, for n_jobs 1 and the default (one worker
+    per core): seconds of each. The store opened as every command opens it."""
     import mlflow
     from sklearn.model_selection import train_test_split
 
     from trackfit.engines import pandas as datamod
     from trackfit.engines.source import parse
     from trackfit.estimators import plugins
+    from trackfit.fitting.pool import workers
     from trackfit.fitting.tuning import TrialLog, search_study
+    from trackfit.tracking import store
+
+    store.prepare()
+    default = workers(0)
 
     spec = plugins.catalogue().get("tree")
     frame = datamod.load(parse("diabetes"))
@@ -81,7 +87,7 @@ def tune(trials, repeat):
                                   test_size=0.3, random_state=0)
     times = {}
     for _ in range(repeat):
-        for n_jobs in (1, 2):
+        for key, n_jobs in (("1", 1), ("default", default)):
             for logged in (True, False):
                 with mlflow.start_run() as parent:
                     trial_log = TrialLog(parent, "tree") if logged else None
@@ -91,11 +97,12 @@ def tune(trials, repeat):
                     if trial_log:
                         trial_log.close()
                     seconds = time.perf_counter() - started
-                times.setdefault(f"{n_jobs}_{'logged' if logged else 'bare'}", []).append(seconds)
+                times.setdefault(f"{key}_{'logged' if logged else 'bare'}", []).append(seconds)
     result = {f"seconds_{k}": statistics.median(v) for k, v in times.items()}
-    for n_jobs in (1, 2):
-        result[f"logging_share_{n_jobs}"] = statistics.median(
-            1 - b / a for a, b in zip(times[f"{n_jobs}_logged"], times[f"{n_jobs}_bare"]))
+    result["default_n_jobs"] = default
+    for key in ("1", "default"):
+        result[f"logging_share_{key}"] = statistics.median(
+            1 - b / a for a, b in zip(times[f"{key}_logged"], times[f"{key}_bare"]))
     child_runs = mlflow.search_runs(filter_string="tags.`trackfit.step` = 'trial'",
                                     max_results=100_000)
     result["trials"], result["child_runs"] = trials, len(child_runs)

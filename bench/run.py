@@ -234,31 +234,46 @@ def tune(report, repeat, trials):
         shutil.rmtree(folder, ignore_errors=True)
     result = json.loads(out.strip().splitlines()[-1])
     assert result["child_runs"] == result["expected_child_runs"], result  # no trial lost
-    rate = {n: trials / result[f"seconds_{n}_logged"] for n in (1, 2)}
-    bare = {n: trials / result[f"seconds_{n}_bare"] for n in (1, 2)}
-    share = max(result["logging_share_1"], result["logging_share_2"])
+    keys = ("1", "default")
+    rate = {n: trials / result[f"seconds_{n}_logged"] for n in keys}
+    bare = {n: trials / result[f"seconds_{n}_bare"] for n in keys}
+    share = max(result[f"logging_share_{n}"] for n in keys)
     report.figure(9, f"tune tree, {trials} trials, 5-fold CV: trials/s; logging share",
-                  f"n_jobs=1 {rate[1]:.1f}/s (no logging {bare[1]:.1f}/s, logging "
-                  f"{result['logging_share_1']:.0%}); n_jobs=2 {rate[2]:.1f}/s (no logging "
-                  f"{bare[2]:.1f}/s, logging {result['logging_share_2']:.0%})",
+                  f"n_jobs=1 {rate['1']:.1f}/s (no logging {bare['1']:.1f}/s, logging "
+                  f"{result['logging_share_1']:.0%}); default n_jobs={result['default_n_jobs']}"
+                  f" {rate['default']:.1f}/s (no logging {bare['default']:.1f}/s, logging "
+                  f"{result['logging_share_default']:.0%})",
                   "logging <= 25%", share <= 0.25,
                   f"python bench/inprocess.py tune {trials} {repeat}")
 
 
 def main_all(report, repeat, cv):
-    """Figure 10: main over every built-in (12), ``cv``-fold CV, one and two at a time."""
+    """Figure 10: main over every built-in (12), ``cv``-fold CV, with its defaults (one
+    worker per core) and one at a time; PyCaret's compare_models on the same 12 beside them
+    when TRACKFIT_PYCARET_PYTHON names a PyCaret venv's interpreter (bench/pycaret_peer.py).
+    """
     main = TRACKFIT + ["main", "--estimators", ",".join(BUILT_IN), "--cv", str(cv)]
     commands = {"main all estimators": main,
-                "main all estimators n_jobs=2": main + ["--n_jobs", "2"]}
+                "main all estimators n_jobs=1": main + ["--n_jobs", "1"]}
+    peer = os.environ.get("TRACKFIT_PYCARET_PYTHON")
+    if peer:
+        commands["pycaret compare_models, 12 regressors"] = [
+            peer, str(PROJECT / "bench/pycaret_peer.py"), str(cv or 2)]
     results = interleaved(commands, repeat)
     report.samples(results, commands)
-    one, two = (median(results[k]) for k in commands)
-    peer = 15.1
-    report.figure(10, f"main, 12 built-ins, {cv}-fold CV (a peer: 15.1 s, 5-fold)",
-                  f"n_jobs=1 {one:.1f} s ({one / peer:.2f} of the peer's); n_jobs=2 "
-                  f"{two:.1f} s ({two / peer:.2f}); earlier 16.0 s",
-                  "<= 0.6 (9.1 s)", min(one, two) <= 0.6 * peer,
-                  f"python -m trackfit main --estimators <the 12> --cv {cv} [--n_jobs 2]")
+    default, one = (results[k] for k in list(commands)[:2])
+    command = f"python -m trackfit main --estimators <the 12> --cv {cv} [--n_jobs 1]"
+    if not peer:
+        report.figure(10, f"main, 12 built-ins, {cv}-fold CV (no PyCaret venv: peer not run)",
+                      f"default n_jobs {median(default):.1f} s; n_jobs=1 {median(one):.1f} s",
+                      "<= 0.6 of the peer", None, command)
+        return
+    pycaret = results["pycaret compare_models, 12 regressors"]
+    report.figure(10, f"main, 12 built-ins, {cv}-fold CV / PyCaret compare_models",
+                  f"{ratios(default, pycaret):.2f} wall ({median(default):.1f} s / "
+                  f"{median(pycaret):.1f} s); n_jobs=1 {ratios(one, pycaret):.2f} "
+                  f"({median(one):.1f} s)", "<= 0.6", ratios(default, pycaret) <= 0.6,
+                  command + "; bench/pycaret_peer.py")
 
 
 def spark_predict(report, sizes, scratch, smoke=False):

@@ -114,7 +114,8 @@ COMMANDS = {
         (Option("estimators", names, "comma-separated estimator names, or all: every "
                                      "installed one"),
          DATA, TEST_SIZE, RANDOM_STATE, CV, METRIC, MODEL_NAME, ALIAS,
-         Option("n_jobs", whole, "estimators trained at once"), SPARK)),
+         Option("n_jobs", whole, "estimators trained at once, each on one thread; 0: one per "
+                                  "core this process may use, 1: one after the other"), SPARK)),
     "load": Command(
         "trackfit.entrypoints.load:load", "read, validate and log a data source",
         (DATA, SPARK)),
@@ -131,7 +132,8 @@ COMMANDS = {
                               "logint(a,b) or choices a|b|c; none: the estimator's own"),
          Option("trials", whole, "trials to run"),
          Option("search", help="tpe, random or grid"),
-         Option("n_jobs", whole, "trials at once"),
+         Option("n_jobs", whole, "trials at once, each on one thread; 0: one per core this "
+                                  "process may use"),
          Option("trials_on", help="a Spark master to run the trials on, e.g. local[2] "
                                   "(empty: worker processes here)"),
          DATA, TEST_SIZE, RANDOM_STATE, CV,

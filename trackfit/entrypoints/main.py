@@ -1,8 +1,9 @@
 """main: the whole lab in one process: load once, one train per estimator, compare, register."""
 
-from .. import EstimatorError, TrackfitError, engines
+from .. import EstimatorError, engines
 from ..engines.source import parse
 from ..fitting import training
+from ..fitting.pool import workers
 from ..fitting.split import Split
 from ..reports import compare
 from ..tracking import datasets, registry
@@ -12,12 +13,14 @@ from ..tracking.runs import DEFAULT_METRIC, log, step_run
 
 def main(estimators=("linear", "tree"), data="diabetes", test_size=Split.test_size,
          random_state=Split.random_state, cv=Split.cv, metric=DEFAULT_METRIC,
-         model_name=MODEL_NAME, alias=ALIAS, n_jobs=1, spark=""):
+         model_name=MODEL_NAME, alias=ALIAS, n_jobs=0, spark=""):
     """Every step as a nested run under one parent; returns each step's result.
 
     ``estimators`` is a list of names (or plugin:name); ``["all"]`` is every installed
-    estimator. ``n_jobs``: how many to train at once. ``spark``: a Spark master, or empty
-    for pandas. The data is read once, and every estimator trains from that frame.
+    estimator. ``n_jobs``: how many to train at once, each on one thread (0: one per core
+    this process may use; 1: one after the other, the serial path). ``spark``: a Spark
+    master, or empty for pandas. The data is read once, and every estimator trains from
+    that frame.
     """
     if isinstance(estimators, str):
         raise EstimatorError(f"estimators is a list of names, e.g. {estimators.split(',')!r}")
@@ -26,8 +29,7 @@ def main(estimators=("linear", "tree"), data="diabetes", test_size=Split.test_si
     with step_run("main", run_name="main"):
         if not names:
             raise EstimatorError("estimators is empty; pass e.g. estimators=linear,tree or all")
-        if n_jobs < 1:
-            raise TrackfitError(f"n_jobs must be at least 1, got {n_jobs}")
+        n_jobs = min(workers(n_jobs), len(names))
         how.check()
         for name in names:  # every name checked before anything is trained
             training.resolve(name, {}, random_state)

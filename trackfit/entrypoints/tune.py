@@ -11,10 +11,11 @@ from ..fitting import tuning
 from ..fitting.split import Split
 
 
-def tune(estimator="tree", space="", trials=20, search="tpe", n_jobs=1, trials_on="",
+def tune(estimator="tree", space="", trials=20, search="tpe", n_jobs=0, trials_on="",
          data="diabetes", test_size=Split.test_size, random_state=Split.random_state,
          cv=Split.cv, metric="cv_r2_score", spark=""):
     """One tune run; ``trials_on`` a Spark master to run the trials on (empty: worker
-    processes of this machine), ``spark`` a Spark master to read the data with."""
+    processes of this machine), ``spark`` a Spark master to read the data with. ``n_jobs``:
+    trials at once (0: one worker per core this process may use)."""
     return tuning.tune(estimator, space, trials, search, n_jobs, trials_on, parse(data),
                        Split(test_size, random_state, cv), engines.choose(spark), metric)

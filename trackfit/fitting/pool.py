@@ -5,7 +5,30 @@ picklable values; the tracking store is only ever written by the process that as
 """
 
 import contextlib
+import os
 import time
+
+ALL_CORES = 0  # n_jobs=0: one worker per core this process may use
+
+
+def cores():
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # no affinity on this platform
+        return os.cpu_count() or 1
+
+
+def workers(n_jobs):
+    """How many workers ``n_jobs`` asks for: 0 is :func:`cores`; below 0 is an error."""
+    from .. import TrackfitError
+
+    if n_jobs == ALL_CORES:
+        return cores()
+    if n_jobs < 0:
+        raise TrackfitError(f"n_jobs must be 0 (all the cores this process may use) or a "
+                            f"number of workers, at least 1; got {n_jobs}")
+    return n_jobs
 
 
 def evaluate(estimator, X, y, folds):

@@ -14,7 +14,7 @@ from ..estimators import space as spacemod
 from ..tracking import tags as tagnames
 from ..tracking.runs import client, higher_is_better, log, step_run
 from .metrics import SCORERS
-from .pool import pool
+from .pool import pool, workers
 from .progress import Progress
 from .split import split
 from .training import train
@@ -174,7 +174,8 @@ def tune(estimator, space, trials, search, n_jobs, trials_on, src, how, engine, 
          loaded=None, nested=False):
     """One tune run with a child run per trial and the refitted best model as a training run.
 
-    ``space``: the ``-P space=`` text (empty: the estimator's own); ``trials_on``: a Spark
+    ``space``: the ``-P space=`` text (empty: the estimator's own); ``n_jobs``: trials at
+    once (0: one per core this process may use, each on one thread); ``trials_on``: a Spark
     master to run the trials on (empty: worker processes here). ``engine`` reads ``src``
     unless ``loaded`` is the (frame, dataset) already read. Returns the tune run's id, the
     best trial (number, params, metrics) and the refit's result as ``train`` returns it.
@@ -184,8 +185,9 @@ def tune(estimator, space, trials, search, n_jobs, trials_on, src, how, engine, 
     with step_run("tune", nested=nested, run_name=f"tune-{estimator}") as run:
         if search not in SEARCHES:
             raise TrackfitError(f"unknown search '{search}'; use one of {', '.join(SEARCHES)}")
-        if trials < 1 or n_jobs < 1:
-            raise TrackfitError(f"trials and n_jobs must be at least 1, got {trials}, {n_jobs}")
+        if trials < 1:
+            raise TrackfitError(f"trials must be at least 1, got {trials}")
+        n_jobs = min(workers(n_jobs), trials)
         if how.cv < 2:
             raise TrackfitError(f"tune scores trials by cross-validation: cv must be at least "
                                 f"2 folds, got {how.cv}")

@@ -79,6 +79,7 @@ def prepare(experiment_name=None):
         with file_lock(os.path.abspath(path) + ".lock"):
             if not os.path.exists(path):
                 seed(path)
+            write_ahead(path)
             mlflow.MlflowClient().search_experiments(max_results=1)
     if os.environ.get("MLFLOW_RUN_ID"):
         return
@@ -87,6 +88,61 @@ def prepare(experiment_name=None):
         name = os.environ.get("MLFLOW_EXPERIMENT_NAME")
     if name:
         mlflow.set_experiment(name)
+
+
+_WRITE_AHEAD = set()  # the SQLite stores this process opens in write-ahead mode
+
+
+def write_ahead(path):
+    """Open the SQLite store ``path`` in write-ahead-log mode, syncing at checkpoints.
+
+    Every MLflow write is a transaction, and in SQLite's default mode each commit waits on
+    about three syncs to disk (the journal, the database, the journal's removal): a tune
+    trial's child run is four such commits, 80-130 ms, most of a cheap trial's time. In
+    write-ahead mode with ``synchronous=NORMAL`` a commit appends to ``mlflow.db-wal`` and
+    syncs only when the log is copied back into the database: a crash of this process or of
+    the machine never corrupts the store; a power cut may lose the last commits. Readers
+    (``mlflow ui``) no longer wait on a writer. Applied to the connections MLflow opens to
+    this one file (SQLAlchemy's connect event); the mode stays with the file. At exit the log
+    is copied back, so ``mlflow.db`` alone holds everything.
+    """
+    import atexit
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    if not _WRITE_AHEAD:
+        event.listen(Engine, "connect", _on_connect)
+    path = os.path.realpath(path)
+    if path not in _WRITE_AHEAD:
+        _WRITE_AHEAD.add(path)
+        atexit.register(checkpoint, path)
+
+
+def _on_connect(connection, _record):
+    if not isinstance(connection, sqlite3.Connection):
+        return
+    cursor = connection.cursor()
+    try:
+        files = [row[2] for row in cursor.execute("PRAGMA database_list") if row[1] == "main"]
+        if files and files[0] and os.path.realpath(files[0]) in _WRITE_AHEAD:
+            cursor.execute("PRAGMA journal_mode=WAL")  # kept in the file: once per store
+            cursor.execute("PRAGMA synchronous=NORMAL")  # per connection
+    except sqlite3.Error:  # another process holds the store: it stays in its mode
+        pass
+    finally:
+        cursor.close()
+
+
+def checkpoint(path):
+    """Copy the write-ahead log of ``path`` back into the database and empty it."""
+    if not os.path.exists(path):
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(path, timeout=5)) as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error:
+        pass
 
 
 def cache_folder():

@@ -1,0 +1,47 @@
+"""The peer of figure 10: PyCaret's compare_models on trackfit's 12 built-in regressors.
+
+    TRACKFIT_PYCARET_PYTHON=<a PyCaret 3.3.2 venv>/bin/python python bench/run.py --only 10
+
+Run by that interpreter, not trackfit's (PyCaret 3.3.2 pins an older scikit-learn, pandas and
+numpy; BENCHMARKS.md says how to make its venv). The same 442 rows, the same 70/30 split
+size, 5-fold CV on the training rows, every model and its metrics logged to MLflow
+(``log_experiment``) in the store MLFLOW_TRACKING_URI names, with PyCaret's defaults
+otherwise: its preprocessing and ``n_jobs=-1``, every core.
+"""
+
+import os
+import sys
+import warnings
+
+warnings.simplefilter("ignore")
+
+from sklearn.datasets import load_diabetes  # noqa: E402
+from sklearn.ensemble import HistGradientBoostingRegressor  # noqa: E402
+
+from pycaret.regression import compare_models, pull, setup  # noqa: E402
+
+# trackfit's names -> PyCaret's model ids; hist-gb is not in PyCaret's library: passed as
+# the estimator itself.
+MODELS = {"linear": "lr", "tree": "dt", "ridge": "ridge", "lasso": "lasso",
+          "elasticnet": "en", "knn": "knn", "svr": "svm", "forest": "rf",
+          "extra-trees": "et", "gbr": "gbr", "hist-gb": HistGradientBoostingRegressor(),
+          "dummy": "dummy"}
+
+
+def main(folds=5):
+    frame = load_diabetes(scaled=False, as_frame=True).frame
+    frame.columns = ["AGE", "SEX", "BMI", "BP", "S1", "S2", "S3", "S4", "S5", "S6", "Y"]
+    setup(frame, target="Y", train_size=0.7, session_id=0, fold=folds,
+          log_experiment=True,
+          experiment_name=os.environ.get("MLFLOW_EXPERIMENT_NAME", "experiment-diabetes"),
+          verbose=False, html=False)
+    compare_models(include=list(MODELS.values()), n_select=len(MODELS), verbose=False)
+    table = pull()
+    best = table.iloc[0]
+    print(f"pycaret: {len(table)} models compared, best {best.get('Model', table.index[0])} "
+          f"R2 {best['R2']:.4f}")
+    return 0 if len(table) == len(MODELS) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 5))
