@@ -134,3 +134,42 @@ def test_the_smallest_frame_train_accepts(rows, test_size, cv, ok):
     else:
         with pytest.raises(TrackfitError, match="each part needs at least 2 rows"):
             data.check_rows(frame, "x.csv", test_size, cv)
+
+
+HUGE = 20_000_000  # characters in one cell or name: a data error quotes about 80 of them
+
+
+@pytest.mark.parametrize("where", ["cell", "column name"])
+def test_a_huge_value_is_quoted_short(store, tmp_path, capsys, where):
+    from trackfit.cli import main
+
+    frame = lab().head(30)
+    if where == "cell":
+        frame = frame.astype({"BMI": object})
+        frame.loc[3, "BMI"] = "x" * HUGE
+        phrases = ["column BMI is not numeric (row 3: 'xxxx", f"({HUGE:,} characters)"]
+    else:  # a second AGE, its name padded with spaces
+        frame.insert(0, "age" + " " * HUGE, frame["AGE"])
+        phrases = ["has columns 'age   ",
+                   f"({HUGE + 3:,} characters) and 'AGE', which are both AGE"]
+    path = csv(tmp_path / "huge.csv", frame)
+    assert main(["train", "--estimator", "linear", "--cv", "0", "--data", path]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert len(line) < 400, line[:400]
+    for phrase in phrases:
+        assert phrase in line
+    assert line.endswith("fix those values or remove the rows" if where == "cell"
+                         else "keep one and rename or drop the other")
+
+
+def test_a_huge_cell_is_quoted_short_by_spark_too(spark, tmp_path):
+    from trackfit import spark as sparkmod
+
+    frame = lab().head(30).astype({"BMI": object})
+    frame.loc[3, "BMI"] = "x" * 100_000
+    source = data.source(csv(tmp_path / "huge.csv", frame))
+    with pytest.raises(TrackfitError) as error:
+        sparkmod.check(spark.read.csv(source.text, header=True, inferSchema=True), source)
+    assert len(str(error.value)) < 400
+    assert "column BMI is not numeric (row 3: 'xxxx" in str(error.value)
+    assert "(100,000 characters)" in str(error.value)

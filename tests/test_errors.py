@@ -146,3 +146,34 @@ def test_unreadable_data_in_process_raises_trackfit_error(tmp_path):
 
     with pytest.raises(TrackfitError, match="cannot tell the format"):
         data.load(str(write_csv(tmp_path / "lab.data", pd.DataFrame({"a": [1]}))))
+
+
+HUGE = "x" * 1_000_000
+
+
+@pytest.mark.parametrize("option, value, phrases", [
+    ("--params", HUGE, ["cannot read params 'xxx", "(1,000,000 characters): write name=value"]),
+    ("--params", f"criterion={HUGE}", ["rejected criterion='xxx", "Fix the value in params"]),
+    ("--params", f"{HUGE}=3", ["has no hyperparameter 'xxx", "it takes:"]),
+    ("--cv", HUGE, ["cv must be a whole number, got 'xxx", "(1,000,000 characters)"]),
+], ids=["unreadable params", "rejected value", "unknown name", "not a number"])
+def test_a_huge_option_value_is_quoted_short(store, capsys, option, value, phrases):
+    from trackfit.cli import main
+
+    assert main(["train", "--estimator", "tree", option, value]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert len(line) < 1000, line[:1000]
+    for phrase in phrases:
+        assert phrase in line
+
+
+@pytest.mark.parametrize("space", [f"alpha={HUGE}(1,2)", f"alpha=int({HUGE},2)",
+                                   f"alpha=1|{HUGE}(|", "x" * 1_000_000],
+                         ids=["range name", "range bound", "choice", "entry"])
+def test_a_huge_space_entry_is_quoted_short(space):
+    from trackfit import TrackfitError, space as spacemod
+
+    with pytest.raises(TrackfitError) as error:
+        spacemod.parse(space)
+    assert len(str(error.value)) < 700
+    assert "characters)" in str(error.value)

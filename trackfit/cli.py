@@ -12,14 +12,14 @@ import json
 import sys
 from dataclasses import dataclass
 
-from . import TrackfitError, __version__, first_line
+from . import TrackfitError, __version__, first_line, quote
 
 
 def whole(text):
     """An int, also from MLproject's float-typed '5.0'."""
     value = float(text)
     if not value.is_integer():
-        raise ValueError(f"{text!r} is not a whole number")
+        raise ValueError(f"{quote(text)} is not a whole number")
     return int(value)
 
 
@@ -47,7 +47,7 @@ def convert(option, value):
         return option.type(value)
     except ValueError:
         kind = "a whole number" if option.type is whole else "a number"
-        raise TrackfitError(f"{option.name} must be {kind}, got {value!r}") from None
+        raise TrackfitError(f"{option.name} must be {kind}, got {quote(value)}") from None
 
 
 @dataclass(frozen=True)

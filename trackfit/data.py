@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from . import TrackfitError
+from . import TrackfitError, first_line, quote
 
 FEATURES = ["AGE", "SEX", "BMI", "BP", "S1", "S2", "S3", "S4", "S5", "S6"]
 TARGET = "Y"
@@ -83,7 +83,7 @@ def _open_remote(src):
             return mlflow.artifacts.download_artifacts(artifact_uri=src.text)
         except Exception as exc:
             raise TrackfitError(
-                f"cannot fetch data '{src.text}': {str(exc).splitlines()[0]}; "
+                f"cannot fetch data '{src.text}': {first_line(exc)}; "
                 "give the run id and artifact path of an earlier load run, "
                 "e.g. runs:/<run_id>/data/diabetes.parquet"
             ) from exc
@@ -183,10 +183,10 @@ def read(data):
             ) from exc
         raise TrackfitError(
             f"data '{src.safe}' is not a readable {kind} file "
-            f"({_scrub(str(exc).splitlines()[0], src)}); check the file, or re-export it"
+            f"({first_line(_scrub(str(exc), src))}); check the file, or re-export it"
         ) from exc
     except Exception as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = first_line(_scrub(str(exc), src), default=type(exc).__name__)
         if src.kind == "http" and isinstance(exc, OSError):
             raise TrackfitError(
                 f"cannot reach data '{src.safe}' ({_scrub(reason, src)}); check the URL, and "
@@ -241,8 +241,8 @@ def columns(names, name, require_target=True):
         key = ALIASES.get(key, key)
         if key in by_upper and key in FEATURES + [TARGET]:
             raise TrackfitError(
-                f"data '{name}' has columns {by_upper[key]!r} and {column!r}, which are both "
-                f"{key} (names match in any case); keep one and rename or drop the other"
+                f"data '{name}' has columns {quote(by_upper[key])} and {quote(column)}, which are "
+                f"both {key} (names match in any case); keep one and rename or drop the other"
             )
         by_upper.setdefault(key, column)
     wanted = FEATURES + ([TARGET] if require_target else [])
@@ -267,7 +267,7 @@ def no_rows(name):
 def not_numeric(name, column, row, value):
     return TrackfitError(
         f"data '{name}' column {column} is not numeric "
-        f"(row {row}: {value!r}); fix those values or remove the rows"
+        f"(row {row}: {quote(value)}); fix those values or remove the rows"
     )
 
 

@@ -12,7 +12,7 @@ import uuid
 import warnings
 from urllib.parse import urlsplit
 
-from . import TrackfitError, data as datamod
+from . import TrackfitError, data as datamod, first_line
 
 BYTES_PER_VALUE = 8  # the float64 frame sklearn trains on
 DRIVER_SHARE = 0.5  # of the driver's memory (or result size limit) one frame may take
@@ -123,7 +123,8 @@ def read(spark, src):
         except Exception as exc:
             raise TrackfitError(
                 f"data '{src.safe}' is neither a file nor a table Spark knows "
-                f"({_reason(exc)}); pass data= a parquet or CSV path, a folder, or a table name"
+                f"({_reason(exc, src)}); pass data= a parquet or CSV path, a folder, or a table "
+                "name"
             ) from exc
     if "://" not in target and not _exists(spark, target):
         raise datamod.not_found(target)
@@ -136,15 +137,15 @@ def read(spark, src):
                                    sep="\t" if kind == "tsv" else ",")
         frame.schema  # noqa: B018 (resolves the files now, so a bad one fails here)
     except Exception as exc:
-        raise datamod.unreadable(src, kind, _reason(exc)) from exc
+        raise datamod.unreadable(src, kind, _reason(exc, src)) from exc
     if not frame.columns:
         raise datamod.no_rows(src.safe)
     return frame, {"path": src.safe}
 
 
-def _reason(exc):
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+def _reason(exc, src=None):
+    """The first line of ``exc``, without ``src``'s secrets (taken out before it is cut)."""
+    return first_line(datamod._scrub(str(exc), src) if src else exc, default=type(exc).__name__)
 
 
 def check(frame, src, require_target=True):
