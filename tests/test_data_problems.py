@@ -77,6 +77,12 @@ def case(tmp_path, name):
         table = table.set_column(2, "BMI", pa.array([{"v": v} for v in frame["BMI"]]))
         pq.write_table(table, tmp_path / "nested.parquet")
         return str(tmp_path / "nested.parquet"), ["column BMI is not numeric", "row 0"]
+    if name == "semicolons":
+        frame.to_csv(tmp_path / "semicolons.csv", index=False, sep=";", decimal=",")
+        return str(tmp_path / "semicolons.csv"), [
+            "data '" + str(tmp_path / "semicolons.csv") + "' seems to use ';' between its "
+            "columns (its header is one column, 'AGE;SEX;BMI;BP;S1;S2;S3;S4;S5;S6;Y'); "
+            "save it comma-separated and run again"]
     if name == "path traversal":
         return "../../../../../../etc/passwd", ["cannot tell the format", "name it .parquet"]
     if name == "folder":
@@ -97,7 +103,8 @@ def case(tmp_path, name):
 
 
 CASES = ["infinity", "too large for float64", "three rows", "ragged line", "booleans",
-         "same column in two cases", "empty column name", "nested parquet", "path traversal",
+         "same column in two cases", "empty column name", "semicolons", "nested parquet",
+         "path traversal",
          "folder", "device", "zero bytes", "binary named .csv", "closed loopback port"]
 
 

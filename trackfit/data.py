@@ -247,6 +247,13 @@ def columns(names, name, require_target=True):
         by_upper.setdefault(key, column)
     wanted = FEATURES + ([TARGET] if require_target else [])
     missing = [c for c in wanted if c not in by_upper]
+    if missing and len(names) == 1 and ";" in str(names[0]):
+        parts = {part.strip().upper() for part in str(names[0]).split(";")}
+        if parts & set(FEATURES + [TARGET]):
+            raise TrackfitError(
+                f"data '{name}' seems to use ';' between its columns (its header is one column, "
+                f"{quote(str(names[0]))}); save it comma-separated and run again"
+            )
     if missing:
         unnamed = [str(i + 1) for i, c in enumerate(names)
                    if not str(c).strip() or str(c).startswith("Unnamed: ")]
