@@ -177,3 +177,22 @@ def test_a_huge_space_entry_is_quoted_short(space):
         spacemod.parse(space)
     assert len(str(error.value)) < 700
     assert "characters)" in str(error.value)
+
+
+def test_a_model_whose_mlmodel_is_not_plain_yaml_is_refused_as_such(store, tmp_path, capsys):
+    from trackfit.cli import main
+
+    model = train("linear", cv=0)["model_uri"]
+    (mlmodel,) = tmp_path.glob("mlartifacts/**/MLmodel")
+    with open(mlmodel, "a") as handle:
+        handle.write("hook: !!python/object/apply:os.system ['touch pwned']\n")
+    assert main(["predict", "--model", model]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"trackfit: error: will not load model '{model}': its MLmodel is "
+                           "not plain YAML (")
+    assert "python/object/apply:os.system" in line
+    assert line.endswith("a !!python tag in it would run code; register a model trackfit "
+                         "logged, or pass model= another models:/ or runs:/ URI")
+    assert "register one first" not in line
+    assert not (tmp_path / "pwned").exists()
+    assert_failed_run(store, "predict")

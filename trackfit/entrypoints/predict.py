@@ -4,7 +4,7 @@ import os
 import sys
 import tempfile
 
-from .. import TrackfitError, data as datamod, first_line, scoring, tags, trust
+from .. import TrackfitError, data as datamod, first_line, quote, scoring, tags, trust
 from ..tracking import log, step_run
 
 DEFAULT_MODEL = "models:/model-diabetes@champion"
@@ -12,10 +12,18 @@ OUTPUT_FORMATS = {".parquet": "parquet", ".csv": "csv"}
 
 
 def _model_info(model):
+    import yaml
     from mlflow.models import get_model_info
 
     try:
-        return get_model_info(model)
+        with trust._environ({"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}):  # no bars
+            return get_model_info(model)
+    except yaml.YAMLError as exc:  # MLflow reads MLmodel with safe_load: a !!python/... tag
+        raise TrackfitError(
+            f"will not load model '{model}': its MLmodel is not plain YAML "
+            f"({quote(first_line(exc), 160)}), and a !!python tag in it would run code; "
+            "register a model trackfit logged, or pass model= another models:/ or runs:/ URI"
+        ) from exc
     except Exception as exc:
         reason = first_line(exc)
         raise TrackfitError(
