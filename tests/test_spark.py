@@ -148,6 +148,26 @@ def test_a_missing_folder_fails_in_one_line_before_spark_starts(store, tmp_path)
     assert len(runs(store, "load", "FAILED")) == 1
 
 
+@needs_spark
+def test_a_spark_error_is_one_line_naming_the_log_that_holds_the_rest(store, tmp_path):
+    """The JVM's and pyspark's output on a failed read go to the log the line names."""
+    model = train("linear", cv=0)["model_uri"]
+    corrupt = tmp_path / "corrupt.parquet"
+    corrupt.write_bytes(b"PAR1 this is not parquet at all")
+    done = cli(store, "predict", "--data", str(corrupt), "--model", model,
+               "--spark", "local[2]", TMPDIR=str(tmp_path), **LOOPBACK)
+    assert done.returncode == 1
+    (line,) = done.stderr.splitlines()
+    prefix = (f"trackfit: error: data '{corrupt}' is not a readable parquet file "
+              "(org.apache.spark.SparkException: [FAILED_READ_FILE.CANNOT_READ_FILE_FOOTER]")
+    assert line.startswith(prefix), line
+    assert "check the file, or re-export it as parquet (Spark's log: " in line
+    log = line.rsplit("(Spark's log: ", 1)[1].rstrip(")")
+    assert os.path.dirname(log) == str(tmp_path) and os.path.basename(log).endswith(".log")
+    noise = open(log).read()
+    assert "ERROR Executor" in noise and "\tat org.apache.spark" in noise  # the JVM's
+
+
 def test_a_failed_spark_job_leaves_nothing_at_the_output(spark, tmp_path):
     from pyspark.sql import functions as F
 

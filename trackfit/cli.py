@@ -256,6 +256,12 @@ def _print_json(rows):
     print(json.dumps(rows, indent=2, default=str))
 
 
+def _spark_log():
+    """Where the Spark driver this process started logs (its JVM's noise), for an error line."""
+    spark = sys.modules.get("trackfit.spark")
+    return spark.log_note() if spark else ""
+
+
 def main(argv=None):
     """The console script: exit code 0, or 1 with one line on stderr (130 on Ctrl-C).
 
@@ -271,7 +277,7 @@ def main(argv=None):
         except TrackfitError as exc:
             if args.traceback:
                 raise
-            print(store.scrub(f"trackfit: error: {exc}"), file=sys.stderr)
+            print(store.scrub(f"trackfit: error: {exc}{_spark_log()}"), file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             print("trackfit: interrupted", file=sys.stderr)
@@ -281,10 +287,11 @@ def main(argv=None):
                 raise
             explained = store.explain(exc)
             if explained:
-                print(store.scrub(f"trackfit: error: {explained}"), file=sys.stderr)
+                print(store.scrub(f"trackfit: error: {explained}{_spark_log()}"), file=sys.stderr)
                 return 1
             text = first_line(exc, default="")
             print(store.scrub(f"trackfit: error: {type(exc).__name__}: {text} "
-                              "(run again with --traceback for the details)"), file=sys.stderr)
+                              f"(run again with --traceback for the details){_spark_log()}"),
+                  file=sys.stderr)
             return 1
     return 0
