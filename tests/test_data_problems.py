@@ -180,3 +180,16 @@ def test_a_huge_cell_is_quoted_short_by_spark_too(spark, tmp_path):
     assert len(str(error.value)) < 400
     assert "column BMI is not numeric (row 3: 'xxxx" in str(error.value)
     assert "(100,000 characters)" in str(error.value)
+
+
+def test_a_text_cell_is_a_data_problem_for_spark_under_ansi_casts(spark, tmp_path):
+    """Spark 4 casts in ANSI mode: a cast of 'n/a' fails the job instead of giving null."""
+    from trackfit import spark as sparkmod
+
+    frame = lab().head(30).astype({"BMI": object})
+    frame.loc[3, "BMI"] = "n/a"
+    source = data.source(csv(tmp_path / "text.csv", frame))
+    with pytest.raises(TrackfitError) as error:
+        sparkmod.check(spark.read.csv(source.text, header=True, inferSchema=True), source)
+    assert str(error.value) == (f"data '{source.text}' column BMI is not numeric (row 3: 'n/a'); "
+                                "fix those values or remove the rows")

@@ -241,7 +241,7 @@ def check(frame, src, require_target=True):
         raw = F.col(f"`{by_upper[column]}`")
         kind = types[by_upper[column]]
         if not isinstance(kind, NumericType) or isinstance(kind, BooleanType):
-            number = raw.cast("double")
+            number = raw.try_cast("double")  # a null, not an error, under ANSI mode
             bad = frame.where(number.isNull() & raw.isNotNull())
             if bad.limit(1).count():
                 row, value = _first(frame, by_upper[column], number)
