@@ -8,6 +8,7 @@
 #   scripts/server.sh uri          the tracking URI (http://127.0.0.1:<port>)
 #   scripts/server.sh backend-uri  the PostgreSQL URI the tracking server uses
 #   scripts/server.sh db-restart   restart PostgreSQL only, under the running tracking server
+#   scripts/server.sh check        whether `start` would bind TRACKFIT_SERVER_HOST (see Doors)
 #
 # Settings (environment): TRACKFIT_SERVER_PORT (5005), TRACKFIT_PG_PORT (5433),
 # TRACKFIT_SERVER_DIR (.server), TRACKFIT_SERVER_WORKERS (4), TRACKFIT_SERVER_AUTH=1 for
@@ -43,7 +44,24 @@ PG_USER=mlflow
 say() { echo "server: $*"; }
 die() { echo "server: error: $*" >&2; exit 1; }
 
-loopback() { case "$1" in 127.*|localhost|::1|'[::1]') return 0 ;; *) return 1 ;; esac; }
+# Whether clients reach $1 on this machine only: an address that is loopback, or a name all of
+# whose addresses are (127.0.0.1.nip.io is a name, not an address). A name that does not
+# resolve is not loopback.
+loopback() {
+    "$PYTHON" - "$1" <<'EOF'
+import ipaddress, socket, sys
+host = sys.argv[1].removeprefix("[").removesuffix("]")
+try:
+    addresses = {ipaddress.ip_address(host)}
+except ValueError:
+    try:
+        addresses = {ipaddress.ip_address(info[4][0].split("%")[0])
+                     for info in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError, ValueError):
+        addresses = set()
+sys.exit(0 if addresses and all(address.is_loopback for address in addresses) else 1)
+EOF
+}
 
 # The address clients on this machine use: the bound one, or loopback for a wildcard bind.
 client_host() { case "$HOST" in 0.0.0.0|::|'[::]') echo 127.0.0.1 ;; *) echo "$HOST" ;; esac; }
@@ -209,5 +227,6 @@ case "${1:-}" in
         pg pg_ctl restart -D "$PGDATA" -m fast -w -t 60 -l "$PGLOG" \
             -o "-c listen_addresses=$PG_HOST -p $PG_PORT -k $PGRUN" >/dev/null
         say "PostgreSQL restarted" ;;
-    *) echo "usage: $0 start|stop|status|uri|backend-uri|db-restart" >&2; exit 2 ;;
+    check) check_doors; say "would bind the tracking server to $HOST" ;;
+    *) echo "usage: $0 start|stop|status|uri|backend-uri|db-restart|check" >&2; exit 2 ;;
 esac
