@@ -156,6 +156,8 @@ mlflow_start() {
     [ -n "$(mlflow_pid || true)" ] && return
     command -v "$MLFLOW" >/dev/null || die "no '$MLFLOW' command; install trackfit's server extra: pip install -e '.[server]'"
     "$PYTHON" -c "import psycopg2" 2>/dev/null || die "the PostgreSQL driver is missing; pip install -e '.[server]'"
+    [ -z "$AUTH" ] || "$PYTHON" -c "import trackfit.server_auth" 2>/dev/null ||
+        die "the login check needs trackfit in the server's Python; pip install -e '.[server]'"
     local app=()
     if [ -n "$AUTH" ]; then
         secret admin-password
@@ -168,7 +170,9 @@ default_permission = READ
 database_uri = $(backend_uri mlflow_auth)
 admin_username = admin
 admin_password = ${MLFLOW_AUTH_ADMIN_PASSWORD:-$(cat "$DIR/admin-password")}
-authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+# MLflow's basic auth, with the demo generator, the assistant and the gateway proxy for admins
+# only: they write without a permission check (trackfit/server_auth.py).
+authorization_function = trackfit.server_auth:authenticate_request
 # Check each password hash once a minute per worker, not on every request.
 auth_cache_ttl_seconds = 60
 EOF
@@ -183,7 +187,9 @@ EOF
     origins="$origins${TRACKFIT_SERVER_CORS_ORIGINS:+,$TRACKFIT_SERVER_CORS_ORIGINS}"
     # The database URI (with its password) goes in the environment, not on the command line.
     # No background job workers: trackfit runs no server-side (GenAI) jobs.
+    # No usage telemetry from the server or its UI.
     MLFLOW_SERVER_ENABLE_JOB_EXECUTION=${MLFLOW_SERVER_ENABLE_JOB_EXECUTION:-false} \
+    MLFLOW_DISABLE_TELEMETRY=${MLFLOW_DISABLE_TELEMETRY:-true} \
     MLFLOW_BACKEND_STORE_URI=$(backend_uri mlflow) MLFLOW_AUTH_CONFIG_PATH=$DIR/basic_auth.ini \
         setsid "$MLFLOW" server --host "$HOST" --port "$PORT" --workers "$WORKERS" \
         --artifacts-destination "$DIR/artifacts" "${app[@]}" \
