@@ -8,6 +8,7 @@
 #   scripts/server.sh uri          the tracking URI (http://127.0.0.1:<port>)
 #   scripts/server.sh backend-uri  the PostgreSQL URI the tracking server uses
 #   scripts/server.sh db-restart   restart PostgreSQL only, under the running tracking server
+#   scripts/server.sh check        whether `start` would bind TRACKFIT_SERVER_HOST (see Doors)
 #
 # Settings (environment): TRACKFIT_SERVER_PORT (5005), TRACKFIT_PG_PORT (5433),
 # TRACKFIT_SERVER_DIR (.server), TRACKFIT_SERVER_WORKERS (4), TRACKFIT_WEBHOOK_PRIVATE=1 (see
@@ -53,7 +54,24 @@ PG_USER=mlflow
 say() { echo "server: $*"; }
 die() { echo "server: error: $*" >&2; exit 1; }
 
-loopback() { case "$1" in 127.*|localhost|::1|'[::1]') return 0 ;; *) return 1 ;; esac; }
+# Whether clients reach $1 on this machine only: an address that is loopback, or a name all of
+# whose addresses are (127.0.0.1.nip.io is a name, not an address). A name that does not
+# resolve is not loopback.
+loopback() {
+    "$PYTHON" - "$1" <<'EOF'
+import ipaddress, socket, sys
+host = sys.argv[1].removeprefix("[").removesuffix("]")
+try:
+    addresses = {ipaddress.ip_address(host)}
+except ValueError:
+    try:
+        addresses = {ipaddress.ip_address(info[4][0].split("%")[0])
+                     for info in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError, ValueError):
+        addresses = set()
+sys.exit(0 if addresses and all(address.is_loopback for address in addresses) else 1)
+EOF
+}
 
 # The address clients on this machine use: the bound one, or loopback for a wildcard bind.
 client_host() { case "$HOST" in 0.0.0.0|::|'[::]') echo 127.0.0.1 ;; *) echo "$HOST" ;; esac; }
@@ -148,6 +166,8 @@ mlflow_start() {
     [ -n "$(mlflow_pid || true)" ] && return
     command -v "$MLFLOW" >/dev/null || die "no '$MLFLOW' command; install trackfit's server extra: pip install -e '.[server]'"
     "$PYTHON" -c "import psycopg2" 2>/dev/null || die "the PostgreSQL driver is missing; pip install -e '.[server]'"
+    [ -z "$AUTH" ] || "$PYTHON" -c "import trackfit.tracking.server_auth" 2>/dev/null ||
+        die "the login check needs trackfit in the server's Python; pip install -e '.[server]'"
     local app=()
     if [ -n "$AUTH" ]; then
         secret admin-password
@@ -160,7 +180,9 @@ default_permission = READ
 database_uri = $(backend_uri mlflow_auth)
 admin_username = admin
 admin_password = ${MLFLOW_AUTH_ADMIN_PASSWORD:-$(cat "$DIR/admin-password")}
-authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+# MLflow's basic auth, with the demo generator, the assistant and the gateway proxy for admins
+# only: they write without a permission check (trackfit/tracking/server_auth.py).
+authorization_function = trackfit.tracking.server_auth:authenticate_request
 # Check each password hash once a minute per worker, not on every request.
 auth_cache_ttl_seconds = 60
 EOF
@@ -183,7 +205,9 @@ EOF
     origins="$origins${TRACKFIT_SERVER_CORS_ORIGINS:+,$TRACKFIT_SERVER_CORS_ORIGINS}"
     # The database URI (with its password) goes in the environment, not on the command line.
     # No background job workers: trackfit runs no server-side (GenAI) jobs.
+    # No usage telemetry from the server or its UI.
     MLFLOW_SERVER_ENABLE_JOB_EXECUTION=${MLFLOW_SERVER_ENABLE_JOB_EXECUTION:-false} \
+    MLFLOW_DISABLE_TELEMETRY=${MLFLOW_DISABLE_TELEMETRY:-true} \
     MLFLOW_BACKEND_STORE_URI=$(backend_uri mlflow) MLFLOW_AUTH_CONFIG_PATH=$DIR/basic_auth.ini \
         setsid "$MLFLOW" server --host "$HOST" --port "$PORT" --workers "$WORKERS" \
         --artifacts-destination "$DIR/artifacts" "${app[@]}" \
@@ -227,5 +251,6 @@ case "${1:-}" in
         pg pg_ctl restart -D "$PGDATA" -m fast -w -t 60 -l "$PGLOG" \
             -o "-c listen_addresses=$PG_HOST -p $PG_PORT -k $PGRUN" >/dev/null
         say "PostgreSQL restarted" ;;
-    *) echo "usage: $0 start|stop|status|uri|backend-uri|db-restart" >&2; exit 2 ;;
+    check) check_doors; say "would bind the tracking server to $HOST" ;;
+    *) echo "usage: $0 start|stop|status|uri|backend-uri|db-restart|check" >&2; exit 2 ;;
 esac

@@ -23,7 +23,7 @@ from .test_errors import assert_failed_run, assert_one_line_error
 
 
 def lab():
-    return data.load(parse("diabetes"))
+    return data.load(parse(parse("diabetes")))
 
 
 def csv(path, frame):
@@ -79,6 +79,12 @@ def case(tmp_path, name):
         table = table.set_column(2, "BMI", pa.array([{"v": v} for v in frame["BMI"]]))
         pq.write_table(table, tmp_path / "nested.parquet")
         return str(tmp_path / "nested.parquet"), ["column BMI is not numeric", "row 0"]
+    if name == "semicolons":
+        frame.to_csv(tmp_path / "semicolons.csv", index=False, sep=";", decimal=",")
+        return str(tmp_path / "semicolons.csv"), [
+            "data '" + str(tmp_path / "semicolons.csv") + "' seems to use ';' between its "
+            "columns (its header is one column, 'AGE;SEX;BMI;BP;S1;S2;S3;S4;S5;S6;Y'); "
+            "save it comma-separated and run again"]
     if name == "path traversal":
         return "../../../../../../etc/passwd", ["cannot tell the format", "name it .parquet"]
     if name == "folder":
@@ -99,7 +105,8 @@ def case(tmp_path, name):
 
 
 CASES = ["infinity", "too large for float64", "three rows", "ragged line", "booleans",
-         "same column in two cases", "empty column name", "nested parquet", "path traversal",
+         "same column in two cases", "empty column name", "semicolons", "nested parquet",
+         "path traversal",
          "folder", "device", "zero bytes", "binary named .csv", "closed loopback port"]
 
 
@@ -136,3 +143,55 @@ def test_the_smallest_frame_train_accepts(rows, test_size, cv, ok):
     else:
         with pytest.raises(TrackfitError, match="each part needs at least 2 rows"):
             checks.check_rows(frame, parse("x.csv"), test_size, cv)
+
+
+HUGE = 20_000_000  # characters in one cell or name: a data error quotes about 80 of them
+
+
+@pytest.mark.parametrize("where", ["cell", "column name"])
+def test_a_huge_value_is_quoted_short(store, tmp_path, capsys, where):
+    from trackfit.cli import main
+
+    frame = lab().head(30)
+    if where == "cell":
+        frame = frame.astype({"BMI": object})
+        frame.loc[3, "BMI"] = "x" * HUGE
+        phrases = ["column BMI is not numeric (row 3: 'xxxx", f"({HUGE:,} characters)"]
+    else:  # a second AGE, its name padded with spaces
+        frame.insert(0, "age" + " " * HUGE, frame["AGE"])
+        phrases = ["has columns 'age   ",
+                   f"({HUGE + 3:,} characters) and 'AGE', which are both AGE"]
+    path = csv(tmp_path / "huge.csv", frame)
+    assert main(["train", "--estimator", "linear", "--cv", "0", "--data", path]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert len(line) < 400, line[:400]
+    for phrase in phrases:
+        assert phrase in line
+    assert line.endswith("fix those values or remove the rows" if where == "cell"
+                         else "keep one and rename or drop the other")
+
+
+def test_a_huge_cell_is_quoted_short_by_spark_too(spark, tmp_path):
+    from trackfit.engines import spark as sparkmod
+
+    frame = lab().head(30).astype({"BMI": object})
+    frame.loc[3, "BMI"] = "x" * 100_000
+    source = parse(csv(tmp_path / "huge.csv", frame))
+    with pytest.raises(TrackfitError) as error:
+        sparkmod.check(spark.read.csv(source.text, header=True, inferSchema=True), source)
+    assert len(str(error.value)) < 400
+    assert "column BMI is not numeric (row 3: 'xxxx" in str(error.value)
+    assert "(100,000 characters)" in str(error.value)
+
+
+def test_a_text_cell_is_a_data_problem_for_spark_under_ansi_casts(spark, tmp_path):
+    """Spark 4 casts in ANSI mode: a cast of 'n/a' fails the job instead of giving null."""
+    from trackfit.engines import spark as sparkmod
+
+    frame = lab().head(30).astype({"BMI": object})
+    frame.loc[3, "BMI"] = "n/a"
+    source = parse(csv(tmp_path / "text.csv", frame))
+    with pytest.raises(TrackfitError) as error:
+        sparkmod.check(spark.read.csv(source.text, header=True, inferSchema=True), source)
+    assert str(error.value) == (f"data '{source.text}' column BMI is not numeric (row 3: 'n/a'); "
+                                "fix those values or remove the rows")

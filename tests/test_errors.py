@@ -13,7 +13,7 @@ def lab_frame():
     from trackfit.engines import pandas as data, source
     from trackfit.engines.source import parse
 
-    return data.load(parse("diabetes"))
+    return data.load(parse(parse("diabetes")))
 
 
 def write_csv(path, frame):
@@ -148,4 +148,55 @@ def test_unreadable_data_in_process_raises_trackfit_error(tmp_path):
     from trackfit.engines.source import parse
 
     with pytest.raises(TrackfitError, match="cannot tell the format"):
-        data.load(parse(str(write_csv(tmp_path / "lab.data", pd.DataFrame({"a": [1]})))))
+        data.load(parse(parse(str(write_csv(tmp_path / "lab.data", pd.DataFrame({"a": [1]}))))))
+
+
+HUGE = "x" * 1_000_000
+
+
+@pytest.mark.parametrize("option, value, phrases", [
+    ("--params", HUGE, ["cannot read params 'xxx", "(1,000,000 characters): write name=value"]),
+    ("--params", f"criterion={HUGE}", ["rejected criterion='xxx", "Fix the value in params"]),
+    ("--params", f"{HUGE}=3", ["has no hyperparameter 'xxx", "it takes:"]),
+    ("--cv", HUGE, ["cv must be a whole number, got 'xxx", "(1,000,000 characters)"]),
+], ids=["unreadable params", "rejected value", "unknown name", "not a number"])
+def test_a_huge_option_value_is_quoted_short(store, capsys, option, value, phrases):
+    from trackfit.cli import main
+
+    assert main(["train", "--estimator", "tree", option, value]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert len(line) < 1000, line[:1000]
+    for phrase in phrases:
+        assert phrase in line
+
+
+@pytest.mark.parametrize("space", [f"alpha={HUGE}(1,2)", f"alpha=int({HUGE},2)",
+                                   f"alpha=1|{HUGE}(|", "x" * 1_000_000],
+                         ids=["range name", "range bound", "choice", "entry"])
+def test_a_huge_space_entry_is_quoted_short(space):
+    from trackfit import TrackfitError
+    from trackfit.estimators import space as spacemod
+
+    with pytest.raises(TrackfitError) as error:
+        spacemod.parse(space)
+    assert len(str(error.value)) < 700
+    assert "characters)" in str(error.value)
+
+
+def test_a_model_whose_mlmodel_is_not_plain_yaml_is_refused_as_such(store, tmp_path, capsys):
+    from trackfit.cli import main
+
+    model = train("linear", cv=0)["model_uri"]
+    (mlmodel,) = tmp_path.glob("mlartifacts/**/MLmodel")
+    with open(mlmodel, "a") as handle:
+        handle.write("hook: !!python/object/apply:os.system ['touch pwned']\n")
+    assert main(["predict", "--model", model]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"trackfit: error: will not load model '{model}': its MLmodel is "
+                           "not plain YAML (")
+    assert "python/object/apply:os.system" in line
+    assert line.endswith("a !!python tag in it would run code; register a model trackfit "
+                         "logged, or pass model= another models:/ or runs:/ URI")
+    assert "register one first" not in line
+    assert not (tmp_path / "pwned").exists()
+    assert_failed_run(store, "predict")

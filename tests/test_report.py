@@ -219,3 +219,48 @@ def test_readme_pictures_are_committed_pngs(name):
     width, height = png_size(DOCS / name)
     assert 400 <= width <= 3000 and 150 <= height <= 6000
     assert f"docs/{name}" in (PROJECT / "README.md").read_text()
+
+
+def crafted_training_run(estimator, r2, **params):
+    """A finished training run as anyone with write access to the store could log it."""
+    client = mlflow.MlflowClient()
+    experiment = client.get_experiment_by_name(EXPERIMENT).experiment_id
+    run = client.create_run(experiment, tags={"trackfit.step": "train",
+                                              "trackfit.fit_seconds": "0.1"})
+    for name, value in {"estimator": estimator, **params}.items():
+        client.log_param(run.info.run_id, name, value)
+    client.log_metric(run.info.run_id, "test_r2_score", r2)
+    client.log_metric(run.info.run_id, "test_mean_absolute_error", 40.0)
+    client.set_terminated(run.info.run_id)
+    return run.info.run_id
+
+
+def compare_artifacts(result):
+    return Path(urllib.parse.urlparse(mlflow.get_run(result["run_id"]).info.artifact_uri).path)
+
+
+def test_a_dollar_in_an_estimator_is_drawn_as_text(store):
+    """matplotlib reads $...$ in a label as math; $x^$ is not valid math."""
+    crafted_training_run("$x^$", 0.4, alpha="$x^$")
+    crafted_training_run("linear", 0.5)
+    result = compare()
+    charts = compare_artifacts(result)
+    for name in ("r2_by_estimator.png", "mae_by_estimator.png"):
+        assert (charts / name).read_bytes().startswith(b"\x89PNG"), name
+    assert list(result["leaderboard"]["estimator"]) == ["linear", "$x^$"]
+
+
+def test_leaderboard_csv_cells_are_never_formulas(store):
+    import csv
+
+    formulas = ['=HYPERLINK("https://evil.example","x")', "+1+1", "-1+1", "@SUM(A1)",
+                "\tdata", "\r=1"]
+    for rank, estimator in enumerate(formulas):
+        crafted_training_run(estimator, -0.1 * (rank + 1))  # negative: a number, kept
+    result = compare()
+    with open(compare_artifacts(result) / "leaderboard.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["estimator"] for row in rows] == [f"'{text}" for text in formulas]
+    assert [float(row["test_r2_score"]) for row in rows] == [-0.1 * (r + 1) for r in range(6)]
+    assert all(row["test_r2_score"].startswith("-0.") for row in rows)
+    assert list(result["leaderboard"]["estimator"]) == formulas  # the table itself is as logged

@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 
 from trackfit.entrypoints.main import main
-from trackfit.entrypoints.serve import input_example
+from trackfit.entrypoints.serve import curl, input_example
 
 from .conftest import PROJECT, cli, env_for, free_port, wait_for_http
 
@@ -72,3 +72,17 @@ def test_serve_refuses_a_host_that_is_not_loopback(store):
     done = cli(store, "serve", "--host", "0.0.0.0")
     assert done.returncode == 1
     assert "is not loopback" in done.stderr
+
+
+def test_the_curl_line_keeps_a_quote_in_the_example_as_data(tmp_path):
+    """Pasting the printed line into a shell posts the example, and runs nothing of it."""
+    example = {"dataframe_split": {"columns": ["NOTE"],
+                                   "data": [["it's'; touch pwned; echo '"]]}}
+    line = curl(example, "127.0.0.1", 5001)
+    assert line.startswith("curl -s http://127.0.0.1:5001/invocations -H ")
+    # The shell runs the line with a curl that prints the body it would post.
+    pasted = subprocess.run(["bash", "-c", 'curl() { printf %s "${@: -1}"; }\n' + line],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert pasted.returncode == 0, pasted.stderr
+    assert json.loads(pasted.stdout) == example
+    assert list(tmp_path.iterdir()) == []

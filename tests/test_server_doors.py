@@ -38,6 +38,26 @@ def test_binding_beyond_loopback_without_logins_is_refused(tmp_path, host):
     assert list((tmp_path / "server").iterdir()) == []  # nothing initialised, nothing started
 
 
+@pytest.mark.parametrize("host, allowed", [
+    ("127.0.0.1", True), ("127.0.0.2", True), ("::1", True), ("[::1]", True),
+    ("localhost", True),  # /etc/hosts: no network needed
+    ("127.0.0.1.invalid", False),  # a name like 127.0.0.1.nip.io, which need not be loopback
+    ("0.0.0.0", False), ("192.0.2.10", False), ("::", False),
+])
+def test_only_a_loopback_address_or_name_counts_as_loopback(tmp_path, host, allowed):
+    env = {k: v for k, v in os.environ.items() if k != "TRACKFIT_SERVER_AUTH"}
+    env.update(TRACKFIT_SERVER_HOST=host, TRACKFIT_SERVER_DIR=str(tmp_path / "server"))
+    result = subprocess.run([str(SCRIPT), "check"], capture_output=True, text=True, env=env,
+                            timeout=60)
+    if allowed:
+        assert (result.returncode, result.stdout, result.stderr) == (
+            0, f"server: would bind the tracking server to {host}\n", "")
+    else:
+        assert result.returncode == 1
+        assert result.stderr.startswith(
+            f"server: error: will not bind the tracking server to {host} without logins")
+
+
 def secrets():
     """Every secret of the running server: the files' contents, and the test's password."""
     found = [PASSWORD] if PASSWORD else []

@@ -32,12 +32,38 @@ class StoreError(TrackfitError):
     """The tracking store or registry cannot do what was asked."""
 
 
-def first_line(exc, default=None):
+def first_line(exc, default=None, limit=300):
     """The first line of an exception's message: what a one-line error quotes of it.
 
-    ``default`` when the message is empty (the exception's type name unless given).
+    ``default`` when the message is empty (the exception's type name unless given). At most
+    ``limit`` characters: a message may quote a value whole (a cell of a data file). The
+    tracking password is replaced before the cut, which could leave part of it.
     """
     text = str(exc).strip()
     if text:
-        return text.splitlines()[0]
+        line = text.splitlines()[0]
+        if len(line) <= limit:
+            return line
+        from .store import scrub
+
+        return f"{scrub(line)[:limit]}..."
     return type(exc).__name__ if default is None else default
+
+
+def quote(value, limit=80):
+    """``value`` as an error quotes it: its repr, cut to about ``limit`` characters.
+
+    Errors quote what the user gave (a cell, a column name, a param); a 100 MB cell must not
+    make a 100 MB line. A cut string ends in ``...`` and says how long it was.
+    """
+    if isinstance(value, (str, bytes)) and len(value) > limit:
+        text = repr(value[:limit])  # never the repr of the whole value
+        return f"{text[:limit]}... ({len(value):,} characters)"
+    import reprlib
+
+    short = reprlib.Repr()  # a nested value (a dict cell of a parquet) cut inside too
+    short.maxstring = short.maxother = limit
+    text = short.repr(value)
+    if "\n" in text:  # a numpy array's repr: one line
+        text = " ".join(text.split())
+    return text if len(text) <= limit else f"{text[:limit]}..."

@@ -140,6 +140,11 @@ def own_model():
     return _environ({GUARD_ENV: "true"})
 
 
+def quiet_downloads():
+    """MLflow's "Downloading artifacts" progress bars off for the block."""
+    return _environ({"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
+
+
 @contextlib.contextmanager
 def _environ(values):
     before = {name: os.environ.get(name) for name in values}
@@ -159,7 +164,7 @@ def _download(model_uri, destination):
 
     os.makedirs(destination)
     try:
-        with _environ({"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}):  # no bars on stderr
+        with quiet_downloads():
             return mlflow.artifacts.download_artifacts(artifact_uri=model_uri,
                                                        dst_path=destination)
     except Exception as exc:

@@ -12,14 +12,14 @@ import json
 import sys
 from dataclasses import dataclass
 
-from .. import TrackfitError, __version__, first_line
+from .. import TrackfitError, __version__, first_line, quote
 
 
 def whole(text):
     """An int, also from MLproject's float-typed '5.0'."""
     value = float(text)
     if not value.is_integer():
-        raise ValueError(f"{text!r} is not a whole number")
+        raise ValueError(f"{quote(text)} is not a whole number")
     return int(value)
 
 
@@ -62,7 +62,7 @@ def convert(option, value):
         return option.type(value)
     except ValueError:
         kind = {whole: "a whole number", truth: "true or false"}.get(option.type, "a number")
-        raise TrackfitError(f"{option.name} must be {kind}, got {value!r}") from None
+        raise TrackfitError(f"{option.name} must be {kind}, got {quote(value)}") from None
 
 
 @dataclass(frozen=True)
@@ -298,6 +298,12 @@ def _print_json(rows):
     print(json.dumps(rows, indent=2, default=str))
 
 
+def _spark_log():
+    """Where the Spark driver this process started logs (its JVM's noise), for an error line."""
+    spark = sys.modules.get("trackfit.engines.spark")
+    return spark.log_note() if spark else ""
+
+
 def main(argv=None):
     """The console script: exit code 0, or 1 with one line on stderr (130 on Ctrl-C).
 
@@ -314,7 +320,7 @@ def main(argv=None):
         except TrackfitError as exc:
             if args.traceback:
                 raise
-            print(store.scrub(f"trackfit: error: {exc}"), file=sys.stderr)
+            print(store.scrub(f"trackfit: error: {exc}{_spark_log()}"), file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             print("trackfit: interrupted", file=sys.stderr)
@@ -324,10 +330,11 @@ def main(argv=None):
                 raise
             explained = store.explain(exc)
             if explained:
-                print(store.scrub(f"trackfit: error: {explained}"), file=sys.stderr)
+                print(store.scrub(f"trackfit: error: {explained}{_spark_log()}"), file=sys.stderr)
                 return 1
             text = first_line(exc, default="")
             print(store.scrub(f"trackfit: error: {type(exc).__name__}: {text} "
-                              "(run again with --traceback for the details)"), file=sys.stderr)
+                              f"(run again with --traceback for the details){_spark_log()}"),
+                  file=sys.stderr)
             return 1
     return 0

@@ -2,7 +2,7 @@
 
 import math
 
-from .. import DataError
+from .. import DataError, quote
 from .source import ALIASES, FEATURES, TARGET, scrub
 
 def columns(names, name, require_target=True):
@@ -13,12 +13,19 @@ def columns(names, name, require_target=True):
         key = ALIASES.get(key, key)
         if key in by_upper and key in FEATURES + [TARGET]:
             raise DataError(
-                f"data '{name}' has columns {by_upper[key]!r} and {column!r}, which are both "
-                f"{key} (names match in any case); keep one and rename or drop the other"
+                f"data '{name}' has columns {quote(by_upper[key])} and {quote(column)}, which are "
+                f"both {key} (names match in any case); keep one and rename or drop the other"
             )
         by_upper.setdefault(key, column)
     wanted = FEATURES + ([TARGET] if require_target else [])
     missing = [c for c in wanted if c not in by_upper]
+    if missing and len(names) == 1 and ";" in str(names[0]):
+        parts = {part.strip().upper() for part in str(names[0]).split(";")}
+        if parts & set(FEATURES + [TARGET]):
+            raise DataError(
+                f"data '{name}' seems to use ';' between its columns (its header is one column, "
+                f"{quote(str(names[0]))}); save it comma-separated and run again"
+            )
     if missing:
         unnamed = [str(i + 1) for i, c in enumerate(names)
                    if not str(c).strip() or str(c).startswith("Unnamed: ")]
@@ -39,7 +46,7 @@ def no_rows(name):
 def not_numeric(name, column, row, value):
     return DataError(
         f"data '{name}' column {column} is not numeric "
-        f"(row {row}: {value!r}); fix those values or remove the rows"
+        f"(row {row}: {quote(value)}); fix those values or remove the rows"
     )
 
 

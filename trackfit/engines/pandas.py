@@ -11,7 +11,7 @@ import sys
 import tempfile
 import warnings
 
-from .. import DataError
+from .. import DataError, first_line
 from . import scoring
 from .checks import boolean, columns, infinite, missing_values, no_rows, not_found
 from .checks import not_numeric, unreadable
@@ -28,7 +28,7 @@ def open_remote(src):
             return mlflow.artifacts.download_artifacts(artifact_uri=src.text)
         except Exception as exc:
             raise DataError(
-                f"cannot fetch data '{src.text}': {str(exc).splitlines()[0]}; "
+                f"cannot fetch data '{src.text}': {first_line(exc)}; "
                 "give the run id and artifact path of an earlier load run, "
                 "e.g. runs:/<run_id>/data/diabetes.parquet"
             ) from exc
@@ -127,10 +127,10 @@ def read(src):
             ) from exc
         raise DataError(
             f"data '{src.safe}' is not a readable {kind} file "
-            f"({scrub(str(exc).splitlines()[0], src)}); check the file, or re-export it"
+            f"({first_line(scrub(str(exc), src))}); check the file, or re-export it"
         ) from exc
     except Exception as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = first_line(_scrub(str(exc), src), default=type(exc).__name__)
         if src.kind == "http" and isinstance(exc, OSError):
             raise DataError(
                 f"cannot reach data '{src.safe}' ({scrub(reason, src)}); check the URL, and "

@@ -1,17 +1,25 @@
 """A predict run: new rows scored by a model the installed plugins vouch for."""
 
-from .. import StoreError, first_line, trust
+from .. import ModelRefused, StoreError, first_line, quote, trust
 from ..tracking import tags
 from ..tracking.runs import log, step_run
 from .source import FEATURES
 
 
 def model_info(model):
-    """MLflow's ModelInfo for ``model``, or a StoreError saying what to pass."""
+    """MLflow's ModelInfo for ``model``, or a one-line error saying what to pass."""
+    import yaml
     from mlflow.models import get_model_info
 
     try:
-        return get_model_info(model)
+        with trust.quiet_downloads():
+            return get_model_info(model)
+    except yaml.YAMLError as exc:  # MLflow reads MLmodel with safe_load: a !!python/... tag
+        raise ModelRefused(
+            f"will not load model '{model}': its MLmodel is not plain YAML "
+            f"({quote(first_line(exc), 160)}), and a !!python tag in it would run code; "
+            "register a model trackfit logged, or pass model= another models:/ or runs:/ URI"
+        ) from exc
     except Exception as exc:
         reason = first_line(exc)
         raise StoreError(

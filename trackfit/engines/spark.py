@@ -6,21 +6,30 @@ Validation says exactly what the pandas path says (the messages live in engines/
 and runs in Spark, counting rather than collecting.
 """
 
+import atexit
+import contextlib
+import logging
 import os
 import sys
+import tempfile
 import uuid
 import warnings
 from urllib.parse import urlsplit
 
-from .. import DataError, TrackfitError, trust
+from .. import DataError, TrackfitError, first_line, trust
 from . import checks
 from .pandas import load as pandas_load
 from .pandas import open_remote
-from .source import EMBEDDED, FEATURES, FORMATS, TARGET, parse
+from .source import EMBEDDED, FEATURES, FORMATS, TARGET, parse, scrub
 
 BYTES_PER_VALUE = 8  # the float64 frame sklearn trains on
 DRIVER_SHARE = 0.5  # of the driver's memory (or result size limit) one frame may take
 LOG_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "spark-log4j2.properties")
+# The log of the Spark driver this process started: the JVM's stderr (its log4j output, the
+# Python workers' tracebacks) and pyspark's and py4j's Python loggers. An error line names it
+# (log_note); it is removed at exit unless one did.
+LOG = None
+_keep_log = False
 
 
 def session(master):
@@ -49,12 +58,71 @@ def session(master):
         builder = builder.config("spark.driver.extraJavaOptions",
                                  f"-Dlog4j2.configurationFile={LOG_CONFIG}")
     try:
-        return builder.getOrCreate()
+        with _stderr_to(_log_file()):  # the JVM inherits this stderr for its whole life
+            started = builder.getOrCreate()
+        _python_logs_to(LOG)
+        return started
     except Exception as exc:
         raise TrackfitError(
             f"cannot start Spark with master '{master}' ({_reason(exc)}); Spark needs Java 17 "
             "(java on PATH or JAVA_HOME) and, for spark://, a running master"
         ) from exc
+
+
+def _log_file():
+    global LOG
+    if LOG is None:
+        handle, LOG = tempfile.mkstemp(prefix="trackfit-spark-", suffix=".log")
+        os.close(handle)
+        atexit.register(_drop_log)
+    return LOG
+
+
+def _drop_log():
+    if LOG and not _keep_log and os.path.exists(LOG):
+        os.remove(LOG)
+
+
+def log_note():
+    """' (Spark's log: <file>)' for an error line when this process started Spark, else ''.
+
+    The file is then kept.
+    """
+    global _keep_log
+    if not LOG:
+        return ""
+    _keep_log = True
+    return f" (Spark's log: {LOG})"
+
+
+@contextlib.contextmanager
+def _stderr_to(path):
+    """File descriptor 2 pointing at ``path`` meanwhile: what spark-submit's JVM inherits."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _python_logs_to(path):
+    """pyspark's query-context loggers (a JSON record per failed query) and py4j's to ``path``."""
+    from pyspark.logger import PySparkLogger
+
+    for name in ("DataFrameQueryContextLogger", "SQLQueryContextLogger"):
+        logger = PySparkLogger.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+        logger.addHandler(logging.FileHandler(path))
+        logger.propagate = False
+    py4j = logging.getLogger("py4j")
+    py4j.addHandler(logging.FileHandler(path))
+    py4j.propagate = False
 
 
 def _own_log_config():
@@ -127,7 +195,8 @@ def read(spark, src):
         except Exception as exc:
             raise DataError(
                 f"data '{src.safe}' is neither a file nor a table Spark knows "
-                f"({_reason(exc)}); pass data= a parquet or CSV path, a folder, or a table name"
+                f"({_reason(exc, src)}); pass data= a parquet or CSV path, a folder, or a table "
+                "name"
             ) from exc
     if "://" not in target and not _exists(spark, target):
         raise checks.not_found(target)
@@ -140,15 +209,23 @@ def read(spark, src):
                                    sep="\t" if kind == "tsv" else ",")
         frame.schema  # noqa: B018 (resolves the files now, so a bad one fails here)
     except Exception as exc:
-        raise checks.unreadable(src, kind, _reason(exc)) from exc
+        raise checks.unreadable(src, kind, _reason(exc, src)) from exc
     if not frame.columns:
         raise checks.no_rows(src.safe)
     return frame, {"path": src.safe}
 
 
-def _reason(exc):
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+def _reason(exc, src=None):
+    """The first line of ``exc``, without ``src``'s secrets (taken out before it is cut).
+
+    For an error py4j passes on from the JVM, the JVM's own first line (py4j's first line only
+    names the call that failed).
+    """
+    text = scrub(str(exc), src) if src else str(exc)
+    lines = text.strip().splitlines()
+    if len(lines) > 1 and lines[0].startswith("An error occurred while calling"):
+        text = lines[1].lstrip(": ")
+    return first_line(text, default=type(exc).__name__)
 
 
 def check(frame, src, require_target=True):
@@ -168,7 +245,7 @@ def check(frame, src, require_target=True):
         raw = F.col(f"`{by_upper[column]}`")
         kind = types[by_upper[column]]
         if not isinstance(kind, NumericType) or isinstance(kind, BooleanType):
-            number = raw.cast("double")
+            number = raw.try_cast("double")  # a null, not an error, under ANSI mode
             bad = frame.where(number.isNull() & raw.isNotNull())
             if bad.limit(1).count():
                 row, value = _first(frame, by_upper[column], number)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -25,10 +26,14 @@ def input_example(model):
 
 
 def curl(example, host, port):
-    """The curl command that posts ``example`` to the server."""
+    """The curl command that posts ``example`` to the server, safe to paste into a shell.
+
+    The example is the model's, written by whoever logged it: quoted for the shell, so a
+    ``'`` in it stays data.
+    """
     body = json.dumps(example, separators=(",", ":"))
     return (f"curl -s http://{host}:{port}/invocations -H 'Content-Type: application/json' "
-            f"-d '{body}'")
+            f"-d {shlex.quote(body)}")
 
 
 def serve(model=DEFAULT_MODEL, host="127.0.0.1", port=5001):

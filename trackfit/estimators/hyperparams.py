@@ -2,7 +2,7 @@
 
 import difflib
 
-from .. import EstimatorError, first_line
+from .. import EstimatorError, first_line, quote
 
 SEED_PARAM = "random_state"
 
@@ -34,7 +34,7 @@ def parse(text):
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
             raise EstimatorError(
-                f"cannot read params {text!r}: write name=value pairs separated by commas, "
+                f"cannot read params {quote(text)}: write name=value pairs separated by commas, "
                 "e.g. params=max_depth=3,min_samples_leaf=2"
             )
         params[name.strip()] = parse_value(value)
@@ -59,7 +59,7 @@ def build(spec, overrides, seed):
             close = difflib.get_close_matches(name, list(known), n=1)
             hint = f"did you mean {close[0]}? " if close else ""
             raise EstimatorError(
-                f"estimator '{spec.name}' has no hyperparameter '{name}'; {hint}"
+                f"estimator '{spec.name}' has no hyperparameter {quote(name)}; {hint}"
                 f"it takes: {', '.join(sorted(known))}"
             )
     if SEED_PARAM in known:
@@ -77,7 +77,8 @@ def build(spec, overrides, seed):
 
 def rejected(spec, overrides, exc):
     """The error for hyperparameter values the estimator refused."""
-    given = ",".join(f"{k}={v}" for k, v in overrides.items()) or "its defaults"
+    given = ",".join(f"{k}={quote(v) if isinstance(v, str) and len(v) > 80 else v}"
+                     for k, v in overrides.items()) or "its defaults"
     message = first_line(exc)
     return EstimatorError(
         f"estimator '{spec.name}' rejected {given}: {message} Fix the value in params."

@@ -16,7 +16,7 @@ Parsing imports nothing heavy; ``distributions()`` turns a space into Optuna's.
 import re
 from dataclasses import dataclass
 
-from .. import EstimatorError
+from .. import EstimatorError, quote
 from .hyperparams import parse_value
 
 RANGES = ("uniform", "loguniform", "int", "logint")
@@ -56,7 +56,7 @@ def _number(text, kind, whole):
     value = parse_value(text)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (
             whole and not isinstance(value, int)):
-        raise ValueError(f"{kind}() takes two {'ints' if whole else 'numbers'}, got {text!r}")
+        raise ValueError(f"{kind}() takes two {'ints' if whole else 'numbers'}, got {quote(text)}")
     return value if whole else float(value)
 
 
@@ -69,7 +69,7 @@ def dimension(text):
     if match:
         kind, low, high = match.groups()
         if kind not in RANGES:
-            raise ValueError(f"unknown range {kind}(); use one of {', '.join(RANGES)}")
+            raise ValueError(f"unknown range {quote(kind)}; use one of {', '.join(RANGES)}")
         whole = kind in ("int", "logint")
         low, high = _number(low, kind, whole), _number(high, kind, whole)
         if not low < high:
@@ -78,10 +78,10 @@ def dimension(text):
             raise ValueError(f"{kind}({low},{high}) needs low > 0 (a log scale)")
         return Dimension(kind, low, high)
     if "(" in text or ")" in text:
-        raise ValueError(f"cannot read range {text!r}")
+        raise ValueError(f"cannot read range {quote(text)}")
     parts = [part.strip() for part in text.split("|")]
     if not all(parts):
-        raise ValueError(f"empty choice in {text!r}")
+        raise ValueError(f"empty choice in {quote(text)}")
     choices = tuple(dict.fromkeys(parse_value(part) for part in parts))
     return Dimension("choice", choices=choices)
 
@@ -110,7 +110,7 @@ def parse(text):
                 raise ValueError("expected name=range")
             space[name] = dimension(rest)
         except ValueError as exc:
-            raise EstimatorError(f"cannot read space entry {entry.strip()!r}: {exc}; {SYNTAX}")
+            raise EstimatorError(f"cannot read space entry {quote(entry.strip())}: {exc}; {SYNTAX}")
     return space
 
 
@@ -134,9 +134,10 @@ def from_plugin(value):
             try:
                 space[name] = dimension(given)
             except ValueError as exc:
-                raise ValueError(f"search_space {name}={given!r}: {exc}") from None
+                raise ValueError(f"search_space {name}={quote(given)}: {exc}") from None
         else:
-            raise ValueError(f"search_space {name!r} must be a range string or a list of choices")
+            raise ValueError(f"search_space {quote(name)} must be a range string or a list of "
+                             "choices")
     return space
 
 

@@ -12,6 +12,9 @@ CHARTS = {
     "mae_by_estimator.png": ("test_mean_absolute_error", "Mean absolute error by Estimator"),
     "rmse_by_estimator.png": ("test_root_mean_squared_error", "RMSE by Estimator"),
 }
+# A text cell starting with one of these is a formula to a spreadsheet (=HYPERLINK(...) and
+# the like); a leading ' makes it text, as spreadsheets themselves write it.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def leaderboard(runs, metric):
@@ -47,6 +50,7 @@ def bar_chart(table, metric, title, path):
     """A bar chart of ``metric`` by estimator, values on the bars.
 
     ``table`` is the leaderboard, best first: each estimator's bar is its top-ranked run.
+    Labels are text, not math: a ``$`` in a run's estimator is drawn as a ``$``.
     """
     import matplotlib
 
@@ -54,22 +58,41 @@ def bar_chart(table, metric, title, path):
     import matplotlib.pyplot as plt
 
     best = table.drop_duplicates("estimator")  # table is sorted best first
-    fig, ax = plt.subplots(figsize=(max(4, 1.1 * len(best)), 4))
-    bars = ax.bar(best["estimator"].astype(str), best[metric])
-    ax.bar_label(bars, fmt="%.4f")
-    ax.set_title(title)
-    ax.set_xlabel("Estimator")
-    ax.set_ylabel(metric)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+        fig, ax = plt.subplots(figsize=(max(4, 1.1 * len(best)), 4))
+        bars = ax.bar(best["estimator"].astype(str), best[metric])
+        ax.bar_label(bars, fmt="%.4f")
+        ax.set_title(title)
+        ax.set_xlabel("Estimator")
+        ax.set_ylabel(metric)
+        fig.tight_layout()
+        fig.savefig(path)
+        plt.close(fig)
+
+
+def spreadsheet_safe(table):
+    """``table`` with every text cell a spreadsheet would run as a formula made text (a
+    leading ``'``). Numbers stay numbers, a negative one too."""
+    import pandas as pd
+
+    def cell(value):
+        return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) \
+            else value
+
+    safe = table.copy()
+    for column in safe.columns:
+        if not pd.api.types.is_numeric_dtype(safe[column]):
+            safe[column] = safe[column].map(cell)
+    return safe
 
 
 def write(table, folder):
     """Leaderboard CSV and Markdown plus the charts into ``folder``; returns the file names."""
     import os
 
-    table.to_csv(os.path.join(folder, "leaderboard.csv"), index=False)
+    # CRLF, as RFC 4180 ends lines: a CR inside a cell is then quoted, not a line break.
+    spreadsheet_safe(table).to_csv(os.path.join(folder, "leaderboard.csv"), index=False,
+                                   lineterminator="\r\n")
     with open(os.path.join(folder, "leaderboard.md"), "w") as out:
         out.write(markdown(table))
     for name, (chart_metric, title) in CHARTS.items():
