@@ -23,7 +23,7 @@ from .test_errors import assert_failed_run, assert_one_line_error
 
 
 def lab():
-    return data.load(parse(parse("diabetes")))
+    return data.load(parse("diabetes"))
 
 
 def csv(path, frame):

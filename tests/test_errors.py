@@ -13,7 +13,7 @@ def lab_frame():
     from trackfit.engines import pandas as data, source
     from trackfit.engines.source import parse
 
-    return data.load(parse(parse("diabetes")))
+    return data.load(parse("diabetes"))
 
 
 def write_csv(path, frame):
@@ -148,7 +148,7 @@ def test_unreadable_data_in_process_raises_trackfit_error(tmp_path):
     from trackfit.engines.source import parse
 
     with pytest.raises(TrackfitError, match="cannot tell the format"):
-        data.load(parse(parse(str(write_csv(tmp_path / "lab.data", pd.DataFrame({"a": [1]}))))))
+        data.load(parse(str(write_csv(tmp_path / "lab.data", pd.DataFrame({"a": [1]})))))
 
 
 HUGE = "x" * 1_000_000

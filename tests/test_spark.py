@@ -33,7 +33,7 @@ LOOPBACK = {"SPARK_LOCAL_IP": "127.0.0.1"}
 def fabric_folder(folder):
     """The lab's data as the Azure Open Datasets hold it: upper-case columns, integer types
     where the values are whole, in three parquet part files."""
-    frame = datamod.read(parse(parse("diabetes")))
+    frame = datamod.read(parse("diabetes"))
     frame.columns = [c.upper() for c in frame.columns[:-1]] + ["Y"]
     for column in frame.columns:
         if (frame[column] == frame[column].round()).all():
@@ -49,7 +49,7 @@ def fabric_folder(folder):
 def new_patients(path, rows, seed=0):
     """Rows to score with a patient_id key, lower-case features, whole numbers as ints."""
     rng = np.random.default_rng(seed)
-    lab = datamod.read(parse(parse("diabetes")))
+    lab = datamod.read(parse("diabetes"))
     frame = pd.DataFrame({"patient_id": np.arange(1_000_000, 1_000_000 + rows)})
     for column in lab.columns[:-1]:
         values = rng.choice(lab[column].to_numpy(), rows)
@@ -85,7 +85,7 @@ def test_fabric_folder_trains_to_the_lab_numbers_through_mlflow_run(store, tmp_p
 def test_load_with_the_active_session_gives_the_pandas_frame(store, spark, tmp_path):
     folder = fabric_folder(tmp_path / "diabetes")
     loaded = load(str(folder), spark="local[2]")
-    pd.testing.assert_frame_equal(loaded["frame"], datamod.load(parse(parse("diabetes"))))
+    pd.testing.assert_frame_equal(loaded["frame"], datamod.load(parse("diabetes")))
     run = mlflow.get_run(loaded["run_id"])
     assert run.inputs.dataset_inputs[0].dataset.source_type == "spark"
     assert run.data.params["spark"] == "local[2]"
@@ -132,7 +132,7 @@ def bad_sources(tmp_path):
 def test_bad_data_gives_the_same_one_line_error_as_pandas(store, spark, tmp_path, case):
     source = bad_sources(tmp_path)[case]
     with pytest.raises(TrackfitError) as by_pandas:
-        datamod.load(parse(parse(source)))
+        datamod.load(parse(source))
     with pytest.raises(TrackfitError) as by_spark:
         load(source, spark="local[2]")
     assert str(by_spark.value) == str(by_pandas.value)
@@ -259,7 +259,7 @@ def test_train_and_predict_on_a_standalone_cluster(store, tmp_path):
     by_spark = pd.read_parquet(tmp_path / "predictions").sort_values("patient_id",
                                                                      ignore_index=True)
     expected = mlflow.pyfunc.load_model(model).predict(
-        datamod.validate(given, parse(parse("new")), require_target=False)[datamod.FEATURES])
+        datamod.validate(given, parse("new"), require_target=False)[datamod.FEATURES])
     assert list(by_spark.columns) == list(given.columns) + ["prediction"]
     assert (by_spark["patient_id"] == given["patient_id"]).all()
     np.testing.assert_allclose(by_spark["prediction"], expected, rtol=0, atol=1e-9)

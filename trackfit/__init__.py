@@ -44,7 +44,7 @@ def first_line(exc, default=None, limit=300):
         line = text.splitlines()[0]
         if len(line) <= limit:
             return line
-        from .store import scrub
+        from .tracking.store import scrub
 
         return f"{scrub(line)[:limit]}..."
     return type(exc).__name__ if default is None else default

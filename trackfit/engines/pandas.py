@@ -130,7 +130,7 @@ def read(src):
             f"({first_line(scrub(str(exc), src))}); check the file, or re-export it"
         ) from exc
     except Exception as exc:
-        reason = first_line(_scrub(str(exc), src), default=type(exc).__name__)
+        reason = first_line(scrub(str(exc), src), default=type(exc).__name__)
         if src.kind == "http" and isinstance(exc, OSError):
             raise DataError(
                 f"cannot reach data '{src.safe}' ({scrub(reason, src)}); check the URL, and "

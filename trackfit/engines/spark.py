@@ -20,7 +20,7 @@ from .. import DataError, TrackfitError, first_line, trust
 from . import checks
 from .pandas import load as pandas_load
 from .pandas import open_remote
-from .source import EMBEDDED, FEATURES, FORMATS, TARGET, parse, scrub
+from .source import EMBEDDED, FORMATS, TARGET, parse, scrub
 
 BYTES_PER_VALUE = 8  # the float64 frame sklearn trains on
 DRIVER_SHARE = 0.5  # of the driver's memory (or result size limit) one frame may take

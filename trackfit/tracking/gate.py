@@ -79,6 +79,19 @@ def evaluated_name(metric):
     return metric
 
 
+# What mlflow.models.evaluate's regressor evaluator computes, so what the gate can compare.
+GATED = ("r2_score", "mean_absolute_error", "mean_squared_error", "root_mean_squared_error",
+         "max_error", "mean_absolute_percentage_error")
+
+
+def check_metric(metric):
+    """Refuse, before anything is evaluated, a metric the gate cannot recompute."""
+    if evaluated_name(metric) not in GATED:
+        raise TrackfitError(
+            f"the gate compares held-out metrics; '{metric}' is not one: choose one of "
+            f"{', '.join(f'test_{name}' for name in sorted(GATED))}")
+
+
 def rows_for(metric):
     """Which side of the split ``metric`` is measured on: "training" for training_*, else
     "held-out" (test_*, and cv_*, which no fitted model can recompute)."""

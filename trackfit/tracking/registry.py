@@ -65,6 +65,7 @@ def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, threshol
     with step_run("register", nested=nested, run_name="register") as run:
         log(params={"metric": metric, "model_name": model_name, "alias": alias,
                     **limits.params(), "strict": strict})
+        gate.check_metric(metric)
         best = training_runs(metric, max_results=1).iloc[0]
         value = float(best[f"metrics.{metric}"])
         existing = {
