@@ -16,6 +16,7 @@ import urllib.parse
 from pathlib import Path
 
 from ..tracking import tags
+from ..tracking.experiment import EXPERIMENT
 from ..tracking.runs import DEFAULT_METRIC
 
 DEFAULT_STORE = "sqlite:///mlflow.db"
@@ -63,7 +64,7 @@ def main(argv=None):
     parser.add_argument("--no-browser", action="store_true", help="only print the address")
     args = parser.parse_args(argv)
     store = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_STORE
-    experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME") or "experiment-diabetes"
+    experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME") or EXPERIMENT
     base = f"http://{args.host}:{args.port}"
     where, report = addresses(base, store, experiment)
     print(f"Training runs of experiment '{experiment}': {where}", flush=True)

@@ -45,25 +45,54 @@ def _first_version(model_name, run_id, mine):
     return mine
 
 
+def _experiment_of(run_id):
+    """(experiment id, run) of ``run_id``; (None, None) when the run is gone."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = client().get_run(run_id)
+    except MlflowException:
+        return None, None
+    return found.info.experiment_id, found
+
+
+def _experiment_name(experiment_id):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client().get_experiment(experiment_id).name
+    except MlflowException:
+        return f"id {experiment_id}"
+
+
 def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, nested=False):
     """One register run; returns the version that holds the alias and whether it is new.
 
-    Nothing better than the current champion: no new version. A run that already has a
-    version gets the alias moved to that version, never a second version.
+    It ranks the training runs of its own run's experiment. Nothing better than the current
+    champion of that experiment: no new version. A run that already has a version gets the
+    alias moved to that version, never a second version. A champion from another experiment
+    is never ranked against this one's runs (other data, other splits): the alias moves to
+    this experiment's best, and the printed line says where it was.
     """
     import mlflow
 
     with step_run("register", nested=nested, run_name="register") as run:
         log(params={"metric": metric, "model_name": model_name, "alias": alias})
+        here = run.info.experiment_id
         best = training_runs(metric, max_results=1).iloc[0]
         value = float(best[f"metrics.{metric}"])
         existing = {
             v.run_id: v for v in client().search_model_versions(f"name='{model_name}'")
         }
         champion = _champion(model_name, alias)
+        elsewhere = None  # the champion's experiment, when it is not this one
+        if champion is not None:
+            where, held_run = _experiment_of(champion.run_id)
+            if where != here:
+                elsewhere = _experiment_name(where) if where is not None else "a deleted run"
         version, created = existing.get(best.run_id), False
-        if version is None and champion is not None:
-            held = client().get_run(champion.run_id).data.metrics.get(metric)
+        if version is None and champion is not None and elsewhere is None:
+            held = held_run.data.metrics.get(metric)
             if held is not None and not _better(value, held, metric):
                 version, value = champion, held
         if version is None:
@@ -75,14 +104,21 @@ def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, nested=F
             )
             first = _first_version(model_name, best.run_id, version)
             version, created = first, first is version
-        if champion is None or champion.version != version.version:
+        moved = champion is None or champion.version != version.version
+        if moved:
             client().set_registered_model_alias(model_name, alias, version.version)
         mlflow.set_tags({tags.MODEL_NAME: model_name,
                          tags.MODEL_VERSION: version.version,
                          tags.REGISTERED_RUN_ID: version.run_id})
         what = "registered new version" if created else "kept version"
-        print(f"register: {what} {version.version} of {model_name} "
-              f"(run {version.run_id}, {metric} {value:.4f}), alias {alias} -> "
-              f"{version.version}")
+        name = _experiment_name(here)
+        line = (f"register: {what} {version.version} of {model_name} (run {version.run_id}, "
+                f"{metric} {value:.4f}, best of experiment '{name}'), alias {alias} -> "
+                f"{version.version}")
+        if moved and elsewhere is not None:
+            line += (f"; moved from version {champion.version}, a run of experiment "
+                     f"'{elsewhere}' (register under another model_name to keep both)")
+        print(line)
         return {"run_id": run.info.run_id, "version": int(version.version), "created": created,
-                "model_run_id": version.run_id, "value": value}
+                "model_run_id": version.run_id, "value": value, "experiment": name,
+                "moved_from": (int(champion.version) if moved and elsewhere is not None else None)}
