@@ -7,6 +7,8 @@ picklable values; the tracking store is only ever written by the process that as
 import contextlib
 import time
 
+from .. import optional
+
 
 def evaluate(estimator, X, y, folds):
     """One trial: (CV metrics, "", seconds), or (None, the reason it failed, seconds)."""
@@ -35,7 +37,7 @@ def pool(n_jobs=1, trials_on=""):
 
     backend = "loky"
     if trials_on:
-        from joblibspark import register_spark
+        register_spark = optional("joblibspark", "tune", f"trials_on={trials_on}").register_spark
 
         from ..engines.spark import session
 
