@@ -65,4 +65,4 @@ spark-stop:
 	scripts/spark.sh stop
 
 clean:
-	rm -rf $(VENV) mlflow.db mlflow.db.lock mlruns mlartifacts
+	rm -rf $(VENV) mlflow.db mlflow.db.lock mlruns mlartifacts predictions.parquet predictions

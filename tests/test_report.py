@@ -6,6 +6,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -166,14 +167,20 @@ def test_mlflow_ui_opens_on_the_training_runs_and_shows_the_report(lab, browser,
         command = ["make", "-s", "ui", f"VENV={venv}", f"UI_PORT={port}",
                    "UI_ARGS=--no-browser"]
     else:
-        command = [sys.executable, "-m", "trackfit.ui", "--port", str(port), "--no-browser"]
+        command = [sys.executable, "-m", "trackfit.cli.ui", "--port", str(port), "--no-browser"]
     log = tmp_path / "ui.log"
     with open(log, "w") as out:
         server = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=out,
                                   stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health", server)
-        printed = log.read_text().splitlines()[:2]
+        # the addresses come once the UI answers, after MLflow's own start-up lines
+        deadline = time.monotonic() + 30
+        printed = []
+        while len(printed) < 2 and time.monotonic() < deadline:
+            printed = [line for line in log.read_text().splitlines()
+                       if line.startswith(("Training runs", "The leaderboard"))]
+            time.sleep(0.2)
         experiment = compare_run.info.experiment_id
         base = f"http://127.0.0.1:{port}"
         runs_url = ui.runs_address(base, experiment)

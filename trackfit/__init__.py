@@ -67,3 +67,20 @@ def quote(value, limit=80):
     if "\n" in text:  # a numpy array's repr: one line
         text = " ".join(text.split())
     return text if len(text) <= limit else f"{text[:limit]}..."
+
+
+def optional(module, extra, what, also=""):
+    """``module`` imported, or a TrackfitError naming the extra that installs it.
+
+    ``what`` is what needs it, as the user asked for it (``tune``, ``spark=local[2]``):
+    "tune needs optuna, which is not installed: pip install 'trackfit[tune]'". Every
+    optional dependency is imported through here, so each missing one reads the same.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        top = module.split(".")[0]
+        raise TrackfitError(f"{what} needs {top}{also}, which is not installed: "
+                            f"pip install 'trackfit[{extra}]'") from exc

@@ -6,9 +6,11 @@ default lives in the function's signature, and the CLI shows and uses that one.
 """
 
 import argparse
+import contextlib
 import importlib
 import inspect
 import json
+import os
 import sys
 from dataclasses import dataclass
 
@@ -298,6 +300,27 @@ def _print_json(rows):
     print(json.dumps(rows, indent=2, default=str))
 
 
+PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+
+
+@contextlib.contextmanager
+def no_download_bars():
+    """MLflow's "Downloading artifacts" bars off for the block, unless the user set them.
+
+    compare reads every training run's evaluation.json, predict and serve fetch a model:
+    a bar each on stderr, none of them anything to act on. The environment is restored
+    afterwards (the command line may run inside a test or a notebook's process).
+    """
+    if PROGRESS_BAR in os.environ:
+        yield
+        return
+    os.environ[PROGRESS_BAR] = "false"
+    try:
+        yield
+    finally:
+        os.environ.pop(PROGRESS_BAR, None)
+
+
 def _spark_log():
     """Where the Spark driver this process started logs (its JVM's noise), for an error line."""
     spark = sys.modules.get("trackfit.engines.spark")
@@ -314,7 +337,7 @@ def main(argv=None):
     from ..tracking import store
 
     args = build_parser().parse_args(argv)
-    with trust.guarded(args.trust_model):
+    with trust.guarded(args.trust_model), no_download_bars():
         try:
             run(args)
         except TrackfitError as exc:

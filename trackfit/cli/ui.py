@@ -9,13 +9,14 @@ opens a browser there when the machine has one.
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 import urllib.parse
 from pathlib import Path
 
+from .. import processes
 from ..tracking import tags
+from ..tracking.experiment import EXPERIMENT
 from ..tracking.runs import DEFAULT_METRIC
 
 DEFAULT_STORE = "sqlite:///mlflow.db"
@@ -63,24 +64,34 @@ def main(argv=None):
     parser.add_argument("--no-browser", action="store_true", help="only print the address")
     args = parser.parse_args(argv)
     store = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_STORE
-    experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME") or "experiment-diabetes"
+    experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME") or EXPERIMENT
     base = f"http://{args.host}:{args.port}"
     where, report = addresses(base, store, experiment)
-    print(f"Training runs of experiment '{experiment}': {where}", flush=True)
-    if report:
-        print(f"The leaderboard and charts of the latest compare run: {report}", flush=True)
     mlflow = Path(sys.executable).with_name("mlflow")
-    server = subprocess.Popen([str(mlflow), "ui", "--backend-store-uri", store,
-                               "--host", args.host, "--port", str(args.port)])
+    command = [str(mlflow), "ui", "--backend-store-uri", store,
+               "--host", args.host, "--port", str(args.port)]
+    print(f"ui: starting the MLflow UI on {store} at {base} (Ctrl-C stops it)", flush=True)
     try:
-        if not args.no_browser and has_display() and wait_until_up(base, server):
-            import webbrowser
+        with processes.group(command) as server:  # TERM/HUP stop its workers too
+            up = wait_until_up(base, server, progress=progress)
+            if server.poll() is not None:
+                return server.returncode
+            if not up:
+                print(f"ui: {base} has not answered yet; the addresses below work once it "
+                      "does", flush=True)
+            print(f"Training runs of experiment '{experiment}': {where}", flush=True)
+            if report:
+                print(f"The leaderboard and charts of the latest compare run: {report}",
+                      flush=True)
+            if up and not args.no_browser and has_display():
+                import webbrowser
 
-            webbrowser.open(where)
-        return server.wait()
+                webbrowser.open(where)
+            return server.wait()
     except KeyboardInterrupt:
-        server.terminate()
-        return server.wait()
+        return 0
+    except processes.Stopped as stopped:
+        return stopped.exit_code
 
 
 def has_display():
@@ -89,17 +100,28 @@ def has_display():
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def wait_until_up(base, server, timeout=60):
-    """True once ``base`` answers; False if the server exits or does not answer in time."""
+def progress(base, waited):
+    print(f"ui: waiting for the MLflow UI to answer at {base}/health ({waited:.0f} s; the "
+          "first start takes up to a minute)", flush=True)
+
+
+def wait_until_up(base, server, timeout=180, progress=None, every=10):
+    """True once ``base``'s health endpoint answers; False if the server exits or does not
+    answer in time. ``progress(base, seconds)`` is called every ``every`` seconds meanwhile."""
     import urllib.request
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and server.poll() is None:
+    start = time.monotonic()
+    said = 0
+    while time.monotonic() - start < timeout and server.poll() is None:
         try:
             urllib.request.urlopen(f"{base}/health", timeout=2)
             return True
         except OSError:
             time.sleep(0.5)
+        waited = time.monotonic() - start
+        if progress and waited >= said + every:
+            said = waited
+            progress(base, waited)
     return False
 
 

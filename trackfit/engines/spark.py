@@ -16,7 +16,7 @@ import uuid
 import warnings
 from urllib.parse import urlsplit
 
-from .. import DataError, TrackfitError, first_line, trust
+from .. import DataError, TrackfitError, first_line, optional, trust
 from . import checks
 from .pandas import load as pandas_load
 from .pandas import open_remote
@@ -34,12 +34,8 @@ _keep_log = False
 
 def session(master):
     """The active SparkSession, else one for ``master`` whose executors use this interpreter."""
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:
-        raise TrackfitError(
-            f"spark={master} needs pyspark and Java 17: pip install 'trackfit[spark]'"
-        ) from exc
+    SparkSession = optional("pyspark.sql", "spark", f"spark={master}",
+                            also=" and Java 17").SparkSession
     # pyspark 4.3 warns about pandas 3 on every conversion; what trackfit uses works (README).
     warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
     active = SparkSession.getActiveSession()

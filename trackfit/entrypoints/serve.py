@@ -6,7 +6,7 @@ import shlex
 import subprocess
 import sys
 
-from .. import TrackfitError, trust
+from .. import TrackfitError, processes, trust
 from ..engines.predicting import model_info
 from ..tracking.registry import DEFAULT_MODEL
 
@@ -59,8 +59,11 @@ def serve(model=DEFAULT_MODEL, host="127.0.0.1", port=5001):
         print(f"serve: {model} on http://{host}:{port}/invocations (Ctrl-C stops it)",
               flush=True)
         try:
-            code = subprocess.run(command, env=env).returncode
+            with processes.group(command, env=env) as server:  # TERM/HUP stop its uvicorn too
+                code = server.wait()
         except KeyboardInterrupt:
             return
+        except processes.Stopped as stopped:
+            raise SystemExit(stopped.exit_code) from None
     if code not in (0, -2, -15, 130, 143):  # stopped by Ctrl-C or a TERM signal
         raise TrackfitError(f"mlflow models serve stopped with exit code {code}; see above")

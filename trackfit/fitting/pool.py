@@ -8,6 +8,8 @@ import contextlib
 import os
 import time
 
+from .. import optional
+
 ALL_CORES = 0  # n_jobs=0: one worker per core this process may use
 
 
@@ -58,7 +60,7 @@ def pool(n_jobs=1, trials_on=""):
 
     backend = "loky"
     if trials_on:
-        from joblibspark import register_spark
+        register_spark = optional("joblibspark", "tune", f"trials_on={trials_on}").register_spark
 
         from ..engines.spark import session
 

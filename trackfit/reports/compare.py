@@ -24,12 +24,13 @@ def compare(metric=DEFAULT_METRIC, max_results=100, max_latency_ms=None, nested=
         table = leaderboard.leaderboard(runs, metric)
         with tempfile.TemporaryDirectory() as folder:
             leaderboard.write(table, folder)
-            html.write(table, runs, metric, folder,
-                       mlflow.get_experiment(run.info.experiment_id).name)
+            experiment = mlflow.get_experiment(run.info.experiment_id).name
+            html.write(table, runs, metric, folder, experiment)
             mlflow.log_artifacts(folder)
         mlflow.set_tags({tags.BEST_RUN_ID: table["run_id"][0],
                          tags.TRAINING_RUNS: len(table)})
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-        print(f"compare: {len(table)} training runs ranked by {metric}, run {run.info.run_id}")
+        print(f"compare: {len(table)} training runs of experiment '{experiment}' ranked by "
+              f"{metric}, run {run.info.run_id}")
         return {"run_id": run.info.run_id, "leaderboard": table}

@@ -30,15 +30,18 @@ h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8p
 .meta { color: #4a5663; } code { font-size: 12px; background: #eef1f4; padding: 1px 4px; }
 table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 th, td { padding: 4px 10px; border-bottom: 1px solid #dde2e7; text-align: right; }
-th { cursor: pointer; user-select: none; background: #f3f5f7; white-space: nowrap; }
+th { cursor: pointer; user-select: none; background: #f3f5f7; vertical-align: bottom; }
 th:hover { background: #e4e9ee; }
 th[aria-sort=ascending]::after { content: " \\25B2"; }
 th[aria-sort=descending]::after { content: " \\25BC"; }
-td.text, th.text { text-align: left; } td.id { font-family: monospace; font-size: 12px; }
+td.text, th.text { text-align: left; }
+td.id { font-family: monospace; font-size: 12px; }
+th span { display: inline-block; max-width: 10em; }  /* long names wrap at '_' */
 .charts { display: grid; gap: 16px;
-          grid-template-columns: repeat(auto-fill, minmax(380px, 480px)); }
+          grid-template-columns: repeat(auto-fill, minmax(min(100%, 380px), 480px)); }
 .wide { overflow-x: auto; }
-.pairs { display: grid; gap: 16px; grid-template-columns: repeat(2, minmax(0, 640px)); }
+.pairs { display: grid; gap: 16px;  /* two abreast, or one per row in a narrow frame */
+         grid-template-columns: repeat(auto-fill, minmax(min(100%, 420px), 1fr)); }
 svg.chart { width: 100%; max-width: 640px; height: auto; background: #fff;
             border: 1px solid #e4e9ee; }
 svg text { font: 12px system-ui, sans-serif; fill: #1d2733; }
@@ -206,12 +209,17 @@ def strip_chart(title, rows, digits=4):
     return svg(escape(title), height, "".join(parts), escape(title), NARROW)
 
 
+def breakable(name):
+    """A column name that may wrap after its underscores, so the table fits at 1280 px."""
+    return f'<span>{escape(str(name)).replace("_", "_<wbr>")}</span>'
+
+
 def leaderboard_table(table):
     """The leaderboard as a sortable table: a rank column, then the leaderboard's columns."""
     columns = list(table.columns)
     head = '<th class="text">#</th>' + "".join(
-        f'<th class="text">{escape(str(c))}</th>' if c in ("estimator", "run_id", "model_id")
-        else f"<th>{escape(str(c))}</th>" for c in columns)
+        f'<th class="text">{breakable(c)}</th>' if c in ("estimator", "run_id", "model_id")
+        else f"<th>{breakable(c)}</th>" for c in columns)
     rows = []
     for rank, record in enumerate(table.to_dict("records"), start=1):
         cells = [f'<td class="text" data-sort="{rank}">{rank}</td>']

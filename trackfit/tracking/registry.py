@@ -47,17 +47,39 @@ def _first_version(model_name, run_id, mine):
     return mine
 
 
+def _experiment_of(run_id):
+    """(experiment id, run) of ``run_id``; (None, None) when the run is gone."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = client().get_run(run_id)
+    except MlflowException:
+        return None, None
+    return found.info.experiment_id, found
+
+
+def _experiment_name(experiment_id):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client().get_experiment(experiment_id).name
+    except MlflowException:
+        return f"id {experiment_id}"
+
+
 def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, threshold=None,
              min_improvement=0.0, min_relative_improvement=0.0, strict=False, nested=False):
     """One register run; returns the version that holds the alias and whether it is new.
 
-    The best training run by ``metric`` is the challenger; the promotion gate (gate.py)
-    scores it and the champion on the challenger's held-out rows and checks MLflow's
-    thresholds: ``threshold`` the floor, ``min_improvement`` (absolute) and
-    ``min_relative_improvement`` over the champion; with neither, it must be better. A
-    refused challenger gets no version and the alias stays; ``strict`` makes the refusal an
-    error (exit 1 for CI). A run that already has a version gets the alias moved to that
-    version, never a second version.
+    It ranks the training runs of its own run's experiment. The best by ``metric`` is the
+    challenger; the promotion gate (gate.py) scores it and the champion on the challenger's
+    held-out rows and checks MLflow's thresholds: ``threshold`` the floor,
+    ``min_improvement`` (absolute) and ``min_relative_improvement`` over the champion; with
+    neither, it must be better. A refused challenger gets no version and the alias stays;
+    ``strict`` makes the refusal an error (exit 1 for CI). A run that already has a version
+    gets the alias moved to that version, never a second version. A champion from another
+    experiment is never ranked against this one's runs (other data, other splits): the gate
+    treats the challenger as a first champion, and the printed line says where the alias was.
     """
     import mlflow
 
@@ -66,34 +88,42 @@ def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, threshol
         log(params={"metric": metric, "model_name": model_name, "alias": alias,
                     **limits.params(), "strict": strict})
         gate.check_metric(metric)
+        here = run.info.experiment_id
+        name = _experiment_name(here)
         best = training_runs(metric, max_results=1).iloc[0]
         value = float(best[f"metrics.{metric}"])
         existing = {
             v.run_id: v for v in client().search_model_versions(f"name='{model_name}'")
         }
         champion = _champion(model_name, alias)
+        elsewhere = None  # the champion's experiment, when it is not this one
+        if champion is not None:
+            where, _ = _experiment_of(champion.run_id)
+            if where != here:
+                elsewhere = _experiment_name(where) if where is not None else "a deleted run"
+        rival = champion if elsewhere is None else None  # what the challenger must beat
         result = {"run_id": run.info.run_id, "created": False, "accepted": True,
-                  "verdict": "kept"}
-        if champion is not None and champion.run_id == best.run_id:
-            mlflow.set_tags({tags.MODEL_NAME: model_name, tags.MODEL_VERSION: champion.version,
-                             tags.REGISTERED_RUN_ID: champion.run_id, tags.VERDICT: "kept",
+                  "verdict": "kept", "experiment": name, "moved_from": None}
+        if rival is not None and rival.run_id == best.run_id:
+            mlflow.set_tags({tags.MODEL_NAME: model_name, tags.MODEL_VERSION: rival.version,
+                             tags.REGISTERED_RUN_ID: rival.run_id, tags.VERDICT: "kept",
                              tags.CANDIDATE_RUN_ID: best.run_id})
-            print(f"register: kept version {champion.version} of {model_name} (run "
-                  f"{champion.run_id}, {metric} {value:.4f}): the best run is the champion "
-                  f"already, alias {alias} -> {champion.version}")
-            return {**result, "version": int(champion.version),
-                    "model_run_id": champion.run_id, "value": value}
+            print(f"register: kept version {rival.version} of {model_name} (run "
+                  f"{rival.run_id}, {metric} {value:.4f}): the best run of experiment "
+                  f"'{name}' is the champion already, alias {alias} -> {rival.version}")
+            return {**result, "version": int(rival.version),
+                    "model_run_id": rival.run_id, "value": value}
         verdict = gate.judge(
             metric, limits, logged_model_uri(best),
-            None if champion is None else f"models:/{model_name}/{champion.version}",
+            None if rival is None else f"models:/{model_name}/{rival.version}",
             client().get_run(best.run_id))
         reason = gate.log(verdict, limits, best.run_id,
-                          None if champion is None else champion.version)
+                          None if rival is None else rival.version)
         if not verdict.accepted:
             stays = (f"alias {alias} stays on version {champion.version}"
                      if champion is not None else f"no version holds alias {alias}")
-            line = (f"register: refused run {best.run_id} ({best.get('params.estimator')}): "
-                    f"{reason}; {stays}")
+            line = (f"register: refused run {best.run_id} ({best.get('params.estimator')}) "
+                    f"of experiment '{name}': {reason}; {stays}")
             if strict:
                 raise GateRefused(line[len("register: "):])
             print(line)
@@ -110,15 +140,21 @@ def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, threshol
             )
             first = _first_version(model_name, best.run_id, version)
             version, created = first, first is version
-        if champion is None or champion.version != version.version:
+        moved = champion is None or champion.version != version.version
+        if moved:
             client().set_registered_model_alias(model_name, alias, version.version)
         mlflow.set_tags({tags.MODEL_NAME: model_name,
                          tags.MODEL_VERSION: version.version,
                          tags.REGISTERED_RUN_ID: version.run_id})
         what = "registered new version" if created else "kept version"
-        print(f"register: {what} {version.version} of {model_name} "
-              f"(run {version.run_id}, {metric} {value:.4f}; gate: {reason}), alias {alias} -> "
-              f"{version.version}")
+        moved_from = int(champion.version) if moved and elsewhere is not None else None
+        line = (f"register: {what} {version.version} of {model_name} (run {version.run_id}, "
+                f"{metric} {value:.4f}, best of experiment '{name}'; gate: {reason}), alias "
+                f"{alias} -> {version.version}")
+        if moved_from is not None:
+            line += (f"; moved from version {champion.version}, a run of experiment "
+                     f"'{elsewhere}' (register under another model_name to keep both)")
+        print(line)
         return {**result, "version": int(version.version), "created": created,
                 "model_run_id": version.run_id, "value": value, "verdict": "accepted",
-                "reason": reason}
+                "reason": reason, "moved_from": moved_from}

@@ -64,13 +64,17 @@ def prepare(experiment_name=None):
     """Open the store and set the experiment, safe when many trackfit processes start at once.
 
     MLflow creates a new SQLite store's tables on first use; two processes doing that at once
-    leave it half-migrated, so the first use holds a lock file next to the database. An
-    experiment named by ``--experiment-name`` or MLFLOW_EXPERIMENT_NAME is set with
+    leave it half-migrated, so the first use holds a lock file next to the database. The
+    experiment is the one named by ``--experiment-name``, MLFLOW_EXPERIMENT_NAME or
+    MLFLOW_EXPERIMENT_ID, else ``experiment-diabetes``; it is set with
     ``mlflow.set_experiment``, which copes with another process creating it meanwhile.
-    Under ``mlflow run`` the run, and so the experiment, already exist: nothing to set.
+    Under ``mlflow run`` the run, and so the experiment, already exist: nothing to set, but a
+    run MLflow put in ``Default`` for want of a name stops here (experiment.check_run).
     A new SQLite store starts as a copy of :func:`template` (see :func:`seed`).
     """
     import mlflow
+
+    from . import experiment
 
     path = sqlite_path(tracking_uri())
     if path:
@@ -81,11 +85,13 @@ def prepare(experiment_name=None):
                 seed(path)
             write_ahead(path)
             mlflow.MlflowClient().search_experiments(max_results=1)
-    if os.environ.get("MLFLOW_RUN_ID"):
+    run_id = os.environ.get("MLFLOW_RUN_ID")
+    if run_id:
+        experiment.check_run(run_id)
         return
     name = experiment_name
     if not name and not os.environ.get("MLFLOW_EXPERIMENT_ID"):
-        name = os.environ.get("MLFLOW_EXPERIMENT_NAME")
+        name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or experiment.EXPERIMENT
     if name:
         mlflow.set_experiment(name)
 
