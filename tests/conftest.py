@@ -168,7 +168,8 @@ def command_process(uri=None, cwd=None, **env):
 
 def call_main(args):
     """``trackfit.cli.main(args)`` as the interpreter runs it: its exit code, SystemExit's
-    code (argparse), or 1 with the traceback on stderr for an exception it let through."""
+    code (argparse), or 1 with the traceback on stderr for an exception it let through
+    (``--traceback``). Ctrl-C of the test run itself still stops the tests."""
     from trackfit.cli import main
 
     try:
@@ -178,7 +179,7 @@ def call_main(args):
             return exc.code or 0
         print(exc.code, file=sys.stderr)
         return 1
-    except BaseException:  # noqa: BLE001 - what an uncaught exception does to a process
+    except Exception:  # noqa: BLE001 - what an uncaught exception does to a process
         traceback.print_exc()
         return 1
 
