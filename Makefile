@@ -23,7 +23,7 @@ lab: venv
 	PATH="$(abspath $(BIN)):$$PATH" mlflow run . --env-manager local --experiment-name $(EXPERIMENT)
 
 # The fast tier: every test that runs in this process (no new interpreters, environments,
-# servers, Spark cluster or browser); about a minute or two.
+# servers, Spark or browser): about two minutes of CPU time.
 check: venv
 	$(BIN)/python -m pytest -m "not slow"
 
