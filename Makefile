@@ -1,11 +1,12 @@
-# The quickstart: `make lab` sets up and runs the whole lab; `make test` sets up and runs the tests.
+# The quickstart: `make lab` sets up and runs the whole lab; `make test` sets up and runs the tests
+# (`make check`: the fast ones).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 EXPERIMENT ?= experiment-diabetes
 export MLFLOW_EXPERIMENT_NAME ?= $(EXPERIMENT)
 
-.PHONY: venv test-venv lab test bench ui serve clean server server-stop spark spark-stop
+.PHONY: venv test-venv lab check test bench ui serve clean server server-stop spark spark-stop
 
 venv: $(VENV)/.installed
 
@@ -27,6 +28,12 @@ $(VENV)/.tests: $(VENV)/.installed
 lab: venv
 	PATH="$(abspath $(BIN)):$$PATH" mlflow run . --env-manager local --experiment-name $(EXPERIMENT)
 
+# The fast tier: every test that runs in this process (no new interpreters, environments,
+# servers, Spark or browser): about two minutes of CPU time.
+check: test-venv
+	$(BIN)/python -m pytest -m "not slow"
+
+# Every test, the slow ones too, as CI runs them (.ci/run starts the server and the cluster).
 test: test-venv
 	$(BIN)/python -m pytest
 

@@ -1,9 +1,19 @@
-"""Shared fixtures: a fresh SQLite tracking store per test, and ways to run trackfit as users do."""
+"""Shared fixtures: a fresh SQLite tracking store per test, and ways to run trackfit as users do.
 
+``run_cli`` runs the command line in this process (``trackfit.cli.main``), as fast as a
+function call; ``cli`` and ``mlflow_run`` start ``python -m trackfit`` and ``mlflow run`` as
+users do, each a new interpreter importing MLflow and scikit-learn (seconds): they are kept
+for the tests of the command line itself, marked slow.
+"""
+
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+import traceback
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
@@ -29,6 +39,17 @@ def no_leftover_run_state():
     yield
     for name in RUN_STATE:
         os.environ.pop(name, None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_openmp_thread():
+    """Estimators fitted in this process use one OpenMP thread (the same numbers): on a
+    machine busier than its cores, hist-gb's thread team waits on itself for seconds a fit."""
+    import sklearn.utils._openmp_helpers  # noqa: F401 - loads the OpenMP runtime to limit
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="openmp"):
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -87,6 +108,105 @@ def mlflow_run(uri, *args, project=PROJECT, **env):
          "--experiment-name", EXPERIMENT, *args],
         capture_output=True, text=True, env=env_for(uri, **env), cwd=project, timeout=900,
     )
+
+
+@dataclass
+class Done:
+    """What a command left: its exit code and what it printed (as subprocess.run gives)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+# The warning filters of a plain ``python -m trackfit`` (no -W, no PYTHONWARNINGS), so a
+# library warning reaches stderr in process as it would in a user's shell, not pytest's summary.
+PYTHON_WARNINGS = (("ignore", ResourceWarning, ""), ("ignore", ImportWarning, ""),
+                   ("ignore", PendingDeprecationWarning, ""), ("ignore", DeprecationWarning, ""),
+                   ("default", DeprecationWarning, "__main__"))
+
+
+def show_on_stderr(message, category, filename, lineno, file=None, line=None):
+    """Python's own way of showing a warning, where pytest would collect it instead."""
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+def forget_process_state():
+    """No run, experiment, client or plugin catalogue left from one command for the next."""
+    while mlflow.active_run():
+        mlflow.end_run()
+    mlflow.tracking.fluent._active_experiment_id = None
+    for name in RUN_STATE:
+        os.environ.pop(name, None)
+    tracking.client.cache_clear()
+    plugins.reset()
+
+
+@contextlib.contextmanager
+def command_process(uri=None, cwd=None, **env):
+    """This process as ``cli`` starts ``python -m trackfit``: the environment of ``env_for``
+    (``env`` added), ``uri`` the tracking URI, ``cwd`` the working directory; all of it
+    restored afterwards, with no run or experiment left chosen."""
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    saved_uri = mlflow.tracking._tracking_service.utils._tracking_uri
+    forget_process_state()
+    os.environ.update({"MLFLOW_EXPERIMENT_NAME": EXPERIMENT, **env})  # as env_for gives
+    if uri:
+        os.environ["MLFLOW_TRACKING_URI"] = uri
+        mlflow.set_tracking_uri(uri)
+    if cwd:
+        os.chdir(cwd)
+    try:
+        yield
+    finally:
+        forget_process_state()
+        os.chdir(saved_cwd)
+        mlflow.set_tracking_uri(saved_uri)
+        os.environ.clear()
+        os.environ.update(saved_env)
+
+
+def call_main(args):
+    """``trackfit.cli.main(args)`` as the interpreter runs it: its exit code, SystemExit's
+    code (argparse), or 1 with the traceback on stderr for an exception it let through
+    (``--traceback``). Ctrl-C of the test run itself still stops the tests."""
+    from trackfit.cli import main
+
+    try:
+        return main(list(args))
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        print(exc.code, file=sys.stderr)
+        return 1
+    except Exception:  # noqa: BLE001 - what an uncaught exception does to a process
+        traceback.print_exc()
+        return 1
+
+
+@pytest.fixture
+def run_cli(capfd):
+    """``run_cli(*args, uri=None, cwd=None, **env)``: ``trackfit ARGS`` in this process.
+
+    Returns a Done (returncode, stdout, stderr) as ``cli`` does, with warnings shown on
+    stderr under Python's default filters. The store fixture's URI and working directory
+    stay unless ``uri`` or ``cwd`` are given; ``env`` is added to the environment for the
+    command alone.
+    """
+    def run(*args, uri=None, cwd=None, **env):
+        capfd.readouterr()  # what the test printed before is not the command's
+        with command_process(uri, cwd, **env), warnings.catch_warnings():
+            warnings.resetwarnings()
+            for action, category, module in PYTHON_WARNINGS:
+                warnings.filterwarnings(action, category=category, module=module)
+            warnings.showwarning = show_on_stderr
+            code = call_main(args)
+            sys.stdout.flush()
+            sys.stderr.flush()
+        out, err = capfd.readouterr()
+        return Done(code, out, err)
+
+    return run
 
 
 def runs(uri, step=None, status=None):

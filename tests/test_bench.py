@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PROJECT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_smoke_benchmark_writes_every_figure_and_keeps_other_sections(tmp_path):
     output = tmp_path / "BENCHMARKS.md"
     output.write_text("# Benchmarks\n\n## Figures\n\nstale figures\n\n"

@@ -9,7 +9,7 @@ import yaml
 
 from trackfit import cli
 
-from .conftest import PROJECT
+from .conftest import PROJECT, env_for
 
 MLPROJECT = yaml.safe_load((PROJECT / "MLproject").read_text())["entry_points"]
 
@@ -62,9 +62,10 @@ def test_a_bad_number_is_one_line_and_exit_1(capsys):
 
 def test_the_console_script_and_python_m_say_the_same():
     script = Path(sys.executable).with_name("trackfit")
-    by_script = subprocess.run([str(script), "--help"], capture_output=True, text=True)
+    env = env_for("unused")  # both import this checkout's trackfit, wherever it is installed from
+    by_script = subprocess.run([str(script), "--help"], capture_output=True, text=True, env=env)
     by_module = subprocess.run([sys.executable, "-m", "trackfit", "--help"],
-                               capture_output=True, text=True)
+                               capture_output=True, text=True, env=env)
     assert by_script.returncode == by_module.returncode == 0
     assert by_script.stdout == by_module.stdout
     for name in cli.COMMANDS:

@@ -18,7 +18,6 @@ from trackfit.engines import checks, pandas as data
 from trackfit.engines.source import parse
 from trackfit.entrypoints.train import train
 
-from .conftest import cli
 from .test_errors import assert_failed_run, assert_one_line_error
 
 
@@ -111,20 +110,20 @@ CASES = ["infinity", "too large for float64", "three rows", "ragged line", "bool
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_each_data_problem_is_one_line_about_the_data(store, tmp_path, name):
+def test_each_data_problem_is_one_line_about_the_data(run_cli, store, tmp_path, name):
     source, phrases = case(tmp_path, name)
-    result = cli(store, "train", "--estimator", "linear", "--data", source)
+    result = run_cli("train", "--estimator", "linear", "--data", source)
     line = assert_one_line_error(result, *phrases)
     assert "params" not in line and "rejected" not in line
     assert result.stderr.strip() == line  # no library warning around it
     assert_failed_run(store, "train")
 
 
-def test_infinity_is_a_data_problem_for_predict_too(store, tmp_path):
+def test_infinity_is_a_data_problem_for_predict_too(run_cli, store, tmp_path):
     model = train("linear", cv=0)["model_uri"]
     source, phrases = case(tmp_path, "infinity")
     output = tmp_path / "out.csv"
-    result = cli(store, "predict", "--data", source, "--output", str(output), "--model", model)
+    result = run_cli("predict", "--data", source, "--output", str(output), "--model", model)
     assert_one_line_error(result, *phrases)
     assert_failed_run(store, "predict")
     assert not output.exists()

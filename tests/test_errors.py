@@ -6,7 +6,7 @@ import pytest
 from trackfit.entrypoints.register import register
 from trackfit.entrypoints.train import train
 
-from .conftest import cli, runs, versions
+from .conftest import runs, versions
 
 
 def lab_frame():
@@ -61,9 +61,9 @@ def bad_inputs(tmp_path):
 
 @pytest.mark.parametrize("case", ["missing file", "empty file", "corrupt parquet",
                                   "missing column", "non-numeric column", "missing values"])
-def test_bad_data_fails_train_with_one_line(store, tmp_path, case):
+def test_bad_data_fails_train_with_one_line(run_cli, store, tmp_path, case):
     path, phrases = bad_inputs(tmp_path)[case]
-    result = cli(store, "train", "--estimator", "linear", "--data", path)
+    result = run_cli("train", "--estimator", "linear", "--data", path)
     assert_one_line_error(result, *phrases)
     assert_failed_run(store, "train")
 
@@ -73,72 +73,72 @@ def test_bad_data_fails_train_with_one_line(store, tmp_path, case):
     ("max_depth=-3", ["rejected max_depth=-3", "must be an int in the range [1, inf)"]),
     ("random_state=4", ["pass random_state=4 as its own parameter"]),
 ])
-def test_bad_hyperparameters_fail_before_a_model_is_logged(store, params, phrases):
-    result = cli(store, "train", "--estimator", "tree", "--params", params)
+def test_bad_hyperparameters_fail_before_a_model_is_logged(run_cli, store, params, phrases):
+    result = run_cli("train", "--estimator", "tree", "--params", params)
     assert_one_line_error(result, *phrases)
     assert_failed_run(store, "train")
 
 
-def test_unreadable_params_fail_at_the_command_line_before_any_run(store):
-    result = cli(store, "train", "--estimator", "tree", "--params", "max_depth")
+def test_unreadable_params_fail_at_the_command_line_before_any_run(run_cli, store):
+    result = run_cli("train", "--estimator", "tree", "--params", "max_depth")
     assert_one_line_error(result, "cannot read params 'max_depth'", "write name=value pairs")
     assert not runs(store)
 
 
-def test_unknown_estimator_names_close_matches_and_how_to_list(store):
-    result = cli(store, "train", "--estimator", "tre")
+def test_unknown_estimator_names_close_matches_and_how_to_list(run_cli, store):
+    result = run_cli("train", "--estimator", "tre")
     assert_one_line_error(result, "unknown estimator 'tre'", "'tree'",
                           "python -m trackfit estimators")
     assert_failed_run(store, "train")
 
 
-def test_main_with_an_unknown_estimator_trains_nothing(store):
-    result = cli(store, "main", "--estimators", "linear,forrest")
+def test_main_with_an_unknown_estimator_trains_nothing(run_cli, store):
+    result = run_cli("main", "--estimators", "linear,forrest")
     assert_one_line_error(result, "unknown estimator 'forrest'", "'forest'")
     assert not runs(store, "train") and not runs(store, "load")
     assert not versions(store)
 
 
 @pytest.mark.parametrize("step", ["compare", "register"])
-def test_compare_and_register_with_no_training_runs(store, step):
-    result = cli(store, step)
+def test_compare_and_register_with_no_training_runs(run_cli, store, step):
+    result = run_cli(step)
     assert_one_line_error(result, "no finished training runs in experiment "
                           "'experiment-diabetes'", "mlflow run . -e train")
     assert_failed_run(store, step)
     assert not versions(store)
 
 
-def test_register_with_an_unknown_metric_changes_no_registry(store):
+def test_register_with_an_unknown_metric_changes_no_registry(run_cli, store):
     train("linear", cv=0)
-    result = cli(store, "register", "--metric", "test_r3_score")
+    result = run_cli("register", "--metric", "test_r3_score")
     assert_one_line_error(result, "no training run has metric 'test_r3_score'", "test_r2_score")
     assert not versions(store)
 
 
-def test_predict_with_a_missing_column_writes_nothing(store, tmp_path):
+def test_predict_with_a_missing_column_writes_nothing(run_cli, store, tmp_path):
     train("linear", cv=0)
     register()
     path = write_csv(tmp_path / "nobmi.csv", lab_frame().drop(columns=["BMI", "Y"]))
     out = tmp_path / "out.csv"
-    result = cli(store, "predict", "--data", path, "--output", str(out))
+    result = run_cli("predict", "--data", path, "--output", str(out))
     assert_one_line_error(result, "lacks column(s) BMI")
     assert_failed_run(store, "predict")
     assert not out.exists() and list(tmp_path.glob("*.partial")) == []
 
 
-def test_predict_without_a_registered_model_says_register_first(store):
-    result = cli(store, "predict")
+def test_predict_without_a_registered_model_says_register_first(run_cli, store):
+    result = run_cli("predict")
     assert_one_line_error(result, "cannot find model 'models:/model-diabetes@champion'",
                           "mlflow run . -e register")
 
 
-def test_traceback_is_shown_when_asked_for(store):
-    result = cli(store, "--traceback", "train", "--estimator", "tre")
+def test_traceback_is_shown_when_asked_for(run_cli, store):
+    result = run_cli("--traceback", "train", "--estimator", "tre")
     assert result.returncode == 1 and "Traceback" in result.stderr
 
 
-def test_predict_output_must_be_parquet_or_csv(store):
-    result = cli(store, "predict", "--output", "predictions.xlsx")
+def test_predict_output_must_be_parquet_or_csv(run_cli, store):
+    result = run_cli("predict", "--output", "predictions.xlsx")
     assert_one_line_error(result, "must end in .parquet or .csv")
 
 

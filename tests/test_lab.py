@@ -136,6 +136,7 @@ def test_compare_leaderboard_is_best_first_by_the_chosen_metric(store):
     assert (board["fit_seconds"] >= 0).all()
 
 
+@pytest.mark.slow
 def test_mlflow_run_does_the_whole_lab_and_single_steps(store, tmp_path):
     lab = mlflow_run(store)
     assert lab.returncode == 0, lab.stderr

@@ -11,7 +11,7 @@ from trackfit import TrackfitError
 from trackfit.estimators import plugins
 from trackfit.entrypoints.train import train
 
-from .conftest import cli, env_for
+from .conftest import env_for
 
 HEADER = "import pluggy\nhookimpl = pluggy.HookimplMarker('trackfit')\n"
 
@@ -69,13 +69,13 @@ def test_a_dropped_in_plugin_trains_and_the_rest_keep_working(project_plugins):
     assert train("tree", cv=0)["metrics"]["training_r2_score"] == pytest.approx(0.7321, abs=5e-5)
 
 
-def test_listing_reports_skipped_plugins_on_stderr(project_plugins, tmp_path):
-    result = cli("unused", "estimators", cwd=tmp_path)
+def test_listing_reports_skipped_plugins_on_stderr(run_cli, project_plugins, tmp_path):
+    result = run_cli("estimators", cwd=tmp_path)
     assert result.returncode == 0
     assert "twin_a:twin" in result.stdout and "huber" in result.stdout
     assert "plugin 'broken' skipped" in result.stderr
     assert "plugin 'invalid' skipped" in result.stderr
-    listed = json.loads(cli("unused", "plugins", "--json", cwd=tmp_path).stdout)
+    listed = json.loads(run_cli("plugins", "--json", cwd=tmp_path).stdout)
     by_name = {p["name"]: p for p in listed}
     assert by_name["huber"]["estimators"] == ["huber"] and by_name["broken"]["error"]
 

@@ -19,6 +19,9 @@ from .test_plugin_docs import tutorial_file
 from trackfit.tracking import project
 from trackfit.entrypoints.train import train
 
+# Each test builds a virtual environment and installs wheels into it.
+pytestmark = pytest.mark.slow
+
 EXAMPLE = PROJECT / "examples" / "trackfit-lightgbm"
 
 # The model a user would fit by hand: the lab's split, the plugin's defaults, the run's seed.

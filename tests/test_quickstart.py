@@ -10,6 +10,7 @@ import pytest
 from .conftest import PROJECT, env_for, runs, versions
 
 
+@pytest.mark.slow  # make lab: mlflow run of the whole lab
 def test_make_lab_runs_the_whole_lab(store):
     venv = Path(sys.prefix)
     if not (venv / ".installed").exists():

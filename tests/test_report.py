@@ -17,7 +17,8 @@ from trackfit.cli import ui
 from trackfit.reports import html as html_report
 from trackfit.entrypoints.compare import compare
 
-from .conftest import EXPERIMENT, PROJECT, cli, free_port, runs, wait_for_http
+from .conftest import (EXPERIMENT, PROJECT, call_main, command_process, free_port, runs,
+                       wait_for_http)
 
 ESTIMATORS = "linear,tree,ridge,knn"
 DOCS = PROJECT / "docs"
@@ -33,8 +34,8 @@ def lab(tmp_path_factory):
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     mlflow.MlflowClient(tracking_uri=uri).create_experiment(
         EXPERIMENT, artifact_location=(folder / "mlartifacts").as_uri())
-    done = cli(uri, "main", "--estimators", ESTIMATORS, cwd=folder)
-    assert done.returncode == 0, done.stderr
+    with command_process(uri, cwd=folder):
+        assert call_main(["main", "--estimators", ESTIMATORS]) == 0
     (compare_run,) = runs(uri, "compare", "FINISHED")
     return uri, folder, compare_run
 
@@ -62,6 +63,7 @@ def column(page, name):
     return page.locator(f"#leaderboard tbody tr td:nth-child({index})").all_inner_texts()
 
 
+@pytest.mark.slow  # the browser
 def test_report_shows_every_run_sorts_and_draws_every_chart(lab, browser, tmp_path):
     uri, _, compare_run = lab
     trained = runs(uri, "train", "FINISHED")
@@ -122,6 +124,7 @@ def test_report_shows_every_run_sorts_and_draws_every_chart(lab, browser, tmp_pa
     assert requests == []  # sorting and drawing fetched nothing
 
 
+@pytest.mark.slow  # the browser
 def test_crafted_run_text_is_shown_not_run(store, browser):
     """A run logged by anyone with access to the store cannot put markup or script in the
     report (the Recipes cards could: CVE-2024-27132, CVE-2024-27133)."""
@@ -154,6 +157,7 @@ def test_crafted_run_text_is_shown_not_run(store, browser):
     assert dialogs == [] and errors == []
 
 
+@pytest.mark.slow  # the browser
 def test_mlflow_ui_opens_on_the_training_runs_and_shows_the_report(lab, browser, tmp_path):
     uri, _, compare_run = lab
     port = free_port()

@@ -143,7 +143,7 @@ def test_a_training_run_records_what_reproduces_it(store):
     assert tags["trackfit.plugin"] == "scikit_learn"
     inputs = run.inputs.dataset_inputs
     assert [i.dataset.digest for i in inputs] == [tags["trackfit.data_digest"]]
-    assert tags["trackfit.data_digest"] == datamod.dataset(datamod.load("diabetes"),
+    assert tags["trackfit.data_digest"] == datamod.dataset(datamod.load(parse("diabetes")),
                                                            parse("diabetes")).digest
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT, capture_output=True,
                           text=True)
@@ -256,7 +256,7 @@ def test_rerun_of_a_tree_run_matches_metric_by_metric(shared_store, rerun_setup)
 @pytest.mark.slow
 def test_rerun_refuses_when_the_code_changed_unless_forced(shared_store, rerun_setup):
     folder, _, run_id = rerun_setup
-    plugin = folder / "trackfit" / "estimators.py"
+    plugin = folder / "trackfit" / "estimators" / "builtin.py"
     original = plugin.read_text()
     before = len(reruns_of(shared_store, run_id))
     try:

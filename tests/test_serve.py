@@ -8,10 +8,12 @@ import sys
 import urllib.error
 import urllib.request
 
+import pytest
+
 from trackfit.entrypoints.main import main
 from trackfit.entrypoints.serve import curl, input_example
 
-from .conftest import PROJECT, cli, env_for, free_port, wait_for_http
+from .conftest import PROJECT, env_for, free_port, wait_for_http
 
 
 def post(url, body):
@@ -25,6 +27,7 @@ def post(url, body):
         return error.code, json.loads(error.read())
 
 
+@pytest.mark.slow  # starts the server
 def test_serve_answers_the_input_example_and_refuses_a_missing_column(store, tmp_path):
     main(estimators=["linear"])
     example = input_example("models:/model-diabetes@champion")
@@ -60,16 +63,16 @@ def test_serve_answers_the_input_example_and_refuses_a_missing_column(store, tmp
     assert '"columns":["AGE","SEX","BMI"' in printed
 
 
-def test_serve_without_a_champion_says_so(store):
-    done = cli(store, "serve", "--port", str(free_port()), cwd=PROJECT)
+def test_serve_without_a_champion_says_so(run_cli, store):
+    done = run_cli("serve", "--port", str(free_port()), cwd=PROJECT)
     assert done.returncode == 1
     assert done.stderr.startswith("trackfit: error: cannot find model "
                                   "'models:/model-diabetes@champion'")
     assert len(done.stderr.strip().splitlines()) == 1
 
 
-def test_serve_refuses_a_host_that_is_not_loopback(store):
-    done = cli(store, "serve", "--host", "0.0.0.0")
+def test_serve_refuses_a_host_that_is_not_loopback(run_cli, store):
+    done = run_cli("serve", "--host", "0.0.0.0")
     assert done.returncode == 1
     assert "is not loopback" in done.stderr
 

@@ -22,6 +22,9 @@ import pytest
 
 from .conftest import PROJECT, env_for
 
+# Every test here needs the team server (or starts servers of its own).
+pytestmark = pytest.mark.slow
+
 SERVER = os.environ.get("TRACKFIT_SERVER_URI")
 USERNAME = os.environ.get("TRACKFIT_SERVER_USERNAME")
 PASSWORD = os.environ.get("TRACKFIT_SERVER_PASSWORD")

@@ -17,7 +17,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from .conftest import PROJECT, cli
+from .conftest import PROJECT
 from .test_server import PASSWORD, SCRIPT, free_port, names, server, trackfit  # noqa: F401
 
 SERVER_DIR = PROJECT / os.environ.get("TRACKFIT_SERVER_DIR", ".server")
@@ -67,6 +67,7 @@ def secrets():
     return [s for s in found if s]
 
 
+@pytest.mark.slow  # the running team server
 def test_secret_files_are_readable_by_their_owner_only(server):
     present = [SERVER_DIR / name for name in SECRET_FILES if (SERVER_DIR / name).exists()]
     assert SERVER_DIR / "pg-password" in present
@@ -74,6 +75,7 @@ def test_secret_files_are_readable_by_their_owner_only(server):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
+@pytest.mark.slow  # the running team server
 def test_no_password_on_a_command_line_or_in_a_log(server):
     assert secrets()
     for proc in Path("/proc").iterdir():
@@ -91,6 +93,7 @@ def test_no_password_on_a_command_line_or_in_a_log(server):
             assert secret not in text, f"{log} holds a password"
 
 
+@pytest.mark.slow  # the running team server
 def test_no_password_in_a_runs_params_or_tags(server, names):
     experiment, _ = names
     done = trackfit(server, experiment, "train", "--estimator", "linear", "--cv", "0")
@@ -118,6 +121,7 @@ def request(url, headers=(), data=None):
         return exc.code
 
 
+@pytest.mark.slow  # the running team server
 def test_foreign_hosts_and_cross_origin_writes_are_refused(server):
     search = f"{server}/api/2.0/mlflow/experiments/search?max_results=1"
     port = urllib.parse.urlsplit(server).port
@@ -133,11 +137,11 @@ def test_foreign_hosts_and_cross_origin_writes_are_refused(server):
 
 
 @pytest.mark.parametrize("command", [("train", "--cv", "0"), ("rerun", "0123")])
-def test_the_tracking_password_never_reaches_stderr(command):
+def test_the_tracking_password_never_reaches_stderr(run_cli, command):
     """A login in MLFLOW_TRACKING_URI is shown as *** when the server cannot be reached."""
     port = free_port()  # nothing listens there
     uri = f"http://admin:hunter2-secret@127.0.0.1:{port}"
-    result = cli(uri, *command, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
+    result = run_cli(*command, uri=uri, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
                  MLFLOW_HTTP_REQUEST_TIMEOUT="5")
     assert result.returncode == 1
     assert "hunter2-secret" not in result.stdout + result.stderr

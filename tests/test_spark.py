@@ -82,6 +82,7 @@ def test_fabric_folder_trains_to_the_lab_numbers_through_mlflow_run(store, tmp_p
     assert dataset.dataset.digest == run.data.tags["trackfit.data_digest"]
 
 
+@pytest.mark.slow  # the session's local Spark: a JVM and Python workers
 def test_load_with_the_active_session_gives_the_pandas_frame(store, spark, tmp_path):
     folder = fabric_folder(tmp_path / "diabetes")
     loaded = load(str(folder), spark="local[2]")
@@ -91,6 +92,7 @@ def test_load_with_the_active_session_gives_the_pandas_frame(store, spark, tmp_p
     assert run.data.params["spark"] == "local[2]"
 
 
+@pytest.mark.slow  # the session's local Spark: a JVM and Python workers
 def test_spark_predict_matches_pandas_on_100000_rows_and_keeps_keys(store, spark, tmp_path):
     model = train("linear", cv=0)["model_uri"]
     source = tmp_path / "new_patients.parquet"
@@ -129,6 +131,7 @@ def bad_sources(tmp_path):
 
 @pytest.mark.parametrize("case", ["missing folder", "missing column", "non-numeric column",
                                   "missing values"])
+@pytest.mark.slow  # the session's local Spark: a JVM and Python workers
 def test_bad_data_gives_the_same_one_line_error_as_pandas(store, spark, tmp_path, case):
     source = bad_sources(tmp_path)[case]
     with pytest.raises(TrackfitError) as by_pandas:
@@ -140,9 +143,9 @@ def test_bad_data_gives_the_same_one_line_error_as_pandas(store, spark, tmp_path
     assert len(runs(store, "load", "FAILED")) == 1
 
 
-def test_a_missing_folder_fails_in_one_line_before_spark_starts(store, tmp_path):
+def test_a_missing_folder_fails_in_one_line_before_spark_starts(run_cli, store, tmp_path):
     missing = tmp_path / "nowhere"
-    done = cli(store, "load", "--data", f"{missing}/", "--spark", "local[2]")
+    done = run_cli("load", "--data", f"{missing}/", "--spark", "local[2]")
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         f"trackfit: error: data file not found: {missing}/; pass data= a parquet or CSV "
@@ -151,6 +154,7 @@ def test_a_missing_folder_fails_in_one_line_before_spark_starts(store, tmp_path)
 
 
 @needs_spark
+@pytest.mark.slow  # a command that starts its own Spark
 def test_a_spark_error_is_one_line_naming_the_log_that_holds_the_rest(store, tmp_path):
     """The JVM's and pyspark's output on a failed read go to the log the line names."""
     model = train("linear", cv=0)["model_uri"]
@@ -170,6 +174,7 @@ def test_a_spark_error_is_one_line_naming_the_log_that_holds_the_rest(store, tmp
     assert "ERROR Executor" in noise and "\tat org.apache.spark" in noise  # the JVM's
 
 
+@pytest.mark.slow  # the session's local Spark: a JVM and Python workers
 def test_a_failed_spark_job_leaves_nothing_at_the_output(spark, tmp_path):
     from pyspark.sql import functions as F
 
@@ -182,6 +187,7 @@ def test_a_failed_spark_job_leaves_nothing_at_the_output(spark, tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.slow  # the session's local Spark: a JVM and Python workers
 def test_a_source_too_big_for_the_driver_is_refused_before_conversion(store, spark):
     from pyspark.sql import functions as F
 
@@ -212,6 +218,7 @@ def test_pandas_predict_keeps_the_key_and_integer_columns(store, tmp_path):
 # pyspark 4.3 warns that it does not fully support pandas 3. What trackfit relies on works;
 # the pandas API on Spark does not import (README, "Beyond one machine").
 
+@pytest.mark.slow  # the session's local Spark: a JVM and Python workers
 def test_pandas_3_arrow_conversion_keeps_types(spark):
     frame = pd.DataFrame({"id": np.arange(3), "x": [0.5, 1.5, np.nan], "s": ["a", None, "c"],
                           "n": pd.array([1, None, 3], dtype="Int64")})
@@ -223,6 +230,7 @@ def test_pandas_3_arrow_conversion_keeps_types(spark):
     assert back["n"].dtype == "float64" and back["n"].isna().tolist() == [False, True, False]
 
 
+@pytest.mark.slow  # the session's local Spark: a JVM and Python workers
 def test_pandas_3_pandas_udfs_run(spark):
     from pyspark.sql import functions as F
     from pyspark.sql.functions import pandas_udf
@@ -237,6 +245,7 @@ def test_pandas_3_pandas_udfs_run(spark):
     assert sorted(r.x for r in mapped.collect()) == [0.0, 3.0, 6.0, 9.0, 12.0]
 
 
+@pytest.mark.slow  # the session's local Spark: a JVM and Python workers
 def test_pandas_3_breaks_the_pandas_api_on_spark(spark):
     with pytest.raises(ImportError, match="DateOffset"):
         import pyspark.pandas  # noqa: F401

@@ -6,7 +6,6 @@ import sys
 
 import mlflow
 
-from .conftest import cli
 
 
 def tables(path):
@@ -15,14 +14,14 @@ def tables(path):
                 for (name,) in db.execute("select name from sqlite_master where type='table'")}
 
 
-def test_a_new_store_is_a_copy_of_the_cached_template_and_mlflow_opens_it(tmp_path):
+def test_a_new_store_is_a_copy_of_the_cached_template_and_mlflow_opens_it(run_cli, tmp_path):
     cache = tmp_path / "cache"
     first, second = tmp_path / "first", tmp_path / "second"
     for folder in (first, second):
         folder.mkdir()
     template = cache / "trackfit" / f"mlflow-{mlflow.__version__}.db"
 
-    made = cli(f"sqlite:///{first / 'mlflow.db'}", "train", "--cv", "0", cwd=first,
+    made = run_cli("train", "--cv", "0", uri=f"sqlite:///{first / 'mlflow.db'}", cwd=first,
                XDG_CACHE_HOME=str(cache))
     assert made.returncode == 0, made.stderr
     assert "Creating initial MLflow database tables" in made.stderr  # the template, once
@@ -31,7 +30,7 @@ def test_a_new_store_is_a_copy_of_the_cached_template_and_mlflow_opens_it(tmp_pa
     assert counts["experiments"] == 0 and counts["runs"] == 0  # nothing of any user's
 
     uri = f"sqlite:///{second / 'mlflow.db'}"
-    copied = cli(uri, "train", "--cv", "0", cwd=second, XDG_CACHE_HOME=str(cache))
+    copied = run_cli("train", "--cv", "0", uri=uri, cwd=second, XDG_CACHE_HOME=str(cache))
     assert copied.returncode == 0, copied.stderr
     assert "Creating initial MLflow database tables" not in copied.stderr  # no migrations
     assert "training_r2_score 0.5539, test_r2_score 0.3929" in copied.stdout

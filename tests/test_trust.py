@@ -22,7 +22,7 @@ from trackfit.engines import pandas as data, scoring
 from trackfit.engines.source import parse
 from trackfit.entrypoints.train import train
 
-from .conftest import cli, runs
+from .conftest import runs
 from .test_errors import assert_failed_run, assert_one_line_error
 from .test_estimators import BUILT_IN
 
@@ -75,23 +75,23 @@ def edit_mlmodel(change):
     return edit
 
 
-def refused(store, tmp_path, *phrases, args=(), **env):
+def refused(run_cli, store, tmp_path, *phrases, args=(), **env):
     output = tmp_path / "predictions.csv"
-    result = cli(store, *args, "predict", "--output", str(output), **env)
+    result = run_cli(*args, "predict", "--output", str(output), **env)
     line = assert_one_line_error(result, "will not load model", *phrases)
     assert_failed_run(store, "predict")
     assert not output.exists()
     return line
 
 
-def test_a_pickle_with_a_side_effect_is_refused_and_never_runs(store, tmp_path):
+def test_a_pickle_with_a_side_effect_is_refused_and_never_runs(run_cli, store, tmp_path):
     marker = tmp_path / "pwned"
     champion(lambda name: mlflow.sklearn.log_model(
         WritesAFile(str(marker)), name=name, serialization_format="cloudpickle",
         pip_requirements=[]))
     assert not marker.exists()  # logging it ran nothing either
 
-    line = refused(store, tmp_path, "saved as cloudpickle", "--trust-model")
+    line = refused(run_cli, store, tmp_path, "saved as cloudpickle", "--trust-model")
     assert line.startswith("trackfit: error: will not load model 'models:/model-diabetes@champion'")
     assert not marker.exists()
 
@@ -109,23 +109,23 @@ def test_mlflows_own_guard_is_on_in_trackfits_process(store, tmp_path):
     assert not marker.exists()
 
 
-def test_a_skops_model_that_trusts_a_dangerous_type_is_refused(store, tmp_path):
+def test_a_skops_model_that_trusts_a_dangerous_type_is_refused(run_cli, store, tmp_path):
     champion(lambda name: mlflow.sklearn.log_model(
         fitted(), name=name, serialization_format="skops",
         skops_trusted_types=["builtins.eval", "posix.system"], pip_requirements=[]))
-    refused(store, tmp_path, "tells skops to trust builtins.eval, posix.system",
+    refused(run_cli, store, tmp_path, "tells skops to trust builtins.eval, posix.system",
             "which no installed plugin declares")
 
 
-def test_an_unknown_flavor_is_refused(store, tmp_path):
+def test_an_unknown_flavor_is_refused(run_cli, store, tmp_path):
     def rename(mlmodel):
         flavors = mlmodel["flavors"]
         flavors["xgboost"] = flavors.pop("sklearn")
         flavors["python_function"]["loader_module"] = "mlflow.xgboost"
 
     champion(crafted(edit_mlmodel(rename)))
-    refused(store, tmp_path, "its flavor 'xgboost' is not one an installed plugin registered",
-            "(sklearn)")
+    refused(run_cli, store, tmp_path,
+            "its flavor 'xgboost' is not one an installed plugin registered", "(sklearn)")
 
 
 @pytest.mark.parametrize("change, phrase", [
@@ -138,9 +138,10 @@ def test_an_unknown_flavor_is_refused(store, tmp_path):
     (lambda m: m["flavors"]["python_function"].update(model_path="/etc/passwd"),
      "model_path '/etc/passwd' leads out of the model's folder"),
 ])
-def test_custom_loaders_and_paths_out_of_the_folder_are_refused(store, tmp_path, change, phrase):
+def test_custom_loaders_and_paths_out_of_the_folder_are_refused(run_cli, store, tmp_path, change,
+                                                                phrase):
     champion(crafted(edit_mlmodel(change)))
-    refused(store, tmp_path, phrase)
+    refused(run_cli, store, tmp_path, phrase)
 
 
 def test_a_link_out_of_the_model_folder_is_refused(tmp_path, store):
@@ -152,14 +153,14 @@ def test_a_link_out_of_the_model_folder_is_refused(tmp_path, store):
         trust.check(str(copy))
 
 
-def test_trust_model_loads_a_pickle_from_a_store_you_control(store, tmp_path):
+def test_trust_model_loads_a_pickle_from_a_store_you_control(run_cli, store, tmp_path):
     champion(lambda name: mlflow.sklearn.log_model(
         fitted(), name=name, serialization_format="cloudpickle", pip_requirements=[]))
-    refused(store, tmp_path, "saved as cloudpickle")
+    refused(run_cli, store, tmp_path, "saved as cloudpickle")
 
     for args, env in (((("--trust-model",)), {}), ((), {"TRACKFIT_TRUST_MODELS": "1"})):
         output = tmp_path / "trusted.csv"
-        result = cli(store, *args, "predict", "--output", str(output), **env)
+        result = run_cli(*args, "predict", "--output", str(output), **env)
         assert result.returncode == 0, result.stderr
         predicted = pd.read_csv(output)
         assert len(predicted) == 442
@@ -185,12 +186,12 @@ def test_every_built_in_model_passes_the_check(store, name):
         assert len(predict(frame[data.FEATURES].head(5))) == 5
 
 
-def test_the_champion_predicts_through_the_check(store, tmp_path):
+def test_the_champion_predicts_through_the_check(run_cli, store, tmp_path):
     for name in ("linear", "tree"):
         train(name, cv=0)
-    assert cli(store, "register").returncode == 0
+    assert run_cli("register").returncode == 0
     output = tmp_path / "predictions.parquet"
-    result = cli(store, "predict", "--output", str(output))
+    result = run_cli("predict", "--output", str(output))
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert len(pd.read_parquet(output)) == 442

@@ -17,7 +17,7 @@ from trackfit.entrypoints.register import register
 from trackfit.entrypoints.train import train
 from trackfit.entrypoints.tune import tune
 
-from .conftest import PROJECT, cli, env_for, mlflow_run, runs, versions
+from .conftest import PROJECT, env_for, mlflow_run, runs, versions
 
 
 def children(uri, parent_id, step="trial"):
@@ -97,8 +97,8 @@ def test_a_trial_the_estimator_rejects_fails_and_the_search_goes_on(store):
     (["--estimator", "tree", "--search", "grid"], "search=grid needs choices"),
     (["--estimator", "tree", "--search", "bayes"], "unknown search 'bayes'"),
 ])
-def test_a_bad_space_is_one_line_before_any_trial(store, args, message):
-    done = cli(store, "tune", *args)
+def test_a_bad_space_is_one_line_before_any_trial(run_cli, store, args, message):
+    done = run_cli("tune", *args)
     assert done.returncode == 1
     (line,) = done.stderr.strip().splitlines()[-1:]
     assert line.startswith("trackfit: error: ") and message in line
@@ -143,6 +143,7 @@ def test_parallel_trials_are_each_a_child_run(store):
     assert again["best_params"] == result["best_params"]  # batches asked and told in order
 
 
+@pytest.mark.slow  # python -m trackfit, interrupted: exit code 130
 def test_ctrl_c_keeps_finished_trials_and_kills_the_tune_run(store):
     process = subprocess.Popen(
         [sys.executable, "-m", "trackfit", "tune", "--estimator", "tree", "--trials", "2000",
@@ -192,6 +193,7 @@ def test_mlflow_run_tune_entry_point(store):
     assert len(runs(store, "train", "FINISHED")) == 1
 
 
+@pytest.mark.slow  # a local Spark: a JVM and Python workers
 def test_trials_on_spark_executors(store):
     pytest.importorskip("pyspark")
     result = tune("tree", space="max_depth=2|3|4|5", search="grid", n_jobs=2,
