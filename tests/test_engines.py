@@ -43,6 +43,7 @@ def test_main_reads_the_data_once_with_pandas(store, monkeypatch):
 
 
 @needs_spark
+@pytest.mark.slow  # the session's local Spark: a JVM and Python workers
 def test_main_with_spark_reads_the_data_once(store, spark, tmp_path, monkeypatch):
     from trackfit.engines.spark import SparkEngine
 

@@ -24,6 +24,9 @@ import pytest
 
 from .test_server import PASSWORD, USERNAME, server  # noqa: F401
 
+# The team server's app (its server extra: Flask-WTF for basic auth), walked route by route.
+pytestmark = pytest.mark.slow
+
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 # Open by design (mlflow.server.auth: _UNPROTECTED_PATH_PREFIXES, _PUBLIC_ROUTE_SUFFIXES): the
 # health check, the UI's static files and the server's public capabilities, no run data.

@@ -39,5 +39,6 @@ def main(estimators=("linear", "tree"), data="diabetes", test_size=Split.test_si
         trained = training.train_all(names, src, how, engine,
                                      (loaded["frame"], loaded["dataset"]), metric, n_jobs)
         compared = compare.compare(metric, nested=True)
-        registered = registry.register(metric, model_name, alias, nested=True)
+        registered = registry.register(metric, model_name, alias, nested=True,
+                                       loaded=(loaded["frame"], loaded["dataset"]))
         return {"load": loaded, "train": trained, "compare": compared, "register": registered}

@@ -215,8 +215,9 @@ def breakable(name):
 
 
 def leaderboard_table(table):
-    """The leaderboard as a sortable table: a rank column, then the leaderboard's columns."""
-    columns = list(table.columns)
+    """The leaderboard as a sortable table: a rank column, then the leaderboard's columns
+    (the logged model's id is in leaderboard.csv; here the run id names the row)."""
+    columns = [c for c in table.columns if c != "model_id"]
     head = '<th class="text">#</th>' + "".join(
         f'<th class="text">{breakable(c)}</th>' if c in ("estimator", "run_id", "model_id")
         else f"<th>{breakable(c)}</th>" for c in columns)
@@ -227,7 +228,10 @@ def leaderboard_table(table):
             value = record[column]
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 key = repr(float(value)) if finite(value) else ""
-                cells.append(f'<td data-sort="{key}">{number(float(value))}</td>')
+                shown = (f"{int(value):,}" if column.endswith("_bytes") and finite(value)
+                         else number(float(value), 3 if column.endswith(("_ms", "seconds"))
+                                     else 4))
+                cells.append(f'<td data-sort="{key}">{shown}</td>')
             else:
                 text = "" if value is None else str(value)
                 css = "text id" if column in ("run_id", "model_id") else "text"

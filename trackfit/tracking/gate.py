@@ -98,10 +98,13 @@ def rows_for(metric):
     return "training" if metric.startswith("training_") else "held-out"
 
 
-def held_out(run, side="held-out"):
+def held_out(run, side="held-out", loaded=None):
     """(X, y, data, digest): the held-out rows of training run ``run`` (an MlflowClient Run),
     or its training rows for ``side="training"`` (the lab's rule, training_r2_score), rebuilt
-    from its recorded data and split; DataError unless they hash as it logged."""
+    from its recorded data and split; DataError unless they hash as it logged.
+
+    ``loaded``: the (frame, dataset) the caller already read (``main``), used when it is the
+    run's data; otherwise the data is read again with the engine the run used."""
     from ..engines import choose, source
     from ..fitting.split import Split, split
 
@@ -119,7 +122,10 @@ def held_out(run, side="held-out"):
             f"training run {name} read data whose address held a secret ({data}): the gate "
             "cannot read it again; train from a source without credentials in its address")
     src = source.parse(data)
-    frame, dataset = choose("").load(src)
+    if loaded is not None and loaded[1].digest == recorded:
+        frame, dataset = loaded
+    else:
+        frame, dataset = choose(params.get("spark", "")).load(src)
     if dataset.digest != recorded:
         raise DataError(
             f"the data of training run {name} changed since it trained: {data} has digest "
@@ -132,14 +138,14 @@ def held_out(run, side="held-out"):
     return X_test, y_test, src.safe, recorded
 
 
-def predictor(model_uri):
-    """The trust-checked model at ``model_uri`` as a function of a frame."""
+def scored(model_uri, X, y, prefix):
+    """``evaluate`` of the model at ``model_uri``, loaded through the trust check from the
+    bytes it checked; the checked copy is removed afterwards."""
     from .. import trust
     from ..engines import scoring
 
-    folder = trust.check(model_uri)
-    with trust.own_model():
-        return scoring.predictor(folder)
+    with trust.checked(model_uri) as folder:
+        return evaluate(scoring.predictor(folder), X, y, prefix)
 
 
 @contextlib.contextmanager
@@ -218,7 +224,7 @@ class Verdict:
         return asdict(self)
 
 
-def judge(metric, thresholds, candidate_uri, champion_uri, training_run):
+def judge(metric, thresholds, candidate_uri, champion_uri, training_run, loaded=None):
     """Evaluate the challenger (and the champion, if any) on the challenger's held-out rows
     in the active run and validate with MLflow's thresholds; returns the Verdict."""
     import mlflow
@@ -226,16 +232,16 @@ def judge(metric, thresholds, candidate_uri, champion_uri, training_run):
     from mlflow.models.evaluation.validation import ModelValidationFailedException
 
     side = rows_for(metric)
-    X, y, data, digest = held_out(training_run, side)
+    X, y, data, digest = held_out(training_run, side, loaded)
     name = evaluated_name(metric)
-    scores = {"candidate": evaluate(predictor(candidate_uri), X, y, "candidate_")}
+    scores = {"candidate": scored(candidate_uri, X, y, "candidate_")}
     if name not in scores["candidate"]:
         known = sorted(f"test_{k}" for k in scores["candidate"] if k != "example_count")
         raise TrackfitError(
             f"the gate compares held-out metrics; '{metric}' is not one: choose one of "
             f"{', '.join(known)}")
     if champion_uri:
-        scores["champion"] = evaluate(predictor(champion_uri), X, y, "champion_")
+        scores["champion"] = scored(champion_uri, X, y, "champion_")
     greater = higher_is_better(metric)
     failed = {}
     for check, limit in thresholds.checks(greater, champion_uri is None).items():

@@ -68,7 +68,8 @@ def _experiment_name(experiment_id):
 
 
 def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, threshold=None,
-             min_improvement=0.0, min_relative_improvement=0.0, strict=False, nested=False):
+             min_improvement=0.0, min_relative_improvement=0.0, strict=False, nested=False,
+             loaded=None):
     """One register run; returns the version that holds the alias and whether it is new.
 
     It ranks the training runs of its own run's experiment. The best by ``metric`` is the
@@ -80,6 +81,7 @@ def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, threshol
     gets the alias moved to that version, never a second version. A champion from another
     experiment is never ranked against this one's runs (other data, other splits): the gate
     treats the challenger as a first champion, and the printed line says where the alias was.
+    ``loaded``: the (frame, dataset) already read, for the gate's rows (``main``).
     """
     import mlflow
 
@@ -87,10 +89,10 @@ def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, threshol
     with step_run("register", nested=nested, run_name="register") as run:
         log(params={"metric": metric, "model_name": model_name, "alias": alias,
                     **limits.params(), "strict": strict})
-        gate.check_metric(metric)
         here = run.info.experiment_id
         name = _experiment_name(here)
         best = training_runs(metric, max_results=1).iloc[0]
+        gate.check_metric(metric)
         value = float(best[f"metrics.{metric}"])
         existing = {
             v.run_id: v for v in client().search_model_versions(f"name='{model_name}'")
@@ -116,14 +118,14 @@ def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, threshol
         verdict = gate.judge(
             metric, limits, logged_model_uri(best),
             None if rival is None else f"models:/{model_name}/{rival.version}",
-            client().get_run(best.run_id))
+            client().get_run(best.run_id), loaded)
         reason = gate.log(verdict, limits, best.run_id,
                           None if rival is None else rival.version)
         if not verdict.accepted:
             stays = (f"alias {alias} stays on version {champion.version}"
                      if champion is not None else f"no version holds alias {alias}")
-            line = (f"register: refused run {best.run_id} ({best.get('params.estimator')}) "
-                    f"of experiment '{name}': {reason}; {stays}")
+            line = (f"register: refused run {best.run_id} ({best.get('params.estimator')}): "
+                    f"{reason}; {stays}")
             if strict:
                 raise GateRefused(line[len("register: "):])
             print(line)
