@@ -26,8 +26,8 @@ def predict(data, repeat):
     uri = "models:/model-diabetes@champion"
     frame = scoring.block(datamod.load(parse(data), require_target=False), datamod.FEATURES)  # as predict lays out
     array = datamod.load(parse(data), require_target=False)[datamod.FEATURES].to_numpy()
-    with trust.own_model():
-        trackfit = scoring.predictor(trust.check(uri))
+    with trust.checked(uri) as folder:
+        trackfit = scoring.predictor(folder)
     pyfunc = mlflow.pyfunc.load_model(uri)
     bare = mlflow.sklearn.load_model(uri)
     times = {"trackfit": [], "bare": [], "pyfunc": []}

@@ -312,3 +312,14 @@ def spark():
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+
+@pytest.fixture(autouse=True)
+def guard_restored():
+    """No test leaves MLflow's deserialisation guard other than it found it: a lifted guard
+    would let a later load run a pickle (threads saving models at once once did)."""
+    before = os.environ.get("MLFLOW_ALLOW_PICKLE_DESERIALIZATION")
+    yield
+    after = os.environ.get("MLFLOW_ALLOW_PICKLE_DESERIALIZATION")
+    assert after == before, f"MLflow's guard was left at {after!r}, not {before!r}"

@@ -1,6 +1,8 @@
 """One engine seam: main reads its data once, on either engine, and every training run
 logs that one dataset."""
 
+import os
+
 import pytest
 
 from trackfit import engines
@@ -59,3 +61,12 @@ def test_main_with_spark_reads_the_data_once(store, spark, tmp_path, monkeypatch
         assert [d.dataset.digest for d in run.inputs.dataset_inputs] == [result["load"]["digest"]]
     by_name = {r["estimator"]: r["metrics"] for r in result["train"]}
     assert round(by_name["linear"]["test_r2_score"], 4) == 0.3929
+
+
+def test_main_with_workers_leaves_mlflows_guard_on(store):
+    """Threads that save models at once lift MLflow's guard together and restore it once."""
+    from trackfit import trust
+
+    with trust.guarded():
+        main(estimators=["linear", "tree", "ridge", "lasso"], cv=0, n_jobs=2)
+        assert os.environ[trust.GUARD_ENV] == "false"

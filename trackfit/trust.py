@@ -40,6 +40,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 
 from . import ModelRefused, StoreError, TrackfitError, first_line
 
@@ -118,26 +119,37 @@ def checked(model_uri, trust=False):
         shutil.rmtree(workspace, ignore_errors=True)
 
 
-def check(model_uri, trust=False):
-    """``checked`` for a caller that keeps the folder: removed when the process exits."""
-    import atexit
-
-    manager = checked(model_uri, trust)
-    source = manager.__enter__()
-    atexit.register(manager.__exit__, None, None, None)
-    return source
-
-
 # Loaded models of the folders ``checked`` rebuilt, while they exist: loaded once per step.
 _loaded = {}
 
 
-def own_model():
-    """MLflow's guard lifted for a model trackfit checked, or just fitted and is saving.
+_lifted = {"count": 0, "before": None}  # how many blocks have the guard lifted, and its value
+_lifting = threading.Lock()
 
-    ``log_model`` loads the saved model back to check its input example.
+
+@contextlib.contextmanager
+def own_model():
+    """MLflow's guard lifted for a model trackfit just fitted and is saving (``log_model``
+    loads the saved model back to check its input example).
+
+    Counted across threads: ``main`` saves models from several at once, and the guard is
+    restored when the last of them is done, never while another is still saving.
     """
-    return _environ({GUARD_ENV: "true"})
+    with _lifting:
+        if _lifted["count"] == 0:
+            _lifted["before"] = os.environ.get(GUARD_ENV)
+            os.environ[GUARD_ENV] = "true"
+        _lifted["count"] += 1
+    try:
+        yield
+    finally:
+        with _lifting:
+            _lifted["count"] -= 1
+            if _lifted["count"] == 0:
+                if _lifted["before"] is None:
+                    os.environ.pop(GUARD_ENV, None)
+                else:
+                    os.environ[GUARD_ENV] = _lifted["before"]
 
 
 def quiet_downloads():
