@@ -59,36 +59,33 @@ class EstimatorSpec:
         """The factory callable; imports its module now if it was given as a string."""
         if callable(self.factory):
             return self.factory
-        module_name, attr = self.factory.split(":")
         try:
-            obj = importlib.import_module(module_name)
-            for part in attr.split("."):
-                obj = getattr(obj, part)
+            return _import_attr(self.factory)
         except (ImportError, AttributeError) as exc:
             raise EstimatorError(
                 f"estimator '{self.name}' (plugin '{self.plugin}') cannot be built: "
                 f"{self.factory} is not importable ({exc}); install what the plugin needs"
             ) from exc
-        return obj
 
     def load_validate(self):
         """The validate callable, or None; imports its module now if it was given as a string."""
         if self.validate is None or callable(self.validate):
             return self.validate
-        return _import_attr(self.validate, self, "validate")
+        try:
+            return _import_attr(self.validate)
+        except (ImportError, AttributeError) as exc:
+            raise TrackfitError(
+                f"estimator '{self.name}' (plugin '{self.plugin}'): its validate "
+                f"{self.validate} is not importable ({exc}); install what the plugin needs"
+            ) from exc
 
 
-def _import_attr(text, spec, what):
+def _import_attr(text):
+    """The object a ``"module:attr"`` string names (``attr`` may be dotted)."""
     module_name, attr = text.split(":")
-    try:
-        obj = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
-        raise TrackfitError(
-            f"estimator '{spec.name}' (plugin '{spec.plugin}'): its {what} {text} is not "
-            f"importable ({exc}); install what the plugin needs"
-        ) from exc
+    obj = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
     return obj
 
 
