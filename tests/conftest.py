@@ -31,6 +31,14 @@ EXPERIMENT = "experiment-diabetes"
 RUN_STATE = ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID")
 
 
+def model_metrics(metrics):
+    """``metrics`` without the timings of this machine (each must have been logged, > 0):
+    what must be identical when the same run is made again."""
+    for name in tracking.TIMINGS:
+        assert metrics[name] > 0, name
+    return {k: v for k, v in metrics.items() if k not in tracking.TIMINGS}
+
+
 @pytest.fixture(autouse=True)
 def no_leftover_run_state():
     """Each test starts and ends with no experiment or run chosen in the environment."""

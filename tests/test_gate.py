@@ -5,6 +5,7 @@ ordinary least squares model's (0.3919 and 0.3929): a challenger exactly that mu
 """
 
 import json
+import shlex
 
 import mlflow
 import pytest
@@ -15,7 +16,7 @@ from trackfit.entrypoints.register import register
 from trackfit.entrypoints.train import train
 from trackfit.tracking.registry import GateRefused
 
-from .conftest import runs, versions
+from .conftest import PROJECT, runs, versions
 
 MODEL = "model-diabetes"
 
@@ -200,3 +201,28 @@ def test_ties_are_broken_by_latency(store):
     client.log_metric(second["run_id"], "predict_latency_ms", 1.0)
     board = compare()["leaderboard"]
     assert list(board["run_id"][:2]) == [second["run_id"], first["run_id"]]
+
+
+def test_the_gate_reads_a_run_mlflow_run_started_with_its_quoted_params(store, tmp_path,
+                                                                        run_cli):
+    """``mlflow run`` logs each -P value quoted for the shell (``spark=''``, a path with a
+    space in quotes) before trackfit's step runs in that run: the gate reads the values."""
+    import shutil
+
+    from mlflow.entities import Param
+
+    data = tmp_path / "my patients.csv"
+    shutil.copy(PROJECT / "examples" / "patients.csv", data)
+    client = mlflow.MlflowClient()
+    experiment = client.get_experiment_by_name("experiment-diabetes").experiment_id
+    run = client.create_run(experiment, tags={"mlflow.project.entryPoint": "train"})
+    given = {"estimator": "linear", "data": str(data), "spark": "", "params": ""}
+    client.log_batch(run.info.run_id, params=[Param(k, shlex.quote(v)) for k, v in given.items()])
+    assert client.get_run(run.info.run_id).data.params["spark"] == "''"
+    trained = run_cli("train", "--estimator", "linear", "--data", str(data), "--spark", "",
+                      MLFLOW_RUN_ID=run.info.run_id)
+    assert trained.returncode == 0, trained.stderr
+    done = run_cli("register")
+    assert done.returncode == 0, done.stderr
+    assert f"registered new version 1 of {MODEL} (run {run.info.run_id}" in done.stdout
+    assert champion(store).run_id == run.info.run_id

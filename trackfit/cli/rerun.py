@@ -7,9 +7,7 @@ from ..estimators import hyperparams, plugins
 from ..estimators.hyperparams import SEED_PARAM
 from ..tracking import provenance
 from ..tracking import tags as tagnames
-from ..tracking.runs import LATENCY, client
-
-TIMINGS = (LATENCY,)
+from ..tracking.runs import TIMINGS, client, recorded_params
 
 
 def recorded_run(run_id):
@@ -57,7 +55,7 @@ def code_changes(run):
 
 def recorded_arguments(run):
     """The train() arguments the run recorded: estimator, params, data, split and folds."""
-    logged = run.data.params
+    logged = recorded_params(run)
     missing = [k for k in ("estimator", "data", "test_size", SEED_PARAM, "cv") if k not in logged]
     if missing:
         raise TrackfitError(

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 
 from .. import DataError, TrackfitError, first_line
 from . import tags
-from .runs import higher_is_better
+from .runs import higher_is_better, recorded_params
 
 ARTIFACT = "gate.json"
 PREFIXES = ("test_", "training_", "cv_")  # trackfit's metric names -> evaluate's
@@ -108,7 +108,7 @@ def held_out(run, side="held-out", loaded=None):
     from ..engines import choose, source
     from ..fitting.split import Split, split
 
-    params, recorded = run.data.params, run.data.tags.get(tags.DATA_DIGEST)
+    params, recorded = recorded_params(run), run.data.tags.get(tags.DATA_DIGEST)
     name = run.info.run_id
     missing = [p for p in ("data", "test_size", "random_state") if p not in params]
     if missing or not recorded:

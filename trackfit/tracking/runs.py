@@ -74,6 +74,24 @@ def higher_is_better(metric):
     return not any(word in metric for word in LOWER_IS_BETTER)
 
 
+def recorded_params(run):
+    """The run's params as values: ``mlflow run`` logs each -P value as it quoted it for
+    the shell (``''`` for an empty one, ``'my file.csv'``); those are unquoted here."""
+    import shlex
+
+    params = dict(run.data.params)
+    if "mlflow.project.entryPoint" not in run.data.tags:
+        return params
+    for name, value in params.items():
+        try:
+            parts = shlex.split(value)
+        except ValueError:
+            continue
+        if len(parts) == 1 and shlex.quote(parts[0]) == value:
+            params[name] = parts[0]
+    return params
+
+
 def active_experiment_id():
     import mlflow
 
@@ -81,6 +99,8 @@ def active_experiment_id():
 
 
 LATENCY = "predict_latency_ms"
+# Metrics that time this machine, not the model: never compared for reproducibility.
+TIMINGS = (LATENCY,)
 
 
 def training_runs(metric, max_results=1000, experiment_ids=None, max_latency_ms=None):
