@@ -7,7 +7,7 @@ from ..estimators import hyperparams, plugins
 from ..estimators.hyperparams import SEED_PARAM
 from ..tracking import provenance
 from ..tracking import tags as tagnames
-from ..tracking.runs import TIMINGS, client, recorded_params
+from ..tracking.runs import COSTS, client, recorded_params
 
 
 def recorded_run(run_id):
@@ -87,11 +87,12 @@ def recorded_arguments(run):
 def compare_metrics(recorded, new):
     """(name, recorded, new, same) for every metric either run has, sorted by name.
 
-    A timing (the predict latency) measures the machine, not the model: never compared.
+    What serving the model costs (its predict latency and size) is measured, not
+    reproduced: never compared.
     """
     return [
         (name, recorded.get(name), new.get(name), recorded.get(name) == new.get(name))
-        for name in sorted((set(recorded) | set(new)) - set(TIMINGS))
+        for name in sorted((set(recorded) | set(new)) - set(COSTS))
     ]
 
 
@@ -124,6 +125,7 @@ def rerun(run_id, force=False):
     print(f"  {'metric':<{width}}  {'recorded':<22} {'rerun':<22}")
     for name, before, after, same in rows:
         print(f"  {name:<{width}}  {before!r:<22} {after!r:<22} {'same' if same else 'DIFFERS'}")
+    print(f"  ({', '.join(COSTS)}: what serving costs, measured again, not compared)")
     differ = [name for name, *_, same in rows if not same]
     old_digest = run.data.tags.get(tagnames.DATA_DIGEST)
     new_digest = new.data.tags.get(tagnames.DATA_DIGEST)

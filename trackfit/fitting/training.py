@@ -7,7 +7,7 @@ from ..engines.pandas import release
 from ..estimators import hyperparams, plugins
 from ..reports import evaluation
 from ..tracking import provenance, store, tags
-from ..tracking.runs import DATASET_NAME, higher_is_better, log, step_run
+from ..tracking.runs import DATASET_NAME, LATENCY, SIZE, higher_is_better, log, step_run
 from .metrics import cv_scores, scores
 from .models import log_model
 from .progress import Progress
@@ -102,7 +102,7 @@ def cost(model, X_test, info):
         model.predict(X_test)
         timings.append(time.perf_counter() - started)
     latency = statistics.median(timings) * 1000 * LATENCY_ROWS / max(len(X_test), 1)
-    return {"predict_latency_ms": latency, "model_size_bytes": model_size(info)}
+    return {LATENCY: latency, SIZE: model_size(info)}
 
 
 def model_size(info):

@@ -1,12 +1,12 @@
 """Leaderboard tables and bar charts of training runs."""
 
 from ..tracking import tags
+from ..tracking.runs import COSTS
 
 KEY_METRICS = [
     "test_r2_score", "test_mean_absolute_error", "test_root_mean_squared_error",
     "training_r2_score", "cv_r2_score",
 ]
-COST = ["predict_latency_ms", "model_size_bytes"]  # what serving the model costs
 CHARTS = {
     "r2_by_estimator.png": ("test_r2_score", "R2 score by Estimator"),
     "mae_by_estimator.png": ("test_mean_absolute_error", "Mean absolute error by Estimator"),
@@ -23,7 +23,7 @@ def leaderboard(runs, metric):
     import pandas as pd
 
     columns = {"estimator": runs.get("params.estimator")}
-    for name in dict.fromkeys([metric] + KEY_METRICS + COST):
+    for name in dict.fromkeys([metric] + KEY_METRICS + list(COSTS)):
         column = f"metrics.{name}"
         if column in runs.columns:
             columns[name] = runs[column]

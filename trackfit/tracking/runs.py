@@ -99,8 +99,11 @@ def active_experiment_id():
 
 
 LATENCY = "predict_latency_ms"
-# Metrics that time this machine, not the model: never compared for reproducibility.
-TIMINGS = (LATENCY,)
+SIZE = "model_size_bytes"
+# What serving a run's model costs, measured on this machine and in this store (a timing;
+# bytes that move with the ids and times inside the model's files): shown, filtered and
+# ranked on, never compared for reproducibility.
+COSTS = (LATENCY, SIZE)
 
 
 def training_runs(metric, max_results=1000, experiment_ids=None, max_latency_ms=None):
