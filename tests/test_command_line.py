@@ -8,7 +8,7 @@ Each command here starts a new interpreter that imports MLflow and scikit-learn:
 
 import pytest
 
-from .conftest import cli, runs
+from .conftest import cli
 from .test_errors import assert_failed_run, assert_one_line_error
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ from .conftest import runs, versions
 
 
 def lab_frame():
-    from trackfit.engines import pandas as data, source
+    from trackfit.engines import pandas as data
     from trackfit.engines.source import parse
 
     return data.load(parse("diabetes"))

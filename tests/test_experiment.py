@@ -3,11 +3,8 @@ accident; and register says when its alias leaves another experiment's version."
 
 import os
 import shutil
-import subprocess
-import sys
 import tomllib
 from importlib import metadata
-from pathlib import Path
 
 import mlflow
 import pytest
@@ -17,7 +14,7 @@ from trackfit.entrypoints.register import register
 from trackfit.entrypoints.train import train
 from trackfit.tracking import experiment
 
-from .conftest import EXPERIMENT, PROJECT, env_for, runs
+from .conftest import EXPERIMENT, PROJECT, env_for, mlflow_cli, runs
 
 GROUP = "mlflow.default_experiment_provider"
 
@@ -125,19 +122,8 @@ def mlflow_run_unnamed(uri, project, cwd, tmp_path, *args):
     shim = entry_point_shim(tmp_path / "shim")
     if shim:
         env["PYTHONPATH"] = os.pathsep.join([str(PROJECT), str(shim)])
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("mlflow")), "run", str(project), "--env-manager",
-         "local", "-e", "train", "-P", "cv=0", *args],
-        capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
-
-
-@pytest.mark.slow
-def test_mlflow_run_in_the_project_folder_logs_to_the_labs_experiment(store, tmp_path):
-    done = mlflow_run_unnamed(store, ".", PROJECT, tmp_path, "-P", "estimator=tree")
-    assert done.returncode == 0, done.stderr[-2000:]
-    (run,) = runs(store, "train", "FINISHED")
-    assert run.data.params["estimator"] == "tree"
-    assert mlflow.MlflowClient().search_runs(["0"]) == []
+    return mlflow_cli(["run", str(project), "--env-manager", "local", "-e", "train", "-P",
+                       "cv=0", *args], env, cwd)
 
 
 @pytest.mark.slow

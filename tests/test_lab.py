@@ -10,7 +10,7 @@ from trackfit.entrypoints.predict import predict
 from trackfit.entrypoints.register import register
 from trackfit.entrypoints.train import train
 
-from .conftest import EXPERIMENT, mlflow_run, runs, versions
+from .conftest import EXPERIMENT, runs, versions
 
 
 def metric(run, name):
@@ -134,23 +134,3 @@ def test_compare_leaderboard_is_best_first_by_the_chosen_metric(store):
     board = compare(metric="test_mean_absolute_error")["leaderboard"]
     assert board["test_mean_absolute_error"].is_monotonic_increasing
     assert (board["fit_seconds"] >= 0).all()
-
-
-@pytest.mark.slow
-def test_mlflow_run_does_the_whole_lab_and_single_steps(store, tmp_path):
-    lab = mlflow_run(store)
-    assert lab.returncode == 0, lab.stderr
-    assert "register: registered new version 1 of model-diabetes" in lab.stdout
-    tree = mlflow_run(store, "-e", "train", "-P", "estimator=tree")
-    assert tree.returncode == 0, tree.stderr
-    ridge = mlflow_run(store, "-e", "train", "-P", "estimator=ridge", "-P", "params=alpha=0.5")
-    assert ridge.returncode == 0, ridge.stderr
-    trained = runs(store, "train", "FINISHED")
-    assert sorted(r.data.params["estimator"] for r in trained) == [
-        "linear", "ridge", "tree", "tree"]
-    (ridge_run,) = [r for r in trained if r.data.params["estimator"] == "ridge"]
-    assert ridge_run.data.params["alpha"] == "0.5"
-    out = tmp_path / "p.csv"
-    predicted = mlflow_run(store, "-e", "predict", "-P", f"output={out}")
-    assert predicted.returncode == 0, predicted.stderr
-    assert len(pd.read_csv(out)) == 442

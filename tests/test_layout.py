@@ -3,7 +3,6 @@ imports another step or names an engine, and the README's code map matches the t
 
 import ast
 import re
-from pathlib import Path
 
 import pytest
 

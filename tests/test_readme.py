@@ -11,11 +11,12 @@ import tomllib
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 
 from trackfit.cli import main as cli_main
 
-from .conftest import EXPERIMENT, PROJECT, spark_missing
+from .conftest import EXPERIMENT, PROJECT, mlflow_cli, spark_missing
 from .test_experiment import entry_point_shim
 from .test_package import IGNORED
 
@@ -119,7 +120,7 @@ def latest_training_run(uri):
 
 
 @pytest.mark.slow
-def test_every_readme_command_works_as_printed(tmp_path, monkeypatch, capsys):
+def test_every_readme_command_works_as_printed(tmp_path, monkeypatch, capfd):
     copy = fresh_copy(tmp_path)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = shell_env(uri, copy, entry_point_shim(tmp_path / "shim"))
@@ -150,15 +151,17 @@ def test_every_readme_command_works_as_printed(tmp_path, monkeypatch, capsys):
             code, output = done.returncode, done.stderr
             there = mlflow.MlflowClient(tracking_uri=f"sqlite:///{folder / 'mlflow.db'}")
             assert there.get_experiment_by_name(EXPERIMENT) is not None, line
-        elif argv[0] == "mlflow" or argv[1:3] == ["-m", "trackfit"] and argv[3] == "rerun":
-            if argv[0] == "python":
-                argv[0] = sys.executable
-            done = subprocess.run(argv, cwd=copy, env=env, capture_output=True, text=True,
-                                  timeout=1200)
+        elif argv[0] == "mlflow":  # MLflow's command line here, the step a new process
+            done = mlflow_cli(argv[1:], env, copy)
+            code, output = done.returncode, done.stderr
+        elif argv[1:3] == ["-m", "trackfit"] and argv[3] == "rerun":
+            done = subprocess.run([sys.executable, *argv[1:]], cwd=copy, env=env,
+                                  capture_output=True, text=True, timeout=1200)
             code, output = done.returncode, done.stderr
         else:  # trackfit <step>, python -m trackfit <step>: in this process
+            capfd.readouterr()
             code = cli_main(argv[1:] if argv[0] == "trackfit" else argv[3:])
-            output = capsys.readouterr().err
+            output = capfd.readouterr().err
         if code != 0:
             failures.append(f"{line}\n  exit {code}: {output[-1500:]}")
     assert not failures, "\n".join(failures)
@@ -168,6 +171,11 @@ def test_every_readme_command_works_as_printed(tmp_path, monkeypatch, capsys):
     lab = client.get_experiment_by_name(EXPERIMENT)
     steps = {r.data.tags.get("trackfit.step") for r in client.search_runs([lab.experiment_id])}
     assert {"main", "load", "train", "compare", "register", "predict", "tune"} <= steps
-    assert (copy / "predictions.parquet").is_file()
+    predicted = pd.read_parquet(copy / "predictions.parquet")
+    patients = pd.read_csv(copy / "examples" / "new_patients.csv")
+    assert len(predicted) == len(patients) and "prediction" in predicted.columns
+    trained = client.search_runs([lab.experiment_id], "tags.`trackfit.step` = 'train'")
+    assert "0.5" in {r.data.params.get("alpha") for r in trained
+                     if r.data.params["estimator"] == "ridge"}  # -P params="alpha=0.5"
     champion = client.get_model_version_by_alias("model-diabetes", "champion")
     assert client.get_run(champion.run_id).data.params["estimator"] == "linear"

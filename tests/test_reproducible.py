@@ -21,7 +21,7 @@ from trackfit.engines.source import parse
 from trackfit.estimators import plugins
 from trackfit.entrypoints.train import train
 
-from .conftest import EXPERIMENT, PROJECT, env_for, model_metrics
+from .conftest import EXPERIMENT, PROJECT, env_for, mlflow_cli, model_metrics
 
 BIN = Path(sys.executable).parent
 RUN_ID = re.compile(r"Run \(ID '([0-9a-f]+)'\) succeeded")
@@ -61,12 +61,9 @@ def clean_env(uri, **extra):
 
 def mlflow_run(uri, project, *args, env_manager="local", **extra):
     """``mlflow run PROJECT ARGS``; returns the finished run, or fails with MLflow's output."""
-    done = subprocess.run(
-        [str(BIN / "mlflow"), "run", str(project), "--env-manager", env_manager,
-         "--experiment-name", EXPERIMENT, *args],
-        capture_output=True, text=True, env=clean_env(uri, **extra), timeout=1800,
-        cwd=uri.removeprefix("sqlite:///").rsplit("/", 1)[0],
-    )
+    done = mlflow_cli(["run", str(project), "--env-manager", env_manager,
+                       "--experiment-name", EXPERIMENT, *args], clean_env(uri, **extra),
+                      uri.removeprefix("sqlite:///").rsplit("/", 1)[0])
     found = RUN_ID.search(done.stderr)
     assert done.returncode == 0 and found, done.stdout[-3000:] + done.stderr[-3000:]
     return mlflow.MlflowClient(tracking_uri=uri).get_run(found.group(1))

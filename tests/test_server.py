@@ -20,7 +20,7 @@ import mlflow
 import pandas as pd
 import pytest
 
-from .conftest import PROJECT, env_for
+from .conftest import PROJECT, env_for, mlflow_cli
 
 # Every test here needs the team server (or starts servers of its own).
 pytestmark = pytest.mark.slow
@@ -87,9 +87,8 @@ def finish(processes):
 
 def mlflow_run(uri, experiment, *args):
     """``mlflow run . ARGS --env-manager local``, as the README tells users."""
-    return subprocess.run([MLFLOW, "run", str(PROJECT), "--env-manager", "local",
-                           "--experiment-name", experiment, *args], capture_output=True,
-                          text=True, env=environment(uri, experiment), cwd=PROJECT, timeout=600)
+    return mlflow_cli(["run", str(PROJECT), "--env-manager", "local", "--experiment-name",
+                       experiment, *args], environment(uri, experiment), PROJECT)
 
 
 def ok(result):
