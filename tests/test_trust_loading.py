@@ -230,6 +230,40 @@ def test_a_crafted_tree_exits_1_in_a_real_process(store, tmp_path):
     assert_failed_run(store, "predict")
 
 
+def _wide_stages(model):
+    """2,000 trees per stage where a regressor's output has one column (exit 139 unchecked)."""
+    model.estimators_ = np.concatenate([model.estimators_] * 2000, axis=1)
+    model.n_trees_per_iteration_ = 2000
+
+
+def _empty_start(model):
+    model.init_.constant_ = np.zeros((1, 0))
+
+
+@pytest.mark.parametrize("crafted, phrase", [
+    (_wide_stages, "its boosting stages are not one tree per stage"),
+    (_empty_start, "its initial prediction fails"),
+])
+def test_the_validator_refuses_boosting_that_writes_past_its_output(crafted, phrase):
+    model = GradientBoostingRegressor(n_estimators=5, random_state=0).fit(*lab())
+    crafted(model)
+    with pytest.raises(ValueError, match=phrase):
+        tree_checks.validate(model)
+
+
+def test_boosting_that_writes_past_its_output_is_refused_by_predict(store, tmp_path, capsys):
+    X, y = lab()
+    model = GradientBoostingRegressor(n_estimators=5, random_state=0).fit(X, y)
+    _wide_stages(model)
+    champion(lambda name: mlflow.sklearn.log_model(
+        model, name=name, serialization_format="skops", skops_trusted_types=TREE,
+        signature=infer_signature(X, y), pip_requirements=[]))
+    output = tmp_path / "predictions.csv"
+    assert_refused(capsys, "predict", "--output", str(output), phrases=[
+        "fails the check of estimator 'gbr'", "its boosting stages are not one tree per stage"])
+    assert not output.exists()
+
+
 @pytest.mark.parametrize("problem, phrase", [
     ("feature", "splits on feature"), ("cycle", "out of range or not after it"),
     ("threshold", "threshold that is not a finite number"),

@@ -11,6 +11,8 @@ before the first predict, and raises ValueError naming the first problem it find
   there is no cycle;
 - every split's feature is below the model's ``n_features_in_``, and every estimator that
   holds a tree reads the model's own number of features;
+- a boosting regressor has one tree per stage and an initial prediction of one value per
+  row (scikit-learn's compiled loop writes each stage's k-th tree into output column k);
 - thresholds and values are finite (a hist-gb split may send only missing values one way:
   its threshold is +inf);
 - a neighbours index (KDTree, BallTree) is exactly the one scikit-learn builds from the
@@ -83,10 +85,7 @@ def _check_owner(obj, width, done):
         check_tree(tree, width)
         done.add(id(tree))
     if isinstance(obj, GradientBoostingRegressor) and "estimators_" in attrs:
-        stages = attrs["estimators_"]
-        per = getattr(obj, "n_trees_per_iteration_", 1)
-        if not isinstance(stages, np.ndarray) or stages.ndim != 2 or stages.shape[1] != per:
-            raise ValueError(f"its boosting stages are not an array of {per} tree(s) per stage")
+        _check_stages(obj, attrs["estimators_"], width)
     if "_predictors" in attrs:
         _same_width(obj, width)
         _check_bins(attrs.get("_bin_mapper"))
@@ -167,6 +166,22 @@ def check_predictor(predictor, width, where="the tree"):
         raise ValueError(f"{where} has a threshold that is not a number")
     if not np.isfinite(nodes["value"]).all():
         raise ValueError(f"{where} has a value that is not a finite number")
+
+
+def _check_stages(model, stages, width):
+    """A regressor's boosting adds one tree per stage into one output column: scikit-learn's
+    compiled loop writes column k of each stage's k-th tree without a bounds check."""
+    per = getattr(model, "n_trees_per_iteration_", None)
+    if per != 1 or not isinstance(stages, np.ndarray) or stages.ndim != 2 \
+            or stages.shape[1] != 1:
+        raise ValueError("its boosting stages are not one tree per stage, as a regressor's are")
+    try:
+        start = model._raw_predict_init(np.zeros((1, width)))  # numpy: the init estimator
+    except Exception as exc:  # noqa: BLE001 - a crafted init estimator
+        raise ValueError(f"its initial prediction fails ({type(exc).__name__})") from None
+    if np.shape(start) != (1, 1):
+        raise ValueError(f"its initial prediction has shape {np.shape(start)[1:]} per row, "
+                         "not one value")
 
 
 def _check_bins(mapper):
