@@ -170,6 +170,7 @@ def test_a_huge_value_is_quoted_short(store, tmp_path, capsys, where):
                          else "keep one and rename or drop the other")
 
 
+@pytest.mark.slow  # a local Spark
 def test_a_huge_cell_is_quoted_short_by_spark_too(spark, tmp_path):
     from trackfit.engines import spark as sparkmod
 
@@ -183,6 +184,7 @@ def test_a_huge_cell_is_quoted_short_by_spark_too(spark, tmp_path):
     assert "(100,000 characters)" in str(error.value)
 
 
+@pytest.mark.slow  # a local Spark
 def test_a_text_cell_is_a_data_problem_for_spark_under_ansi_casts(spark, tmp_path):
     """Spark 4 casts in ANSI mode: a cast of 'n/a' fails the job instead of giving null."""
     from trackfit.engines import spark as sparkmod

@@ -75,6 +75,7 @@ def test_compare_prints_no_download_bars(store, capsys, monkeypatch):
     assert "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR" not in os.environ  # restored
 
 
+@pytest.mark.slow  # the browser
 def test_the_report_fits_1280_px_and_its_charts_fill_a_narrow_frame(store, browser, tmp_path):
     for name in ("linear", "tree", "ridge", "knn"):
         train(name)

@@ -114,6 +114,7 @@ def test_data_naming_any_file_but_the_flavors_own_is_refused(store, tmp_path, ca
     assert not marker.exists()
 
 
+@pytest.mark.slow  # a local Spark
 def test_a_nested_mlmodel_is_refused_by_spark_predict(store, tmp_path, capsys, spark):
     marker = tmp_path / "pwned"
     champion(nested(marker, signature=False))
@@ -231,9 +232,10 @@ def test_a_crafted_tree_exits_1_in_a_real_process(store, tmp_path):
 
 
 def _wide_stages(model):
-    """2,000 trees per stage where a regressor's output has one column (exit 139 unchecked)."""
-    model.estimators_ = np.concatenate([model.estimators_] * 2000, axis=1)
-    model.n_trees_per_iteration_ = 2000
+    """Two trees per stage where a regressor's output has one column: the second writes past
+    it (with 2,000 per stage, predict died with exit 139 before the check)."""
+    model.estimators_ = np.concatenate([model.estimators_] * 2, axis=1)
+    model.n_trees_per_iteration_ = 2
 
 
 def _empty_start(model):
