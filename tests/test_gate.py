@@ -194,13 +194,14 @@ def test_the_leaderboard_shows_cost_and_filters_by_latency(store):
 
 
 def test_ties_are_broken_by_latency(store):
-    # the same model twice; the rank between equal scores goes to the faster one
+    # the same model twice; the rank between equal scores goes to the faster one, here the
+    # older run (the store's own order among equals is the newest first)
     first, second = train("linear", cv=0), train("linear", cv=0)
     client = mlflow.MlflowClient()
-    client.log_metric(first["run_id"], "predict_latency_ms", 9.0)
-    client.log_metric(second["run_id"], "predict_latency_ms", 1.0)
+    client.log_metric(first["run_id"], "predict_latency_ms", 1.0)
+    client.log_metric(second["run_id"], "predict_latency_ms", 9.0)
     board = compare()["leaderboard"]
-    assert list(board["run_id"][:2]) == [second["run_id"], first["run_id"]]
+    assert list(board["run_id"][:2]) == [first["run_id"], second["run_id"]]
 
 
 def test_the_gate_reads_a_run_mlflow_run_started_with_its_quoted_params(store, tmp_path,
