@@ -114,35 +114,12 @@ def mlflow_run(uri, *args, project=PROJECT, **env):
                        "--experiment-name", EXPERIMENT, *args], env_for(uri, **env), project)
 
 
-@contextlib.contextmanager
-def shell(env, cwd):
-    """This process as a new shell of ``env`` in ``cwd`` (then restored): no tracking URI or
-    experiment left in MLflow's own state, only what ``env`` says."""
-    saved, here = dict(os.environ), os.getcwd()
-    uri = mlflow.tracking._tracking_service.utils._tracking_uri
-    os.environ.clear()
-    os.environ.update(env)
-    os.chdir(cwd)
-    mlflow.tracking._tracking_service.utils._tracking_uri = None
-    mlflow.tracking.fluent._active_experiment_id = None
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        os.chdir(here)
-        mlflow.tracking._tracking_service.utils._tracking_uri = uri
-        mlflow.tracking.fluent._active_experiment_id = None
-
-
 def mlflow_cli(args, env, cwd):
     """``mlflow ARGS`` by MLflow's own command line in this process, as from a shell of
     ``env`` in ``cwd``: what a new ``mlflow`` process does, less its 4 s of imports. The
     commands an MLproject runs are new processes, as from a shell. Returns a Done with
     what MLflow and those processes printed."""
-    import click
     import tempfile
-    from mlflow.cli import cli as mlflow_main
 
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         sys.stdout.flush()
@@ -152,31 +129,33 @@ def mlflow_cli(args, env, cwd):
         os.dup2(err.fileno(), 2)
         sys.stdout = open(1, "w", closefd=False, buffering=1)
         sys.stderr = open(2, "w", closefd=False, buffering=1)
-        code = 0
         try:
             with shell(env, cwd):
-                mlflow_main.main(args=[str(a) for a in args], prog_name="mlflow",
-                                 standalone_mode=False)
-        except SystemExit as exit:
-            code = exit.code if isinstance(exit.code, int) else 1
-        except click.ClickException as error:
-            print(f"Error: {error.format_message()}", file=sys.stderr)
-            code = error.exit_code
-        except Exception:  # what a new process would print and exit 1 with
-            traceback.print_exc()
-            code = 1
+                code = call_main([str(a) for a in args], main=mlflow_main)
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
+            for fd, copy in ((1, saved[0]), (2, saved[1])):
+                os.dup2(copy, fd)
+                os.close(copy)
             sys.stdout, sys.stderr = saved[2], saved[3]
         out.seek(0)
         err.seek(0)
         return Done(code, out.read().decode(errors="replace"),
                     err.read().decode(errors="replace"))
+
+
+def mlflow_main(args):
+    """MLflow's console script: a usage error is its "Error: ..." line and exit 2."""
+    import click
+    from mlflow.cli import cli as mlflow_command
+
+    try:
+        mlflow_command.main(args=args, prog_name="mlflow", standalone_mode=False)
+    except click.ClickException as error:
+        error.show()
+        raise SystemExit(error.exit_code) from None
+    return 0
 
 
 @dataclass
@@ -212,19 +191,17 @@ def forget_process_state():
 
 
 @contextlib.contextmanager
-def command_process(uri=None, cwd=None, **env):
-    """This process as ``cli`` starts ``python -m trackfit``: the environment of ``env_for``
-    (``env`` added), ``uri`` the tracking URI, ``cwd`` the working directory; all of it
-    restored afterwards, with no run or experiment left chosen."""
+def shell(env, cwd):
+    """This process as a new one started with exactly the environment ``env`` in ``cwd``:
+    the tracking URI is the one ``env`` names, no run, experiment, client or plugin
+    catalogue is left from before; all of it restored afterwards."""
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
     saved_uri = mlflow.tracking._tracking_service.utils._tracking_uri
     forget_process_state()
-    os.environ.update({"MLFLOW_EXPERIMENT_NAME": EXPERIMENT, **env})  # as env_for gives
-    if uri:
-        os.environ["MLFLOW_TRACKING_URI"] = uri
-        mlflow.set_tracking_uri(uri)
-    if cwd:
-        os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    mlflow.tracking._tracking_service.utils._tracking_uri = None  # MLFLOW_TRACKING_URI's
+    os.chdir(cwd)
     try:
         yield
     finally:
@@ -235,11 +212,22 @@ def command_process(uri=None, cwd=None, **env):
         os.environ.update(saved_env)
 
 
-def call_main(args):
-    """``trackfit.cli.main(args)`` as the interpreter runs it: its exit code, SystemExit's
-    code (argparse), or 1 with the traceback on stderr for an exception it let through
-    (``--traceback``). Ctrl-C of the test run itself still stops the tests."""
-    from trackfit.cli import main
+def command_process(uri=None, cwd=None, **env):
+    """This process as ``cli`` starts ``python -m trackfit``: the environment of ``env_for``
+    (``env`` added), ``uri`` the tracking URI, ``cwd`` the working directory (see shell)."""
+    environment = {k: v for k, v in os.environ.items() if k not in RUN_STATE}
+    environment.update({"MLFLOW_EXPERIMENT_NAME": EXPERIMENT, **env})  # as env_for gives
+    if uri:
+        environment["MLFLOW_TRACKING_URI"] = uri
+    return shell(environment, cwd or os.getcwd())
+
+
+def call_main(args, main=None):
+    """``main(args)`` (``trackfit.cli.main``) as the interpreter runs it: its exit code,
+    SystemExit's code (argparse), or 1 with the traceback on stderr for an exception it let
+    through (``--traceback``). Ctrl-C of the test run itself still stops the tests."""
+    if main is None:
+        from trackfit.cli import main
 
     try:
         return main(list(args))

@@ -211,12 +211,13 @@ def test_the_gate_reads_a_run_mlflow_run_started_with_its_quoted_params(store, t
     import shutil
 
     from mlflow.entities import Param
+    from mlflow.utils.mlflow_tags import MLFLOW_PROJECT_ENTRY_POINT
 
     data = tmp_path / "my patients.csv"
     shutil.copy(PROJECT / "examples" / "patients.csv", data)
     client = mlflow.MlflowClient()
     experiment = client.get_experiment_by_name("experiment-diabetes").experiment_id
-    run = client.create_run(experiment, tags={"mlflow.project.entryPoint": "train"})
+    run = client.create_run(experiment, tags={MLFLOW_PROJECT_ENTRY_POINT: "train"})
     given = {"estimator": "linear", "data": str(data), "spark": "", "params": ""}
     client.log_batch(run.info.run_id, params=[Param(k, shlex.quote(v)) for k, v in given.items()])
     assert client.get_run(run.info.run_id).data.params["spark"] == "''"

@@ -79,8 +79,10 @@ def recorded_params(run):
     the shell (``''`` for an empty one, ``'my file.csv'``); those are unquoted here."""
     import shlex
 
+    from mlflow.utils.mlflow_tags import MLFLOW_PROJECT_ENTRY_POINT
+
     params = dict(run.data.params)
-    if "mlflow.project.entryPoint" not in run.data.tags:
+    if MLFLOW_PROJECT_ENTRY_POINT not in run.data.tags:
         return params
     for name, value in params.items():
         try:
