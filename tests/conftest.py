@@ -380,3 +380,17 @@ def guard_restored():
     yield
     after = os.environ.get("MLFLOW_ALLOW_PICKLE_DESERIALIZATION")
     assert after == before, f"MLflow's guard was left at {after!r}, not {before!r}"
+
+
+# Tests run on two workers (pytest-xdist, `-n auto --dist loadgroup` in pyproject.toml); the
+# ones that share a session's SparkSession or browser stay on one worker, so the whole run
+# still starts one of each.
+SHARED = ("spark", "browser")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for name in SHARED:
+            if name in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(name))
+                break
