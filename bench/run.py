@@ -159,10 +159,17 @@ def compare(report, repeat, count):
                   median(samples) <= 5, "python -m trackfit compare")
 
 
-def predict(report, repeat, rows, data):
-    """Figure 6: pyfunc predict throughput against the bare estimator's."""
+def trained():
+    """The store of one ``main --cv 0``, its models beside it: what figures 6, 11 and 12
+    predict with, each in a copy (``fresh(store)``); the caller removes its folder."""
     folder = fresh()
     run(TRACKFIT + ["main", "--cv", "0"], folder)
+    return Path(folder) / "mlflow.db"
+
+
+def predict(report, repeat, rows, data, store):
+    """Figure 6: pyfunc predict throughput against the bare estimator's."""
+    folder = fresh(store)
     _, _, out, _ = run([PYTHON, str(PROJECT / "bench/inprocess.py"), "predict", str(data),
                      str(max(repeat, 5))], folder)
     result = json.loads(out.strip().splitlines()[-1])
@@ -178,17 +185,14 @@ def predict(report, repeat, rows, data):
                   ratio >= 0.8, "python bench/inprocess.py predict DATA 5")
 
 
-def predict_command(report, repeat, rows, data):
+def predict_command(report, repeat, rows, data, store):
     """Figure 11: the whole predict command, parquet to parquet, against the hand-written floor."""
-    template = Path(fresh())
-    run(TRACKFIT + ["main", "--cv", "0"], template)
     output = ["--output", "predictions.parquet"]
     commands = {f"predict {rows} rows, parquet to parquet":
                 TRACKFIT + ["predict", "--data", str(data)] + output,
                 f"predict floor {rows} rows":
                 [PYTHON, str(PROJECT / "bench/predict_floor.py"), str(data), "predictions.parquet"]}
-    results = interleaved(commands, repeat, template=template / "mlflow.db")  # models stay there
-    shutil.rmtree(template, ignore_errors=True)
+    results = interleaved(commands, repeat, template=store)
     report.samples(results, commands)
     trackfit, floor = results.values()
     wall, cpu = ratios(trackfit, floor), ratios(trackfit, floor, 2)
@@ -276,7 +280,7 @@ def main_all(report, repeat, cv):
                   command + "; bench/pycaret_peer.py")
 
 
-def spark_predict(report, sizes, scratch, smoke=False):
+def spark_predict(report, sizes, scratch, store, smoke=False):
     """Figure 12: predict with Spark (local[2]) and with pandas, at two sizes, side by side.
 
     The driver's peak is the trackfit process's own; the tree's adds, for Spark, the JVM
@@ -284,8 +288,7 @@ def spark_predict(report, sizes, scratch, smoke=False):
     driver never collects rows, so its peak should stay flat. The smoke run starts Spark
     once (the larger size): a JVM start is the slow part.
     """
-    folder = fresh()
-    run(TRACKFIT + ["main", "--cv", "0"], folder)
+    folder = fresh(store)
     measured = {}
     try:
         for rows in sizes:
@@ -383,6 +386,7 @@ def main(argv=None):
     print("\n".join(header), flush=True)
     report = Report()
     scratch = Path(fresh())
+    store = trained() if only & {6, 11, 12} else None
     try:
         data, frame_mb = scratch / f"diabetes-{rows}.parquet", 0.0
         big = scratch / f"diabetes-{10 * rows}.parquet"
@@ -394,19 +398,22 @@ def main(argv=None):
                  3: lambda: listing(report, args.repeat),
                  4: lambda: mlflow_run(report, args.repeat),
                  5: lambda: compare(report, args.repeat, 200 if args.smoke else 10_000),
-                 6: lambda: predict(report, args.repeat, rows, data),
+                 6: lambda: predict(report, args.repeat, rows, data, store),
                  7: lambda: train_big(report, args.repeat, rows, data, frame_mb),
                  8: lambda: fit_times(report, args.repeat),
                  9: lambda: tune(report, args.repeat, 10 if args.smoke else 100),
                  10: lambda: main_all(report, args.repeat, 0 if args.smoke else 5),
-                 11: lambda: predict_command(report, args.repeat, 10 * rows, big),
+                 11: lambda: predict_command(report, args.repeat, 10 * rows, big, store),
                  12: lambda: spark_predict(report, (10_000, 20_000) if args.smoke
-                                          else (1_000_000, 10_000_000), scratch, args.smoke)}
+                                          else (1_000_000, 10_000_000), scratch, store,
+                                          args.smoke)}
         for number, step in steps.items():
             if number in only or (number == 1 and 2 in only):
                 step()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        if store:
+            shutil.rmtree(store.parent, ignore_errors=True)
     if output:
         write(output, report, header, args)
         print(f"written to {output}")
