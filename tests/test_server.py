@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -20,7 +21,9 @@ import mlflow
 import pandas as pd
 import pytest
 
-from .conftest import PROJECT, env_for, mlflow_cli
+from trackfit.tracking import registry
+
+from .conftest import PROJECT, env_for, mlflow_cli, shell
 
 # Every test here needs the team server (or starts servers of its own).
 pytestmark = pytest.mark.slow
@@ -188,6 +191,37 @@ def test_two_concurrent_registers_make_one_version(server, names):
     assert [r.data.tags["trackfit.model_version"] for r in done] == [found[0].version] * 2
     client = mlflow.MlflowClient(tracking_uri=server)
     assert client.get_model_version_by_alias(model, "champion").version == found[0].version
+
+
+def test_registers_pointing_the_alias_at_once_all_succeed(server, names, tmp_path):
+    """The step two concurrent registers race on: MLflow's SQL store sets an alias by a read
+    then an insert, so of several at once all but one get a duplicate-key error unless the
+    register sees the alias already set. Four threads, twenty fresh aliases."""
+    _, model = names
+    with shell(environment(server, "unused"), tmp_path):
+        client = mlflow.MlflowClient()
+        client.create_registered_model(model)
+        version = client.create_model_version(model, "s3://bucket/model").version
+        errors = []
+
+        def point(alias, barrier):
+            barrier.wait()
+            try:
+                registry._point_alias(model, alias, version)
+            except Exception as error:  # noqa: BLE001 - every failure is the finding
+                errors.append(f"{alias}: {error}"[:300])
+
+        for round_ in range(20):
+            barrier = threading.Barrier(4)
+            threads = [threading.Thread(target=point, args=(f"race{round_}", barrier))
+                       for _ in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        assert errors == []
+        aliases = client.get_registered_model(model).aliases
+        assert aliases == {f"race{round_}": version for round_ in range(20)}
 
 
 def free_port():

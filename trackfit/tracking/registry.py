@@ -47,6 +47,23 @@ def _first_version(model_name, run_id, mine):
     return mine
 
 
+def _point_alias(model_name, alias, version):
+    """Point ``alias`` at ``version``, also when another register points it at once.
+
+    MLflow's SQL store sets an alias by reading the row and inserting it when absent: two
+    registers of one model at once can both insert, and one gets the database's duplicate
+    key error. The row is there then: when it already points at ``version`` that is done,
+    otherwise setting it again updates it.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client().set_registered_model_alias(model_name, alias, version)
+    except MlflowException:
+        if str(getattr(_champion(model_name, alias), "version", None)) != str(version):
+            client().set_registered_model_alias(model_name, alias, version)
+
+
 def _experiment_of(run_id):
     """(experiment id, run) of ``run_id``; (None, None) when the run is gone."""
     from mlflow.exceptions import MlflowException
@@ -144,7 +161,7 @@ def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, threshol
             version, created = first, first is version
         moved = champion is None or champion.version != version.version
         if moved:
-            client().set_registered_model_alias(model_name, alias, version.version)
+            _point_alias(model_name, alias, version.version)
         mlflow.set_tags({tags.MODEL_NAME: model_name,
                          tags.MODEL_VERSION: version.version,
                          tags.REGISTERED_RUN_ID: version.run_id})
