@@ -114,6 +114,25 @@ def test_spark_predict_matches_pandas_on_100000_rows_and_keeps_keys(store, spark
     assert mlflow.get_run(result["run_id"]).data.tags["trackfit.rows"] == "100000"
 
 
+@pytest.mark.slow  # the session's local Spark: a JVM and Python workers
+def test_numbers_held_as_text_score_as_pandas_scores_them_and_stay_text(store, spark, tmp_path):
+    """Parquet text like ' 59': Spark's check and pandas read it as 59; scoring must too."""
+    model = train("linear", cv=0)["model_uri"]
+    given = new_patients(tmp_path / "unused.csv", 50)
+    given["age"] = [f" {age}" if i % 2 else f"{age} " for i, age in enumerate(given["age"])]
+    given["bmi"] = given["bmi"].astype(str)
+    source = tmp_path / "text.parquet"
+    given.to_parquet(source)
+    predict(str(source), model, str(tmp_path / "pandas.parquet"))
+    predict(str(source), model, str(tmp_path / "predictions"), spark="local[2]")
+    by_pandas = pd.read_parquet(tmp_path / "pandas.parquet")
+    by_spark = pd.read_parquet(tmp_path / "predictions").sort_values("patient_id",
+                                                                     ignore_index=True)
+    assert by_spark["age"].tolist() == given["age"].tolist()  # passed on as it was
+    np.testing.assert_allclose(by_spark["prediction"], by_pandas["prediction"], rtol=0,
+                               atol=1e-9)
+
+
 def bad_sources(tmp_path):
     good = new_patients(tmp_path / "unused.csv", 5)
     good.drop(columns="s3").to_csv(tmp_path / "no_s3.csv", index=False)
