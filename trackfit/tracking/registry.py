@@ -2,7 +2,7 @@
 ``champion``; and the registry names other tools rely on."""
 
 from .. import TrackfitError
-from . import gate, tags
+from . import gate, store, tags
 from .runs import (DEFAULT_METRIC, client, log, logged_model_uri, step_run,
                    training_runs)
 
@@ -51,17 +51,10 @@ def _point_alias(model_name, alias, version):
     """Point ``alias`` at ``version``, also when another register points it at once.
 
     MLflow's SQL store sets an alias by reading the row and inserting it when absent: two
-    registers of one model at once can both insert, and one gets the database's duplicate
-    key error. The row is there then: when it already points at ``version`` that is done,
-    otherwise setting it again updates it.
+    registers at once can both insert, and one gets the duplicate-key error; tried again,
+    the row is there and is updated (store.retry).
     """
-    from mlflow.exceptions import MlflowException
-
-    try:
-        client().set_registered_model_alias(model_name, alias, version)
-    except MlflowException:
-        if str(getattr(_champion(model_name, alias), "version", None)) != str(version):
-            client().set_registered_model_alias(model_name, alias, version)
+    store.retry(client().set_registered_model_alias, model_name, alias, version)
 
 
 def _experiment_of(run_id):
