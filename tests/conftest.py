@@ -145,6 +145,48 @@ def mlflow_cli(args, env, cwd):
                     err.read().decode(errors="replace"))
 
 
+class Exited:
+    """An entry point that has run to its exit ``code``, as MLflow's run waits on it."""
+
+    pid = None
+
+    def __init__(self, code):
+        self.returncode = code
+
+    def wait(self):
+        return self.returncode
+
+    poll = wait
+
+
+@contextlib.contextmanager
+def entry_points_here():
+    """``mlflow run`` calling its entry point, ``python -m trackfit STEP ...``, in this process
+    (``trackfit.cli.main``) with the environment MLflow gives the process it would start:
+    MLflow's command line, MLproject's parameters and the run MLflow starts and ends are
+    MLflow's own; only the new interpreter (seconds of imports) is saved. The tests of
+    ``mlflow run`` itself keep the process."""
+    import shlex
+
+    from mlflow.projects.backend import local
+    from mlflow.projects.submitted_run import LocalSubmittedRun
+
+    def run_here(command, work_dir, experiment_id, run_id):
+        argv = shlex.split(command)
+        assert argv[:3] == ["python", "-m", "trackfit"], command
+        env = {**os.environ, **local.get_run_env_vars(run_id, experiment_id)}
+        with shell(env, work_dir):
+            code = call_main(argv[3:])
+        return LocalSubmittedRun(run_id, Exited(code))
+
+    saved = local._run_entry_point
+    local._run_entry_point = run_here
+    try:
+        yield
+    finally:
+        local._run_entry_point = saved
+
+
 def mlflow_main(args):
     """MLflow's console script: a usage error is its "Error: ..." line and exit 2."""
     import click
@@ -371,6 +413,12 @@ def spark():
     session.stop()
 
 
+@pytest.fixture
+def spark_if_present(request):
+    """The session's SparkSession when Spark can run here, else None (the test goes on)."""
+    return None if spark_missing() else request.getfixturevalue("spark")
+
+
 
 @pytest.fixture(autouse=True)
 def guard_restored():
@@ -385,12 +433,12 @@ def guard_restored():
 # Tests run on two workers (pytest-xdist, `-n auto --dist loadgroup` in pyproject.toml); the
 # ones that share a session's SparkSession or browser stay on one worker, so the whole run
 # still starts one of each.
-SHARED = ("spark", "browser")
+SHARED = {"spark": "spark", "spark_if_present": "spark", "browser": "browser"}
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        for name in SHARED:
+        for name, group in SHARED.items():
             if name in getattr(item, "fixturenames", ()):
-                item.add_marker(pytest.mark.xdist_group(name))
+                item.add_marker(pytest.mark.xdist_group(group))
                 break

@@ -14,9 +14,8 @@ import mlflow
 import pandas as pd
 import pytest
 
-from trackfit.cli import main as cli_main
-
-from .conftest import EXPERIMENT, PROJECT, mlflow_cli, spark_missing
+from .conftest import (EXPERIMENT, PROJECT, call_main, entry_points_here, mlflow_cli, shell,
+                       spark_missing)
 from .test_experiment import entry_point_shim
 from .test_package import IGNORED
 
@@ -120,7 +119,13 @@ def latest_training_run(uri):
 
 
 @pytest.mark.slow
-def test_every_readme_command_works_as_printed(tmp_path, monkeypatch, capfd):
+def test_every_readme_command_works_as_printed(tmp_path, monkeypatch, capfd, request,
+                                               spark_if_present):
+    """Each command in this process, trackfit as the copy's (its checkout, its plugins, its
+    git commit): ``mlflow run`` by MLflow's own command line with its entry point called
+    here (conftest.entry_points_here), the Spark lines on the test session's SparkSession.
+    tests/test_package.py, test_experiment.py and test_lab.py run the same commands as new
+    processes."""
     copy = fresh_copy(tmp_path)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = shell_env(uri, copy, entry_point_shim(tmp_path / "shim"))
@@ -130,40 +135,41 @@ def test_every_readme_command_works_as_printed(tmp_path, monkeypatch, capfd):
     monkeypatch.chdir(copy)
     mlflow.set_tracking_uri(uri)
     mlflow.tracking.fluent._active_experiment_id = None
+    from trackfit.tracking import project, provenance
     from trackfit.tracking import runs as tracking
 
+    monkeypatch.setattr(project, "checkout", lambda: copy)  # trackfit as the clone has it
+    provenance.code_state.cache_clear()  # asked once per process: asked again, of the copy
+    request.addfinalizer(provenance.code_state.cache_clear)
     tracking.client.cache_clear()
     failures, ran = [], []
-    for line, argv in commands(README.read_text()):
-        if skipped(line, argv):
-            continue
-        if "<run_id>" in line:
-            argv = [a.replace("<run_id>", latest_training_run(uri)) for a in argv]
-        ran.append(line)
-        if argv[0] == "cd":  # cd <an empty folder> && trackfit main: its own ./mlflow.db
-            folder = tmp_path / "empty"
-            folder.mkdir()
-            rest = argv[argv.index("&&") + 1:]
-            alone = dict(env)
-            alone.pop("MLFLOW_TRACKING_URI")
-            done = subprocess.run([sys.executable, "-m", "trackfit", *rest[1:]], cwd=folder,
-                                  env=alone, capture_output=True, text=True, timeout=900)
-            code, output = done.returncode, done.stderr
-            there = mlflow.MlflowClient(tracking_uri=f"sqlite:///{folder / 'mlflow.db'}")
-            assert there.get_experiment_by_name(EXPERIMENT) is not None, line
-        elif argv[0] == "mlflow":  # MLflow's command line here, the step a new process
-            done = mlflow_cli(argv[1:], env, copy)
-            code, output = done.returncode, done.stderr
-        elif argv[1:3] == ["-m", "trackfit"] and argv[3] == "rerun":
-            done = subprocess.run([sys.executable, *argv[1:]], cwd=copy, env=env,
-                                  capture_output=True, text=True, timeout=1200)
-            code, output = done.returncode, done.stderr
-        else:  # trackfit <step>, python -m trackfit <step>: in this process
+    with entry_points_here():
+        for line, argv in commands(README.read_text()):
+            if skipped(line, argv):
+                continue
+            if "<run_id>" in line:
+                argv = [a.replace("<run_id>", latest_training_run(uri)) for a in argv]
+            ran.append(line)
             capfd.readouterr()
-            code = cli_main(argv[1:] if argv[0] == "trackfit" else argv[3:])
-            output = capfd.readouterr().err
-        if code != 0:
-            failures.append(f"{line}\n  exit {code}: {output[-1500:]}")
+            if argv[0] == "cd":  # cd <an empty folder> && trackfit main: its own ./mlflow.db
+                folder = tmp_path / "empty"
+                folder.mkdir()
+                rest = argv[argv.index("&&") + 1:]
+                alone = dict(env)
+                alone.pop("MLFLOW_TRACKING_URI")
+                with shell(alone, folder):
+                    code = call_main(rest[1:])
+                output = capfd.readouterr().err
+                there = mlflow.MlflowClient(tracking_uri=f"sqlite:///{folder / 'mlflow.db'}")
+                assert there.get_experiment_by_name(EXPERIMENT) is not None, line
+            elif argv[0] == "mlflow":  # MLflow's command line, the entry point here
+                done = mlflow_cli(argv[1:], env, copy)
+                code, output = done.returncode, done.stderr
+            else:  # trackfit <step>, python -m trackfit <step>
+                code = call_main(argv[1:] if argv[0] == "trackfit" else argv[3:])
+                output = capfd.readouterr().err
+            if code != 0:
+                failures.append(f"{line}\n  exit {code}: {output[-1500:]}")
     assert not failures, "\n".join(failures)
     assert len(ran) >= 20
     client = mlflow.MlflowClient(tracking_uri=uri)
