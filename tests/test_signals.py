@@ -38,6 +38,13 @@ def descendants(pid):
     return found
 
 
+def command_line(pid):
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
 def alive(pid):
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -130,6 +137,10 @@ def test_the_ui_prints_its_addresses_once_it_answers_and_stops_on_term(champion)
         line = process.stdout.readline()
         assert line
     below = descendants(process.pid)
-    assert below
+    commands = [command_line(pid) for pid in below]
+    # `mlflow ui` and its one uvicorn: no worker processes, no job runner (MLflow's defaults
+    # start four workers and a job runner with its consumers, 15 processes in all)
+    assert len(below) == 2 and not any("huey" in c or "_job_runner" in c for c in commands), \
+        commands
     code, _ = stopped_cleanly(process, below, f"{base}/health", signal.SIGTERM)
     assert code == 128 + signal.SIGTERM
