@@ -23,7 +23,7 @@ import pytest
 
 from trackfit.tracking import registry
 
-from .conftest import PROJECT, env_for, mlflow_cli, shell
+from .conftest import PROJECT, entry_points_here, env_for, mlflow_cli, shell
 
 # Every test here needs the team server (or starts servers of its own).
 pytestmark = pytest.mark.slow
@@ -123,6 +123,13 @@ def assert_one_version_per_run(uri, model_name):
 
 
 def test_whole_lab_against_the_server(server, names, tmp_path):
+    """The README's lab on the team server: each `mlflow run` by MLflow's command line, its
+    step in this process (conftest.entry_points_here); the tests below start processes."""
+    with entry_points_here():
+        whole_lab(server, names, tmp_path)
+
+
+def whole_lab(server, names, tmp_path):
     experiment, model = names
     ok(mlflow_run(server, experiment, "-P", f"model_name={model}"))
     steps = {step: len(runs(server, experiment, step, "FINISHED"))
