@@ -122,25 +122,31 @@ def test_the_ui_prints_its_addresses_once_it_answers_and_stops_on_term(champion)
     process = subprocess.Popen([sys.executable, "-m", "trackfit.cli.ui", "--no-browser",
                                 "--port", str(port)], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, text=True)
-    ours = []  # trackfit's lines, not MLflow's own
-    while not ours or not ours[-1].startswith("Training runs"):
+    try:
+        ours = []  # trackfit's lines, not MLflow's own
+        while not ours or not ours[-1].startswith("Training runs"):
+            line = process.stdout.readline()
+            assert line, f"the UI exited: {ours}"
+            if line.startswith(("ui:", "Training runs")):
+                ours.append(line)
+        assert answers(f"{base}/health"), "the addresses came before the UI answered"
+        assert ours[0].startswith("ui: starting the MLflow UI"), ours
+        assert all(line.startswith("ui: waiting") for line in ours[1:-1]), ours
+        assert ours[-1].startswith("Training runs of experiment 'experiment-diabetes': ")
         line = process.stdout.readline()
-        assert line, f"the UI exited: {ours}"
-        if line.startswith(("ui:", "Training runs")):
-            ours.append(line)
-    assert answers(f"{base}/health"), "the addresses came before the UI answered"
-    assert ours[0].startswith("ui: starting the MLflow UI"), ours
-    assert all(line.startswith("ui: waiting") for line in ours[1:-1]), ours
-    assert ours[-1].startswith("Training runs of experiment 'experiment-diabetes': ")
-    line = process.stdout.readline()
-    while not line.startswith("The leaderboard"):
-        line = process.stdout.readline()
-        assert line
-    below = descendants(process.pid)
-    commands = [command_line(pid) for pid in below]
-    # `mlflow ui` and its one uvicorn: no worker processes, no job runner (MLflow's defaults
-    # start four workers and a job runner with its consumers, 15 processes in all)
-    assert len(below) == 2 and not any("huey" in c or "_job_runner" in c for c in commands), \
-        commands
+        while not line.startswith("The leaderboard"):
+            line = process.stdout.readline()
+            assert line
+        below = descendants(process.pid)
+        commands = [command_line(pid) for pid in below]
+        # `mlflow ui` and its one uvicorn: no worker processes, no job runner (MLflow's defaults
+        # start four workers and a job runner with its consumers, 15 processes in all)
+        assert len(below) == 2 and not any("huey" in c or "_job_runner" in c for c in commands), \
+            commands
+    except BaseException:  # a failed check leaves no UI running for the next tests
+        for pid in [*descendants(process.pid), process.pid]:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        raise
     code, _ = stopped_cleanly(process, below, f"{base}/health", signal.SIGTERM)
     assert code == 128 + signal.SIGTERM
