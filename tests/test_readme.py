@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from .conftest import (EXPERIMENT, PROJECT, call_main, entry_points_here, mlflow_cli, shell,
-                       spark_missing)
+                       spark_missing, trackfit_of)
 from .test_experiment import entry_point_shim
 from .test_package import IGNORED
 
@@ -119,8 +119,7 @@ def latest_training_run(uri):
 
 
 @pytest.mark.slow
-def test_every_readme_command_works_as_printed(tmp_path, monkeypatch, capfd, request,
-                                               spark_if_present):
+def test_every_readme_command_works_as_printed(tmp_path, monkeypatch, capfd, spark_if_present):
     """Each command in this process, trackfit as the copy's (its checkout, its plugins, its
     git commit): ``mlflow run`` by MLflow's own command line with its entry point called
     here (conftest.entry_points_here), the Spark lines on the test session's SparkSession.
@@ -135,15 +134,11 @@ def test_every_readme_command_works_as_printed(tmp_path, monkeypatch, capfd, req
     monkeypatch.chdir(copy)
     mlflow.set_tracking_uri(uri)
     mlflow.tracking.fluent._active_experiment_id = None
-    from trackfit.tracking import project, provenance
     from trackfit.tracking import runs as tracking
 
-    monkeypatch.setattr(project, "checkout", lambda: copy)  # trackfit as the clone has it
-    provenance.code_state.cache_clear()  # asked once per process: asked again, of the copy
-    request.addfinalizer(provenance.code_state.cache_clear)
     tracking.client.cache_clear()
     failures, ran = [], []
-    with entry_points_here():
+    with trackfit_of(copy), entry_points_here():
         for line, argv in commands(README.read_text()):
             if skipped(line, argv):
                 continue
