@@ -5,6 +5,8 @@ with write access to a shared store could; `python -m trackfit predict` must ref
 one line, mark its run FAILED, write nothing and run none of the model's code.
 """
 
+import contextlib
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -196,3 +198,31 @@ def test_the_champion_predicts_through_the_check(run_cli, store, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert len(pd.read_parquet(output)) == 442
+
+
+# What skops trusts, by name, as skops.io._trusted_types computed it at its import.
+TRUSTED_NAMES = """
+import json
+import skops.io._trusted_types as t
+print(json.dumps({k: sorted(map(str, v)) for k, v in vars(t).items()
+                  if k.isupper() and isinstance(v, (list, set, tuple))}))
+"""
+
+
+@pytest.mark.slow  # a new interpreter
+def test_skops_trusts_the_same_names_imported_before_or_after_mlflow():
+    """The commands import skops before MLflow (cli.skops_first, 0.6 s less each). skops names
+    the scipy and numpy ufuncs it trusts by searching the modules imported before it, so the
+    order must not change what a model may hold: here skops came after MLflow (conftest)."""
+    import json
+    import subprocess
+    import sys
+
+    assert "mlflow" in sys.modules
+    first = subprocess.run([sys.executable, "-c", TRUSTED_NAMES], capture_output=True,
+                           text=True, check=True)
+    namespace = {}
+    with contextlib.redirect_stdout(io.StringIO()) as here:
+        exec(TRUSTED_NAMES, namespace)
+    assert json.loads(first.stdout) == json.loads(here.getvalue())
+    assert len(json.loads(here.getvalue())["SCIPY_UFUNC_TYPE_NAMES"]) > 100
