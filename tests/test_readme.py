@@ -123,8 +123,9 @@ def test_every_readme_command_works_as_printed(tmp_path, monkeypatch, capfd, spa
     """Each command in this process, trackfit as the copy's (its checkout, its plugins, its
     git commit): ``mlflow run`` by MLflow's own command line with its entry point called
     here (conftest.entry_points_here), the Spark lines on the test session's SparkSession.
-    tests/test_package.py, test_experiment.py and test_lab.py run the same commands as new
-    processes."""
+    The same kinds of command run as new processes in tests/test_package.py (trackfit main
+    in an empty folder), test_experiment.py and test_tune.py (mlflow run) and
+    test_reproducible.py (mlflow run, rerun)."""
     copy = fresh_copy(tmp_path)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = shell_env(uri, copy, entry_point_shim(tmp_path / "shim"))

@@ -21,8 +21,7 @@ from trackfit.engines.source import parse
 from trackfit.estimators import plugins
 from trackfit.entrypoints.train import train
 
-from .conftest import (EXPERIMENT, PROJECT, Done, call_main, env_for, mlflow_cli, model_metrics,
-                       shell, trackfit_of)
+from .conftest import EXPERIMENT, PROJECT, env_for, mlflow_cli, model_metrics, trackfit_of
 
 BIN = Path(sys.executable).parent
 RUN_ID = re.compile(r"Run \(ID '([0-9a-f]+)'\) succeeded")
@@ -76,16 +75,6 @@ def trackfit_cli(uri, folder, *args):
         [sys.executable, "-m", "trackfit", *args], capture_output=True, text=True,
         env=clean_env(uri), cwd=folder, timeout=600,
     )
-
-
-def trackfit_here(capfd, uri, folder, *args):
-    """``trackfit_cli`` in this process: ``trackfit ARGS`` from ``folder`` in its environment,
-    trackfit as that checkout's (conftest.trackfit_of)."""
-    capfd.readouterr()
-    with trackfit_of(folder), shell(clean_env(uri), folder):
-        code = call_main(args)
-    out, err = capfd.readouterr()
-    return Done(code, out, err)
 
 
 def git(folder, *args):
@@ -263,20 +252,22 @@ def test_rerun_of_a_tree_run_matches_metric_by_metric(shared_store, rerun_setup)
 
 
 @pytest.mark.slow
-def test_rerun_refuses_when_the_code_changed_unless_forced(shared_store, rerun_setup, capfd):
-    """In this process (the test above runs rerun as a new one)."""
+def test_rerun_refuses_when_the_code_changed_unless_forced(shared_store, rerun_setup, run_cli):
+    """In this process, trackfit as the copy's (the test above runs rerun as a new one)."""
     folder, _, run_id = rerun_setup
     plugin = folder / "trackfit" / "estimators" / "builtin.py"
     original = plugin.read_text()
     before = len(reruns_of(shared_store, run_id))
     try:
         plugin.write_text(original + "\n# a local change\n")
-        done = trackfit_here(capfd, shared_store, folder, "rerun", run_id)
+        with trackfit_of(folder):
+            done = run_cli("rerun", run_id, uri=shared_store, cwd=folder)
         assert done.returncode == 1
         assert done.stderr.startswith(f"trackfit: error: will not rerun {run_id}: ")
         assert "uncommitted changes" in done.stderr and "--force" in done.stderr
         assert len(reruns_of(shared_store, run_id)) == before
-        forced = trackfit_here(capfd, shared_store, folder, "rerun", run_id, "--force")
+        with trackfit_of(folder):
+            forced = run_cli("rerun", run_id, "--force", uri=shared_store, cwd=folder)
         assert forced.returncode == 0, forced.stderr
         assert "rerun: warning: the code here has uncommitted changes" in forced.stdout
         runs = reruns_of(shared_store, run_id)
@@ -287,15 +278,17 @@ def test_rerun_refuses_when_the_code_changed_unless_forced(shared_store, rerun_s
 
 
 @pytest.mark.slow
-def test_rerun_reports_a_clear_mismatch_when_the_data_changed(shared_store, rerun_setup, capfd):
-    """In this process (the first rerun test runs rerun as a new one)."""
+def test_rerun_reports_a_clear_mismatch_when_the_data_changed(shared_store, rerun_setup,
+                                                              run_cli):
+    """In this process, trackfit as the copy's (the first rerun test runs rerun as a new one)."""
     folder, csv, run_id = rerun_setup
     original = csv.read_text()
     try:
         frame = datamod.load(parse(str(csv)))
         frame.loc[frame.index[::7], "Y"] += 25  # the same file, some targets changed
         frame.to_csv(csv, index=False)
-        done = trackfit_here(capfd, shared_store, folder, "rerun", run_id)
+        with trackfit_of(folder):
+            done = run_cli("rerun", run_id, uri=shared_store, cwd=folder)
         assert done.returncode == 1
         assert re.search(r"^  test_r2_score +\S+ +\S+ +DIFFERS$", done.stdout, re.M), done.stdout
         line = done.stderr.strip()
