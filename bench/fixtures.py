@@ -25,21 +25,25 @@ def synthetic(rows, path, seed=0):
     return path
 
 
-def store_of_training_runs(count, seed=0):
-    """A store with ``count`` finished training runs: two real ones, copied row for row.
+def store_of_training_runs(count, template=None, seed=0):
+    """A store with ``count`` finished training runs: the real ones, copied row for row.
 
-    The copies keep every param, tag and metric of the real runs (metric values jittered),
-    so compare reads exactly what it would after ``count`` trainings.
+    The real ones are those of ``template``, a store the lab ran in (``main``), or else of
+    two trainings made here. The copies keep every param, tag and metric of the real runs
+    (metric values jittered), so compare reads exactly what it would after ``count``
+    trainings.
     """
     import random
 
-    folder = fresh()
-    for estimator in ("linear", "tree"):
-        run([PYTHON, "-m", "trackfit", "train", "--estimator", estimator], folder)
+    folder = fresh(template)
+    if not template:
+        for estimator in ("linear", "tree"):
+            run([PYTHON, "-m", "trackfit", "train", "--estimator", estimator], folder)
     path = Path(folder) / "mlflow.db"
     rng = random.Random(seed)
     db = sqlite3.connect(path)
-    sources = [r[0] for r in db.execute("select run_uuid from runs")]
+    sources = [r[0] for r in db.execute(
+        "select run_uuid from tags where key = 'trackfit.step' and value = 'train'")]
     tables = {"runs": "run_uuid", "params": "run_uuid", "tags": "run_uuid",
               "metrics": "run_uuid", "latest_metrics": "run_uuid"}
     copies = [uuid.uuid4().hex for _ in range(count - len(sources))]
@@ -84,4 +88,4 @@ if __name__ == "__main__":
         path = synthetic(int(sys.argv[2]), sys.argv[3])
         print(pd.read_parquet(path).memory_usage(index=False).sum() / 2**20)
     else:
-        print(store_of_training_runs(int(sys.argv[2])))
+        print(store_of_training_runs(int(sys.argv[2]), *sys.argv[3:]))

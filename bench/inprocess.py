@@ -1,7 +1,7 @@
 """Figures measured inside one process, printed as JSON: predict throughput, fit times.
 
     python bench/inprocess.py predict DATA REPEAT   (needs models:/model-diabetes@champion)
-    python bench/inprocess.py fit REPEAT
+    python bench/inprocess.py fit REPEAT NAMES   (NAMES: linear,tree,...)
     python bench/inprocess.py tune TRIALS REPEAT
 """
 
@@ -47,14 +47,12 @@ def predict(data, repeat):
     return result
 
 
-def fit(repeat):
-    """Every built-in estimator trained ``repeat`` times, round-robin; fit times as compare
-    shows them in its leaderboard (fit_seconds, tag trackfit.fit_seconds)."""
-    from trackfit.estimators import plugins
+def fit(repeat, names):
+    """The built-in estimators ``names`` trained ``repeat`` times, round-robin; fit times as
+    compare shows them in its leaderboard (fit_seconds, tag trackfit.fit_seconds)."""
     from trackfit.entrypoints.compare import compare
     from trackfit.entrypoints.train import train
 
-    names = [s.name for s in plugins.catalogue().specs if s.plugin == "scikit_learn"]
     for _ in range(repeat):
         for name in names:
             train(name, cv=0)
@@ -122,5 +120,5 @@ if __name__ == "__main__":
         elif sys.argv[1] == "tune":
             result = tune(int(sys.argv[2]), int(sys.argv[3]))
         else:
-            result = fit(int(sys.argv[2]))
+            result = fit(int(sys.argv[2]), sys.argv[3].split(","))
     print(json.dumps(result))

@@ -149,9 +149,10 @@ def mlflow_run(report, repeat):
                   "mlflow run . -e train -P estimator=tree --env-manager local")
 
 
-def compare(report, repeat, count):
-    """Figure 5: compare over an experiment of ``count`` training runs."""
-    store = Path(fixture("store", count))
+def compare(report, repeat, count, lab):
+    """Figure 5: compare over an experiment of ``count`` training runs, copies of those
+    the ``lab`` store holds."""
+    store = Path(fixture("store", count, lab))
     commands = {f"compare over {count} runs": TRACKFIT + ["compare"]}
     results = interleaved(commands, repeat, template=store)
     shutil.rmtree(store.parent, ignore_errors=True)
@@ -163,10 +164,11 @@ def compare(report, repeat, count):
 
 
 def trained():
-    """The store of one ``main --cv 0``, its models beside it: what figures 6, 11 and 12
-    predict with, each in a copy (``fresh(store)``); the caller removes its folder."""
+    """The store of one ``main``, its models beside it: what figures 6, 11 and 12 predict
+    with and figure 5 copies, each in a copy (``fresh(store)``); the caller removes its
+    folder."""
     folder = fresh()
-    run(TRACKFIT + ["main", "--cv", "0"], folder)
+    run(TRACKFIT + ["main"], folder)
     return Path(folder) / "mlflow.db"
 
 
@@ -218,17 +220,18 @@ def train_big(report, repeat, rows, data, frame_mb):
                   "<= 3x", extra <= 3 * frame_mb, f"python -m trackfit train --data {rows}.parquet")
 
 
-def fit_times(report, repeat):
+def fit_times(report, repeat, names):
     """Figure 8: fit time per built-in estimator, read back from compare's leaderboard."""
     folder = fresh()
-    _, _, out, _ = run([PYTHON, str(PROJECT / "bench/inprocess.py"), "fit", str(repeat)],
-                       folder)
+    _, _, out, _ = run([PYTHON, str(PROJECT / "bench/inprocess.py"), "fit", str(repeat),
+                        ",".join(names)], folder)
     shutil.rmtree(folder, ignore_errors=True)
     result = json.loads(out.strip().splitlines()[-1])
     shown_in = "fit_seconds" in result["leaderboard_columns"]
     times = ", ".join(f"{k} {v * 1000:.1f}" for k, v in result["fit_seconds"].items())
     report.figure(8, "fit time per estimator, ms (compare's fit_seconds)", times,
-                  "in leaderboard", shown_in, "python bench/inprocess.py fit 5")
+                  "in leaderboard", shown_in,
+                  f"python bench/inprocess.py fit 5 <the {len(names)}>")
 
 
 def tune(report, repeat, trials):
@@ -254,12 +257,13 @@ def tune(report, repeat, trials):
                   f"python bench/inprocess.py tune {trials} {repeat}")
 
 
-def main_all(report, repeat, cv):
-    """Figure 10: main over every built-in (12), ``cv``-fold CV, with its defaults (one
-    worker per core) and one at a time; PyCaret's compare_models on the same 12 beside them
-    when TRACKFIT_PYCARET_PYTHON names a PyCaret venv's interpreter (bench/pycaret_peer.py).
+def main_all(report, repeat, cv, names):
+    """Figure 10: main over the built-ins ``names`` (all 12 but in the smoke run), ``cv``-fold
+    CV, with its defaults (one worker per core) and one at a time; PyCaret's compare_models
+    on the same 12 beside them when TRACKFIT_PYCARET_PYTHON names a PyCaret venv's
+    interpreter (bench/pycaret_peer.py).
     """
-    main = TRACKFIT + ["main", "--estimators", ",".join(BUILT_IN), "--cv", str(cv)]
+    main = TRACKFIT + ["main", "--estimators", ",".join(names), "--cv", str(cv)]
     commands = {"main all estimators": main,
                 "main all estimators n_jobs=1": main + ["--n_jobs", "1"]}
     peer = os.environ.get("TRACKFIT_PYCARET_PYTHON")
@@ -269,14 +273,15 @@ def main_all(report, repeat, cv):
     results = interleaved(commands, repeat)
     report.samples(results, commands)
     default, one = (results[k] for k in list(commands)[:2])
-    command = f"python -m trackfit main --estimators <the 12> --cv {cv} [--n_jobs 1]"
+    command = f"python -m trackfit main --estimators <the {len(names)}> --cv {cv} [--n_jobs 1]"
     if not peer:
-        report.figure(10, f"main, 12 built-ins, {cv}-fold CV (no PyCaret venv: peer not run)",
+        report.figure(10, f"main, {len(names)} built-ins, {cv}-fold CV (no PyCaret venv: peer "
+                      "not run)",
                       f"default n_jobs {median(default):.1f} s; n_jobs=1 {median(one):.1f} s",
                       "<= 0.6 of the peer", None, command)
         return
     pycaret = results["pycaret compare_models, 12 regressors"]
-    report.figure(10, f"main, 12 built-ins, {cv}-fold CV / PyCaret compare_models",
+    report.figure(10, f"main, {len(names)} built-ins, {cv}-fold CV / PyCaret compare_models",
                   f"{ratios(default, pycaret):.2f} wall ({median(default):.1f} s / "
                   f"{median(pycaret):.1f} s); n_jobs=1 {ratios(one, pycaret):.2f} "
                   f"({median(one):.1f} s)", "<= 0.6", ratios(default, pycaret) <= 0.6,
@@ -383,12 +388,14 @@ def main(argv=None):
     args.repeat = args.repeat or (1 if args.smoke else 5)
     output = Path(args.output) if args.output else (None if args.smoke else OUTPUT)
     rows = 20_000 if args.smoke else 1_000_000
+    # The smoke run: a linear model, a tree and the one built-in with a thread team of its own.
+    estimators = ["linear", "tree", "hist-gb"] if args.smoke else BUILT_IN
     only = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 13))
     header = environment()
     print("\n".join(header), flush=True)
     report = Report()
     scratch = Path(fresh())
-    store = trained() if only & {6, 11, 12} else None
+    store = trained() if only & {5, 6, 11, 12} else None
     try:
         data, frame_mb = scratch / f"diabetes-{rows}.parquet", 0.0
         big = scratch / f"diabetes-{10 * rows}.parquet"
@@ -399,12 +406,12 @@ def main(argv=None):
         steps = {1: lambda: lab(report, args.repeat),
                  3: lambda: listing(report, args.repeat),
                  4: lambda: mlflow_run(report, args.repeat),
-                 5: lambda: compare(report, args.repeat, 200 if args.smoke else 10_000),
+                 5: lambda: compare(report, args.repeat, 200 if args.smoke else 10_000, store),
                  6: lambda: predict(report, args.repeat, rows, data, store),
                  7: lambda: train_big(report, args.repeat, rows, data, frame_mb),
-                 8: lambda: fit_times(report, args.repeat),
+                 8: lambda: fit_times(report, args.repeat, estimators),
                  9: lambda: tune(report, args.repeat, 10 if args.smoke else 100),
-                 10: lambda: main_all(report, args.repeat, 0 if args.smoke else 5),
+                 10: lambda: main_all(report, args.repeat, 0 if args.smoke else 5, estimators),
                  11: lambda: predict_command(report, args.repeat, 10 * rows, big, store),
                  12: lambda: spark_predict(report, (20_000,) if args.smoke
                                           else (1_000_000, 10_000_000), scratch, store)}
