@@ -253,6 +253,68 @@ def test_the_validator_refuses_boosting_that_writes_past_its_output(crafted, phr
         tree_checks.validate(model)
 
 
+def _crafted_start(model):
+    """A decision tree as the initial estimator, its root splitting on a feature far past the
+    rows: a check that predicts with it before checking it dies inside the check."""
+    init = DecisionTreeRegressor(max_depth=3).fit(*lab())
+    state = init.tree_.__getstate__()
+    nodes = state["nodes"].copy()
+    nodes[0]["feature"] = 10**9
+    state["nodes"] = nodes
+    init.tree_.__setstate__(state)
+    model.init_ = init
+
+
+def _negative_feature(model):
+    predictor = model._predictors[1][0]
+    predictor.nodes = predictor.nodes.copy()
+    predictor.nodes[0]["feature_idx"] = -10**9  # a signed index: below 0 reads before the row
+
+
+def _one_column_preprocessor(model):
+    """Rows cut to one column before the trees, which split on all ten."""
+    from sklearn.compose import ColumnTransformer
+
+    model._preprocessor = ColumnTransformer([("p", "passthrough", [0])]).fit(lab()[0])
+
+
+BEFORE_PREDICT = {
+    "gbr-start": (lambda: GradientBoostingRegressor(n_estimators=5, random_state=0),
+                  _crafted_start, TREE, "the tree splits on feature 1000000000"),
+    "hist-gb-negative": (lambda: HistGradientBoostingRegressor(max_iter=5), _negative_feature,
+                         HIST_GB, "tree 1.0 splits on feature -1000000000"),
+    "hist-gb-preprocessor": (lambda: HistGradientBoostingRegressor(max_iter=5),
+                             _one_column_preprocessor, HIST_GB,
+                             "its hist-gb model transforms its input first"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BEFORE_PREDICT))
+def test_what_the_check_itself_would_run_is_checked_first(kind):
+    build, craft, _, phrase = BEFORE_PREDICT[kind]
+    model = build().fit(*lab())
+    craft(model)
+    with pytest.raises(ValueError, match=phrase):
+        tree_checks.validate(model)
+
+
+@pytest.mark.parametrize("kind", sorted(BEFORE_PREDICT))
+def test_what_the_check_itself_would_run_is_refused_by_predict(store, tmp_path, capsys, kind):
+    build, craft, types, phrase = BEFORE_PREDICT[kind]
+    X, y = lab()
+    model = build().fit(X, y)
+    craft(model)
+    champion(lambda name: mlflow.sklearn.log_model(
+        model, name=name, serialization_format="skops", skops_trusted_types=types,
+        signature=infer_signature(X, y), pip_requirements=[]))
+    output = tmp_path / "predictions.csv"
+    estimator = kind.split("-start")[0] if kind.startswith("gbr") else "hist-gb"
+    assert_refused(capsys, "predict", "--output", str(output), phrases=[
+        f"fails the check of estimator '{estimator}'", phrase])
+    assert not output.exists()
+    assert len(runs(store, "predict", "FAILED")) == 1
+
+
 def test_boosting_that_writes_past_its_output_is_refused_by_predict(store, tmp_path, capsys):
     X, y = lab()
     model = GradientBoostingRegressor(n_estimators=5, random_state=0).fit(X, y)

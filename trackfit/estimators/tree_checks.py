@@ -9,10 +9,13 @@ before the first predict, and raises ValueError naming the first problem it find
 - every node a child points to exists (or is the leaf marker -1), each node is reached once
   from the root and children come after their parent, as scikit-learn numbers them, so
   there is no cycle;
-- every split's feature is below the model's ``n_features_in_``, and every estimator that
-  holds a tree reads the model's own number of features;
+- every split's feature is a column of the rows (0 to the model's ``n_features_in_`` - 1),
+  every estimator that holds a tree reads the model's own number of features, and a hist-gb
+  model reads its rows as given (no preprocessor choosing the columns its trees see);
 - a boosting regressor has one tree per stage and an initial prediction of one value per
   row (scikit-learn's compiled loop writes each stage's k-th tree into output column k);
+  that prediction runs the initial estimator, so it is made last, once everything in the
+  model has passed;
 - thresholds and values are finite (a hist-gb split may send only missing values one way:
   its threshold is +inf);
 - a neighbours index (KDTree, BallTree) is exactly the one scikit-learn builds from the
@@ -33,14 +36,16 @@ def validate(model):
     if not isinstance(width, (int, np.integer)) or width < 1:
         raise ValueError("the model has no number of input features (n_features_in_)")
     width = int(width)
-    seen, done = set(), set()
+    seen, done, boosted = set(), set(), []
     for obj in _objects(model, seen):
-        _check_owner(obj, width, done)
+        _check_owner(obj, width, done, boosted)
     unchecked = [obj for obj in _objects(model, set()) if _needs_check(obj) and id(obj) not in done]
     if unchecked:
         kind = type(unchecked[0])
         raise ValueError(f"it holds a {kind.__module__}.{kind.__qualname__} where trackfit's "
                          "check does not expect one")
+    for booster in boosted:  # predicts with its initial estimator: only once all is checked
+        _check_start(booster, width)
 
 
 def _objects(root, seen):
@@ -73,7 +78,7 @@ def _needs_check(obj):
     return isinstance(obj, (Tree, TreePredictor, KDTree, BallTree, DistanceMetric))
 
 
-def _check_owner(obj, width, done):
+def _check_owner(obj, width, done, boosted):
     from sklearn.ensemble import GradientBoostingRegressor
     from sklearn.neighbors import BallTree, KDTree
     from sklearn.tree._tree import Tree
@@ -85,9 +90,13 @@ def _check_owner(obj, width, done):
         check_tree(tree, width)
         done.add(id(tree))
     if isinstance(obj, GradientBoostingRegressor) and "estimators_" in attrs:
-        _check_stages(obj, attrs["estimators_"], width)
+        _check_stages(obj, attrs["estimators_"])
+        boosted.append(obj)
     if "_predictors" in attrs:
         _same_width(obj, width)
+        if attrs.get("_preprocessor") is not None:  # it decides how many columns trees see
+            raise ValueError("its hist-gb model transforms its input first (a categorical "
+                             "preprocessor), which trackfit's models never do")
         _check_bins(attrs.get("_bin_mapper"))
         for stage, predictors in enumerate(attrs["_predictors"]):
             for k, predictor in enumerate(predictors):
@@ -121,6 +130,14 @@ def _children(left, right, inner, n, where):
         raise ValueError(f"{where} does not reach each of its {n} nodes exactly once from the root")
 
 
+def _features(feature, width, where):
+    """Every split's feature is a column of the rows: 0 to ``width`` - 1."""
+    bad = feature[(feature < 0) | (feature >= width)]
+    if bad.size:
+        raise ValueError(f"{where} splits on feature {int(bad[0])}; the model's features "
+                         f"are 0 to {width - 1}")
+
+
 def check_tree(tree, width, where="the tree"):
     """One ``sklearn.tree._tree.Tree`` predict can walk on rows of ``width`` features."""
     n = int(tree.node_count)
@@ -135,9 +152,7 @@ def check_tree(tree, width, where="the tree"):
         raise ValueError(f"{where} has a node with only one child")
     inner = ~leaf
     _children(left, right, inner, n, where)
-    feature = np.asarray(tree.feature)[inner]
-    if feature.size and (feature.min() < 0 or feature.max() >= width):
-        raise ValueError(f"{where} splits on feature {int(feature.max())}, the model has {width}")
+    _features(np.asarray(tree.feature)[inner], width, where)
     if not np.isfinite(np.asarray(tree.threshold)[inner]).all():
         raise ValueError(f"{where} has a threshold that is not a finite number")
     if not np.isfinite(np.asarray(tree.value)).all():
@@ -157,9 +172,7 @@ def check_predictor(predictor, width, where="the tree"):
         raise ValueError(f"{where} has no nodes")
     inner = ~nodes["is_leaf"].astype(bool)
     _children(nodes["left"], nodes["right"], inner, n, where)
-    feature = nodes["feature_idx"][inner]
-    if feature.size and feature.max() >= width:
-        raise ValueError(f"{where} splits on feature {int(feature.max())}, the model has {width}")
+    _features(nodes["feature_idx"][inner], width, where)
     if nodes["is_categorical"][inner].any():
         raise ValueError(f"{where} splits on categories, which trackfit's models never do")
     if np.isnan(nodes["num_threshold"][inner]).any():
@@ -168,13 +181,18 @@ def check_predictor(predictor, width, where="the tree"):
         raise ValueError(f"{where} has a value that is not a finite number")
 
 
-def _check_stages(model, stages, width):
+def _check_stages(model, stages):
     """A regressor's boosting adds one tree per stage into one output column: scikit-learn's
     compiled loop writes column k of each stage's k-th tree without a bounds check."""
     per = getattr(model, "n_trees_per_iteration_", None)
     if per != 1 or not isinstance(stages, np.ndarray) or stages.ndim != 2 \
             or stages.shape[1] != 1:
         raise ValueError("its boosting stages are not one tree per stage, as a regressor's are")
+
+
+def _check_start(model, width):
+    """The initial prediction, one value per row, that the stages add to. It runs the
+    initial estimator's predict: called only once every tree and index in the model passed."""
     try:
         start = model._raw_predict_init(np.zeros((1, width)))  # numpy: the init estimator
     except Exception as exc:  # noqa: BLE001 - a crafted init estimator
