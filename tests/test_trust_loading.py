@@ -28,7 +28,7 @@ from trackfit.estimators import tree_checks
 from trackfit.entrypoints.train import train
 
 from .conftest import free_port, runs, versions
-from .test_trust import WritesAFile, champion, fitted
+from .test_trust import WritesAFile, champion, crafted, edit_mlmodel, fitted
 
 TREE = ["sklearn.tree._tree.Tree"]
 HIST_GB = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
@@ -414,3 +414,62 @@ def test_the_guard_stays_on_while_the_checked_model_loads(store):
             assert os.environ[trust.GUARD_ENV] == "false"
             model = mlflow.pyfunc.load_model(folder)
     assert len(model.predict(lab()[0].head(3))) == 3
+
+
+# A hostile MLmodel or example: refused, or ignored, in one line that names what is wrong.
+
+def _signature(inputs):
+    def change(mlmodel):
+        mlmodel["signature"] = {"inputs": inputs, "outputs": None} if inputs != "hello" \
+            else "hello"
+    return change
+
+
+def _columns(*names):
+    import json
+
+    return json.dumps([{"type": "double", "name": name, "required": True} for name in names])
+
+
+@pytest.mark.parametrize("inputs, phrase", [
+    ("hello", "its signature is not an MLflow signature with inputs"),
+    ('[{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-1, 10]}}]',
+     "its signature's inputs are not named columns"),
+    (_columns("AGE", "SEX", "AGE"), "its signature names the column 'AGE' twice"),
+    ("[{not json", "its MLmodel cannot be read (JSONDecodeError)"),
+    ("[" * 100_000 + "]" * 100_000, "its MLmodel cannot be read (RecursionError)"),
+], ids=["text", "tensor", "twice", "not-json", "nested"])
+def test_a_hostile_signature_is_refused_in_one_line(store, tmp_path, capsys, inputs, phrase):
+    champion(crafted(edit_mlmodel(_signature(inputs))))
+    output = tmp_path / "predictions.csv"
+    line = assert_refused(capsys, "predict", "--output", str(output), phrases=[phrase])
+    assert "cannot find" not in line
+    assert not output.exists()
+    assert len(runs(store, "predict", "FAILED")) == 1
+
+
+def test_an_example_nested_past_pythons_limit_is_ignored(store, tmp_path, capsys):
+    def edit(folder):
+        (folder / "serving_input_example.json").write_text("[" * 200_000 + "]" * 200_000)
+
+    champion(crafted(edit))
+    output = tmp_path / "predictions.csv"
+    code, errors = run_cli(capsys, "predict", "--output", str(output))
+    assert code == 0, errors
+    assert len(output.read_text().splitlines()) == 443
+
+
+def test_a_model_without_a_signature_predicts_without_a_warning(store, tmp_path, capsys):
+    champion(crafted(lambda folder: None))  # saved with no signature
+    code, errors = run_cli(capsys, "predict", "--output", str(tmp_path / "p.csv"))
+    assert code == 0, errors
+    assert not [line for line in errors if "WARNING" in line], errors
+
+
+def test_the_mlmodel_file_given_as_the_model_says_to_pass_its_folder(store, tmp_path, capsys):
+    folder = tmp_path / "model"
+    mlflow.sklearn.save_model(fitted(), folder, pip_requirements=[])
+    code, errors = run_cli(capsys, "predict", "--model", str(folder / "MLmodel"))
+    assert code == 1
+    assert errors == [f"trackfit: error: model '{folder / 'MLmodel'}' is a file; pass the "
+                      "folder that holds the model's MLmodel, or a models:/ or runs:/ URI"]

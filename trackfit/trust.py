@@ -181,6 +181,9 @@ def _download(model_uri, destination):
                                                        dst_path=destination)
     except Exception as exc:
         reason = first_line(exc)
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        if reason.endswith(":") and len(lines) > 1:  # MLflow's "failures occurred ...:" heading
+            reason = f"{reason} {first_line(lines[-1])}"
         raise StoreError(
             f"cannot fetch model '{model_uri}' ({reason}); pass a models:/ or runs:/ URI "
             "of a model trackfit logged"
@@ -197,13 +200,14 @@ def _problem(folder):
     try:
         with open(path, encoding="utf-8") as handle:
             mlmodel = yaml.safe_load(handle)
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
         return f"its MLmodel is not valid YAML ({type(exc).__name__})"
     flavors = mlmodel.get("flavors") if isinstance(mlmodel, dict) else None
     if not isinstance(flavors, dict) or not all(isinstance(c, dict) for c in flavors.values()):
         return "its MLmodel lists no flavors"
     return (
-        _flavor_problem(flavors)
+        _signature_problem(mlmodel)
+        or _flavor_problem(flavors)
         or _pyfunc_problem(flavors)
         or _format_problem(flavors)
         or _paths_problem(folder, flavors)
@@ -211,6 +215,40 @@ def _problem(folder):
         or _keys_problem(flavors)
         or _file_problem(folder, flavors)
     )
+
+
+def signature_inputs(signature):
+    """The input columns a model's signature names, or None without a signature; Refused
+    unless they are named columns, each named once."""
+    from mlflow.models import ModelSignature
+
+    if signature is None:
+        return None
+    if not isinstance(signature, ModelSignature) or signature.inputs is None:
+        raise Refused("its signature is not an MLflow signature with inputs")
+    names = [getattr(spec, "name", None) for spec in signature.inputs.inputs]
+    if not names or not all(isinstance(name, str) and name for name in names):
+        raise Refused("its signature's inputs are not named columns")
+    twice = next((name for name in names if names.count(name) > 1), None)
+    if twice:
+        raise Refused(f"its signature names the column '{twice}' twice")
+    return names
+
+
+def _signature_problem(mlmodel):
+    from mlflow.models import ModelSignature
+
+    signature = mlmodel.get("signature")
+    if signature is None:
+        return ""
+    try:
+        signature_inputs(ModelSignature.from_dict(signature) if isinstance(signature, dict)
+                         else signature)
+    except Refused as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - a crafted signature: nested, mistyped, broken
+        return f"its signature cannot be read ({type(exc).__name__})"
+    return ""
 
 
 def _specs():
@@ -395,6 +433,7 @@ def _rebuild(fetched, built):
     with open(os.path.join(built, plan["file"]), "wb") as handle:
         handle.write(data)
     own = {"python_function": {"loader_module": LOADER, "data": plan["file"],
+                               "python_version": _python_version(mlmodel),
                                "trackfit": dict(plan, sha256=_digest(data))}}
     written = {"flavors": own, "mlflow_version": mlflow.__version__}
     if isinstance(mlmodel.get("signature"), dict):
@@ -406,12 +445,24 @@ def _rebuild(fetched, built):
         try:
             with open(example, encoding="utf-8") as handle:
                 parsed = json.load(handle)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # serve shows no example
             parsed = None
         if parsed is not None:
             with open(os.path.join(built, EXAMPLE), "w", encoding="utf-8") as handle:
                 json.dump(parsed, handle)
     return model
+
+
+def _python_version(mlmodel):
+    """The Python the model was saved with, as its MLmodel says, else this one: pyfunc warns
+    about a model that names none."""
+    import platform
+    import re
+
+    logged = mlmodel["flavors"].get("python_function", {}).get("python_version")
+    if isinstance(logged, str) and re.fullmatch(r"\d+\.\d+(\.\d+)?", logged):
+        return logged
+    return platform.python_version()
 
 
 def _digest(data):

@@ -1,5 +1,7 @@
 """A predict run: new rows scored by a model the installed plugins vouch for."""
 
+import os
+
 from .. import ModelRefused, StoreError, first_line, quote, trust
 from ..tracking import tags
 from ..tracking.runs import log, step_run
@@ -7,25 +9,38 @@ from .source import FEATURES
 
 
 def model_info(model):
-    """MLflow's ModelInfo for ``model``, or a one-line error saying what to pass."""
+    """MLflow's ModelInfo for ``model`` and its signature's input columns (None without a
+    signature), or a one-line error: a model that is not there is a store error, one whose
+    MLmodel or signature cannot be read is refused."""
     import yaml
+    from mlflow.exceptions import MlflowException
     from mlflow.models import get_model_info
 
+    if os.path.isfile(model):
+        raise StoreError(f"model '{model}' is a file; pass the folder that holds the model's "
+                         "MLmodel, or a models:/ or runs:/ URI")
     try:
         with trust.quiet_downloads():
-            return get_model_info(model)
+            info = get_model_info(model)
+        inputs = trust.signature_inputs(info.signature)
+    except trust.Refused as exc:
+        raise ModelRefused(f"will not load model '{model}': {exc}; {trust.FIX}") from None
     except yaml.YAMLError as exc:  # MLflow reads MLmodel with safe_load: a !!python/... tag
         raise ModelRefused(
             f"will not load model '{model}': its MLmodel is not plain YAML "
             f"({quote(first_line(exc), 160)}), and a !!python tag in it would run code; "
             "register a model trackfit logged, or pass model= another models:/ or runs:/ URI"
         ) from exc
-    except Exception as exc:
-        reason = first_line(exc)
+    except (MlflowException, OSError) as exc:  # not in the store, or the store not there
         raise StoreError(
-            f"cannot find model '{model}' ({reason}); register one first "
+            f"cannot find model '{model}' ({first_line(exc)}); register one first "
             "(mlflow run . -e register) or pass model= a models:/ or runs:/ URI"
         ) from exc
+    except Exception as exc:  # noqa: BLE001 - a crafted MLmodel: nested, mistyped, broken
+        raise ModelRefused(
+            f"will not load model '{model}': its MLmodel cannot be read "
+            f"({type(exc).__name__}); {trust.FIX}") from None
+    return info, inputs
 
 
 def predict(src, model, output, engine, nested=False):
@@ -39,8 +54,8 @@ def predict(src, model, output, engine, nested=False):
     with step_run("predict", nested=nested, run_name="predict") as run:
         engine.check_output(output)
         log(params={"data": src.safe, "model": model, "output": output, **engine.params()})
-        info = model_info(model)
-        needed = [spec.name for spec in info.signature.inputs] if info.signature else FEATURES
+        info, inputs = model_info(model)
+        needed = inputs or FEATURES
         # Refused unless the installed plugins vouch for it; what loads is the checked bytes.
         with trust.checked(model) as checked:
             predictions, rows = engine.score(src, checked, needed, output, model)

@@ -20,8 +20,11 @@ def input_example(model):
         path = mlflow.artifacts.download_artifacts(f"{model.rstrip('/')}/{EXAMPLE}")
     except Exception:  # noqa: BLE001 - a model logged without an input example
         return None
-    with open(path) as handle:
-        return json.load(handle)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (ValueError, UnicodeDecodeError, RecursionError):  # not JSON: serve shows none
+        return None
 
 
 def curl(example, host, port):
