@@ -448,6 +448,13 @@ def test_a_hostile_signature_is_refused_in_one_line(store, tmp_path, capsys, inp
     assert len(runs(store, "predict", "FAILED")) == 1
 
 
+def test_a_signature_of_other_columns_than_the_models_is_refused(store, tmp_path, capsys):
+    champion(crafted(edit_mlmodel(_signature(_columns("AGE", "SEX", "BMI")))))
+    assert_refused(capsys, "predict", phrases=[
+        "its signature names the columns AGE, SEX, BMI, but the model was fitted on AGE, SEX, "
+        "BMI, BP, S1, S2, S3, S4, S5, S6"])
+
+
 def test_an_example_nested_past_pythons_limit_is_ignored(store, tmp_path, capsys):
     def edit(folder):
         (folder / "serving_input_example.json").write_text("[" * 200_000 + "]" * 200_000)

@@ -429,6 +429,7 @@ def _rebuild(fetched, built):
     with open(os.path.join(fetched, plan["file"]), "rb") as handle:
         data = handle.read()
     model = load_bytes(data, plan)
+    _columns_problem(mlmodel, model)
     os.makedirs(built)
     with open(os.path.join(built, plan["file"]), "wb") as handle:
         handle.write(data)
@@ -451,6 +452,20 @@ def _rebuild(fetched, built):
             with open(os.path.join(built, EXAMPLE), "w", encoding="utf-8") as handle:
                 json.dump(parsed, handle)
     return model
+
+
+def _columns_problem(mlmodel, model):
+    """The signature's columns are the ones the model was fitted on, in order (predict
+    selects the signature's columns and hands them to the model)."""
+    from mlflow.models import ModelSignature
+
+    fitted_on = getattr(model, "feature_names_in_", None)
+    if not isinstance(mlmodel.get("signature"), dict) or fitted_on is None:
+        return
+    named = signature_inputs(ModelSignature.from_dict(mlmodel["signature"]))
+    if named != [str(name) for name in fitted_on]:
+        raise Refused(f"its signature names the columns {', '.join(named)}, but the model "
+                      f"was fitted on {', '.join(map(str, fitted_on))}")
 
 
 def _python_version(mlmodel):
