@@ -77,3 +77,45 @@ def group(command, **popen):
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
+
+
+def _raise(signum, frame):
+    raise Stopped(signum)
+
+
+@contextlib.contextmanager
+def stoppable():
+    """SIGTERM and SIGHUP raise :class:`Stopped` inside the block, as Ctrl-C raises
+    KeyboardInterrupt: a step run then ends KILLED, not left RUNNING (main thread only,
+    where Python runs signal handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, _raise) for s in SIGNALS}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+@contextlib.contextmanager
+def deferred():
+    """Ctrl-C, SIGTERM and SIGHUP wait until the block is done, then raise as they would
+    have: for a few writes that must all happen or none (a model version and its alias)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    signals = (signal.SIGINT, *SIGNALS)
+    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum))
+                for s in signals}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if received:
+        if received[0] == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Stopped(received[0])

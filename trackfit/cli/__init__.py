@@ -345,16 +345,17 @@ def _spark_log():
 
 
 def main(argv=None):
-    """The console script: exit code 0, or 1 with one line on stderr (130 on Ctrl-C).
+    """The console script: exit code 0, or 1 with one line on stderr (130 on Ctrl-C, 143 on
+    SIGTERM, 129 on SIGHUP: the step run ends KILLED).
 
     Runs with MLflow's deserialisation guard on unless --trust-model (trust.guarded); the
     tracking password never reaches stderr (store.scrub).
     """
-    from .. import trust
+    from .. import processes, trust
     from ..tracking import store
 
     args = build_parser().parse_args(argv)
-    with trust.guarded(args.trust_model), no_download_bars():
+    with trust.guarded(args.trust_model), no_download_bars(), processes.stoppable():
         try:
             run(args)
         except TrackfitError as exc:
@@ -365,6 +366,9 @@ def main(argv=None):
         except KeyboardInterrupt:
             print("trackfit: interrupted", file=sys.stderr)
             return 130
+        except processes.Stopped as stopped:
+            print(f"trackfit: {stopped}", file=sys.stderr)
+            return stopped.exit_code
         except Exception as exc:
             if args.traceback:
                 raise

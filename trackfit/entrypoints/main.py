@@ -31,6 +31,7 @@ def main(estimators=("linear", "tree"), data="diabetes", test_size=Split.test_si
             raise EstimatorError("estimators is empty; pass e.g. estimators=linear,tree or all")
         n_jobs = min(workers(n_jobs), len(names))
         how.check()
+        registry.check_names(model_name, alias)  # before training, not after
         for name in names:  # every name checked before anything is trained
             training.resolve(name, {}, random_state)
         log(params={"estimators": ",".join(estimators), "data": src.safe, "metric": metric,

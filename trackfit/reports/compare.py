@@ -3,7 +3,7 @@
 import tempfile
 
 from ..tracking import tags
-from ..tracking.runs import DEFAULT_METRIC, log, step_run, training_runs
+from ..tracking.runs import DEFAULT_METRIC, check_ranking, log, step_run, training_runs
 from . import html, leaderboard
 
 
@@ -17,6 +17,7 @@ def compare(metric=DEFAULT_METRIC, max_results=100, max_latency_ms=None, nested=
     import mlflow
     import pandas as pd
 
+    check_ranking(metric, max_results, max_latency_ms)  # before any run
     with step_run("compare", nested=nested, run_name="compare") as run:
         log(params={"metric": metric, "max_results": max_results,
                     "max_latency_ms": "" if max_latency_ms is None else max_latency_ms})

@@ -36,6 +36,13 @@ class Thresholds:
     min_relative_improvement: float = 0.0
 
     def check(self):
+        import math
+
+        for name, value in (("threshold", self.threshold),
+                            ("min_improvement", self.min_improvement),
+                            ("min_relative_improvement", self.min_relative_improvement)):
+            if value is not None and not math.isfinite(float(value)):
+                raise TrackfitError(f"{name} must be a finite number, got {value}")
         if self.min_improvement < 0:
             raise TrackfitError(
                 f"min_improvement must be 0 or more, got {self.min_improvement}")

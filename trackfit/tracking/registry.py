@@ -1,9 +1,9 @@
 """A register run: the best training run by a held-out metric -> a model version, alias
 ``champion``; and the registry names other tools rely on."""
 
-from .. import TrackfitError
+from .. import TrackfitError, processes
 from . import gate, store, tags
-from .runs import (DEFAULT_METRIC, client, log, logged_model_uri, step_run,
+from .runs import (DEFAULT_METRIC, check_ranking, client, log, logged_model_uri, step_run,
                    training_runs)
 
 MODEL_NAME = "model-diabetes"
@@ -20,6 +20,26 @@ DEFAULT_MODEL = model_uri()
 
 class GateRefused(TrackfitError):
     """The promotion gate refused the challenger and the register run was ``strict``."""
+
+
+def check_names(model_name, alias):
+    """A name the registry would refuse only once a version exists (an alias MLflow reserves
+    or cannot store), or one its search filters would misread (a quote), refused before
+    any run."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.validation import (_validate_model_alias_name,
+                                         _validate_model_alias_name_reserved)
+
+    if any(quote in model_name for quote in "'\""):
+        raise TrackfitError(f"model_name {model_name!r} holds a quote, which the registry's "
+                            "search filters cannot match; pass a name without quotes, e.g. "
+                            "model_name=model-diabetes")
+    try:  # MLflow's own rules for an alias
+        _validate_model_alias_name(alias)
+        _validate_model_alias_name_reserved(alias)
+    except MlflowException as exc:
+        raise TrackfitError(f"alias '{alias}' cannot be set: {exc.message.rstrip('.')}; "
+                            "pass letters, digits, _ and -, e.g. alias=champion") from None
 
 
 def _champion(model_name, alias):
@@ -96,6 +116,8 @@ def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, threshol
     import mlflow
 
     limits = gate.Thresholds(threshold, min_improvement, min_relative_improvement).check()
+    check_names(model_name, alias)
+    check_ranking(metric)
     with step_run("register", nested=nested, run_name="register") as run:
         log(params={"metric": metric, "model_name": model_name, "alias": alias,
                     **limits.params(), "strict": strict})
@@ -144,20 +166,21 @@ def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, threshol
                     "model_run_id": None if champion is None else champion.run_id,
                     "value": verdict.value, "reason": reason}
         version, created = existing.get(best.run_id), False
-        if version is None:
-            version = mlflow.register_model(
-                logged_model_uri(best), model_name,
-                tags={"run_id": best.run_id, "metric": metric, "value": repr(value),
-                      "estimator": str(best.get("params.estimator"))},
-            )
-            first = _first_version(model_name, best.run_id, version)
-            version, created = first, first is version
-        moved = champion is None or champion.version != version.version
-        if moved:
-            _point_alias(model_name, alias, version.version)
-        mlflow.set_tags({tags.MODEL_NAME: model_name,
-                         tags.MODEL_VERSION: version.version,
-                         tags.REGISTERED_RUN_ID: version.run_id})
+        with processes.deferred():  # a version, its alias and the run's tags, or none
+            if version is None:
+                version = mlflow.register_model(
+                    logged_model_uri(best), model_name,
+                    tags={"run_id": best.run_id, "metric": metric, "value": repr(value),
+                          "estimator": str(best.get("params.estimator"))},
+                )
+                first = _first_version(model_name, best.run_id, version)
+                version, created = first, first is version
+            moved = champion is None or champion.version != version.version
+            if moved:
+                _point_alias(model_name, alias, version.version)
+            mlflow.set_tags({tags.MODEL_NAME: model_name,
+                             tags.MODEL_VERSION: version.version,
+                             tags.REGISTERED_RUN_ID: version.run_id})
         what = "registered new version" if created else "kept version"
         moved_from = int(champion.version) if moved and elsewhere is not None else None
         line = (f"register: {what} {version.version} of {model_name} (run {version.run_id}, "

@@ -4,11 +4,13 @@ import contextlib
 from functools import lru_cache
 
 from .. import StoreError, __version__
+from ..processes import Stopped
 from . import tags as tagnames
 
 TRAIN_FILTER = f"tags.`{tagnames.STEP}` = 'train' and attributes.status = 'FINISHED'"
 LOWER_IS_BETTER = ("error", "loss", "_std", "seconds", "latency", "_bytes")
 LOWEST = "-1.7976931348623157e308"  # how MLflow stores -inf
+HIGHEST = "1.7976931348623157e308"  # and +inf: neither is ever ranked, as NaN is not
 # Ranking never defaults to training metrics: the held-out R2.
 DEFAULT_METRIC = "test_r2_score"
 
@@ -35,7 +37,7 @@ def step_run(step, nested=False, run_name=None, parent_run_id=None):
                           parent_run_id=parent_run_id) as run:
         try:
             yield run
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Stopped):  # Ctrl-C, SIGTERM, SIGHUP
             mlflow.end_run("KILLED")
             raise
 
@@ -108,12 +110,30 @@ SIZE = "model_size_bytes"
 COSTS = (LATENCY, SIZE)
 
 
+def check_ranking(metric, max_results=1, max_latency_ms=None):
+    """A metric name, a page size and a latency bound the store's search can take."""
+    import math
+    import re
+
+    from .. import TrackfitError
+
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]+", str(metric)):
+        raise TrackfitError(f"metric {metric!r} is not a metric name; pass one like "
+                            f"metric={DEFAULT_METRIC} (letters, digits, _ . -)")
+    if max_results < 1:
+        raise TrackfitError(f"max_results must be at least 1, got {max_results}")
+    if max_latency_ms is not None and not (math.isfinite(max_latency_ms) and max_latency_ms > 0):
+        raise TrackfitError(f"max_latency_ms must be a number of milliseconds above 0, got "
+                            f"{max_latency_ms}; leave it empty for no bound")
+
+
 def training_runs(metric, max_results=1000, experiment_ids=None, max_latency_ms=None):
     """Finished training runs, best first by ``metric``, ties by predict latency (lowest
     first): the server filters, sorts and pages. ``max_latency_ms``: only runs whose model
     predicts 1,000 rows within it (runs logged without a latency are left out).
 
-    The filter also asks for the metric (any value but NaN, which is never ranked): on
+    The filter also asks for the metric (a finite value: NaN and infinities, which a
+    crafted run could log, are never ranked): on
     SQLite that turns MLflow's order-by join from a scan per run (20 s for 10,000 runs)
     into an indexed one (3 s). So the store orders by the metric alone, and ties within the
     page it returns go to the faster model here: a second order-by metric, not in the
@@ -121,9 +141,11 @@ def training_runs(metric, max_results=1000, experiment_ids=None, max_latency_ms=
     """
     import mlflow
 
+    check_ranking(metric, max_results, max_latency_ms)
     ids = experiment_ids or [active_experiment_id()]
     order = "DESC" if higher_is_better(metric) else "ASC"
-    where = f"{TRAIN_FILTER} and metrics.`{metric}` >= {LOWEST}"
+    where = (f"{TRAIN_FILTER} and metrics.`{metric}` > {LOWEST} "
+             f"and metrics.`{metric}` < {HIGHEST}")
     if max_latency_ms is not None:
         where += f" and metrics.`{LATENCY}` <= {float(max_latency_ms)!r}"
     runs = mlflow.search_runs(
