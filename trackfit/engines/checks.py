@@ -17,6 +17,13 @@ def columns(names, name, require_target=True):
                 f"both {key} (names match in any case); keep one and rename or drop the other"
             )
         by_upper.setdefault(key, column)
+    for column in names:  # pandas reads a second AGE of a CSV header as AGE.1
+        base, dot, number = str(column).strip().rpartition(".")
+        if dot and number.isdigit() and ALIASES.get(base.upper(), base.upper()) in by_upper \
+                and ALIASES.get(base.upper(), base.upper()) in FEATURES + [TARGET]:
+            raise DataError(
+                f"data '{name}' has two columns named {quote(base)} (the second read as "
+                f"{quote(str(column))}); keep one and rename or drop the other")
     wanted = FEATURES + ([TARGET] if require_target else [])
     missing = [c for c in wanted if c not in by_upper]
     if missing and len(names) == 1 and ";" in str(names[0]):
@@ -94,17 +101,42 @@ def check_rows(frame, src, test_size, cv):
     rows (R2 is undefined on one), so the held-out part and every fold need at least two.
     """
     rows = len(frame)
+    if TARGET in frame.columns and rows and (frame[TARGET] == frame[TARGET].iloc[0]).all():
+        raise constant_target(src.safe, float(frame[TARGET].iloc[0]))
     held_out = math.ceil(test_size * rows)
     training = rows - held_out
     needed = max(2 * cv, 2)
     if held_out >= 2 and training >= needed:
         return
-    least = next(n for n in range(rows, 10 * (needed + 2) + 10)
-                 if math.ceil(test_size * n) >= 2 and n - math.ceil(test_size * n) >= needed)
+    least = least_rows(rows, test_size, needed)
     folds = f" and {cv}-fold cross-validation needs {needed} training rows" if cv else ""
+    if least > 10**9:
+        raise DataError(
+            f"data '{src.safe}' has {rows} row(s), and test_size {test_size}"
+            + (f" with cv={cv}" if cv else "") + " would need over a billion rows; pass "
+            "a test_size like 0.3" + (" and a few folds, e.g. cv=5 (cv=0 turns them off)"
+                                      if cv else ""))
     raise DataError(
         f"data '{src.safe}' has {rows} row(s): test_size {test_size} leaves "
         f"{training} for training and {held_out} held out; each part needs at least 2 rows"
         f"{folds}. Pass at least {least} rows"
         + (", or fewer folds (cv=0 turns them off)" if cv else "")
     )
+
+
+def least_rows(rows, test_size, needed):
+    """The fewest rows, ``rows`` or more, that hold out 2 and keep ``needed`` for training."""
+    def enough(n):
+        held_out = math.ceil(test_size * n)
+        return held_out >= 2 and n - held_out >= needed
+
+    # Neither bound can be beaten: held out 2 needs n > 1 / test_size, and training
+    # ``needed`` needs n * (1 - test_size) >= needed; one row less for float rounding.
+    start = max(rows, math.floor(1 / test_size), math.ceil(needed / (1 - test_size)) - 1)
+    return next((n for n in range(start, start + 1000) if enough(n)), start + 1000)
+
+
+def constant_target(name, value):
+    return DataError(
+        f"data '{name}' has the same {TARGET} ({value:g}) in every row: there is nothing to "
+        f"learn and R2 is undefined; pass data whose {TARGET} varies")

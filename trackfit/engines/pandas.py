@@ -4,6 +4,7 @@ Reads a source into a frame, validates it into the lab's columns as float64, rec
 an MLflow dataset, and scores frames with the checked model's own predict.
 """
 
+import contextlib
 import math
 import os
 import re
@@ -45,6 +46,25 @@ def open_remote(src):
         return fsspec.open(src.text, "rb").open()
     except ImportError as exc:
         raise DataError(f"reading '{src.safe}' needs a package: {exc}") from exc
+
+
+HTTP_TIMEOUT = 60  # seconds an http(s) server may stay silent before the read gives up
+
+
+@contextlib.contextmanager
+def socket_timeout(seconds):
+    """urllib's sockets (pandas reads http with it) give up after ``seconds`` of silence."""
+    import socket
+
+    if seconds is None:
+        yield
+        return
+    before = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(before)
 
 
 def _read_parquet(target):
@@ -104,10 +124,13 @@ def read(src):
         with warnings.catch_warnings():
             # "Columns have mixed types": validate names the column and row instead.
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-            if kind == "parquet":
-                local = not isinstance(target, str) or "://" not in target
-                return _read_parquet(target) if local else pd.read_parquet(target)
-            return pd.read_csv(target, sep="\t" if kind == "tsv" else ",")
+            with socket_timeout(HTTP_TIMEOUT if src.kind == "http" else None):
+                if kind == "parquet":
+                    local = not isinstance(target, str) or "://" not in target
+                    frame = _read_parquet(target) if local else pd.read_parquet(target)
+                    # a key pandas saved as the index (patient_id) comes back as a column
+                    return frame if frame.index.names == [None] else frame.reset_index()
+                return pd.read_csv(target, sep="\t" if kind == "tsv" else ",")
     except pd.errors.EmptyDataError as exc:
         raise DataError(
             f"data '{src.safe}' is empty; pass a file with a header row and data"
@@ -156,6 +179,9 @@ def validate(frame, src, require_target=True):
         values = out[column]
         if pd.api.types.is_bool_dtype(values):
             raise boolean(name, column)
+        if pd.api.types.is_datetime64_any_dtype(values) or \
+                pd.api.types.is_timedelta64_dtype(values):  # to_numeric makes them nanoseconds
+            raise not_numeric(name, column, values.index[0], values.iloc[0])
         if not pd.api.types.is_numeric_dtype(values):
             numbers = pd.to_numeric(values, errors="coerce")
             bad = values[numbers.isna() & values.notna()]
@@ -270,6 +296,9 @@ class PandasEngine:
     def check_output(self, output):
         if output and os.path.splitext(output)[1].lower() not in OUTPUT_FORMATS:
             raise DataError(f"output '{output}' must end in .parquet or .csv")
+        if output and os.path.isdir(output):
+            raise DataError(f"output '{output}' is a folder; pass a file path ending in "
+                            ".parquet or .csv")
 
     def score(self, src, model, needed, output, label):
         """Score ``src`` with the checked model folder ``model``; (predictions, row count).

@@ -37,6 +37,9 @@ def parse(text):
                 f"cannot read params {quote(text)}: write name=value pairs separated by commas, "
                 "e.g. params=max_depth=3,min_samples_leaf=2"
             )
+        if name.strip() in params:
+            raise EstimatorError(f"params {quote(text)} set {name.strip()} twice; give each "
+                                 "hyperparameter once")
         params[name.strip()] = parse_value(value)
     return params
 

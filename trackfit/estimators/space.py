@@ -108,6 +108,8 @@ def parse(text):
         try:
             if not sep or not name:
                 raise ValueError("expected name=range")
+            if name in space:
+                raise ValueError(f"{name} is searched twice; give each hyperparameter once")
             space[name] = dimension(rest)
         except ValueError as exc:
             raise EstimatorError(f"cannot read space entry {quote(entry.strip())}: {exc}; {SYNTAX}")
