@@ -97,6 +97,21 @@ def case(tmp_path, name):
     if name == "binary named .csv":
         (tmp_path / "binary.csv").write_bytes(bytes(range(128, 256)) * 32)
         return str(tmp_path / "binary.csv"), ["is not UTF-8 text", "byte 0x80 at position 0"]
+    if name == "the same column twice":  # pandas reads the second AGE as AGE.1
+        path = tmp_path / "twice.csv"
+        text = frame.to_csv(index=False)
+        path.write_text(text.replace("SEX", "AGE", 1))
+        return str(path), ["has two columns named 'AGE' (the second read as 'AGE.1')",
+                           "keep one and rename or drop the other"]
+    if name == "constant target":
+        return csv(tmp_path / "constant.csv", frame.assign(Y=1.0)), [
+            "has the same Y (1) in every row", "R2 is undefined", "whose Y varies"]
+    if name == "timestamps":
+        import pandas as pd
+
+        path = tmp_path / "times.parquet"
+        frame.assign(BMI=pd.to_datetime(frame.BMI, unit="s")).to_parquet(path)
+        return str(path), ["column BMI is not numeric (row 0: Timestamp("]
     if name == "closed loopback port":
         url = f"http://127.0.0.1:{closed_port()}/diabetes.csv"
         return url, [f"cannot reach data '{url}'", "Connection refused", "check the URL"]
@@ -106,7 +121,8 @@ def case(tmp_path, name):
 CASES = ["infinity", "too large for float64", "three rows", "ragged line", "booleans",
          "same column in two cases", "empty column name", "semicolons", "nested parquet",
          "path traversal",
-         "folder", "device", "zero bytes", "binary named .csv", "closed loopback port"]
+         "folder", "device", "zero bytes", "binary named .csv", "closed loopback port",
+         "the same column twice", "constant target", "timestamps"]
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -196,3 +212,56 @@ def test_a_text_cell_is_a_data_problem_for_spark_under_ansi_casts(spark, tmp_pat
         sparkmod.check(spark.read.csv(source.text, header=True, inferSchema=True), source)
     assert str(error.value) == (f"data '{source.text}' column BMI is not numeric (row 3: 'n/a'); "
                                 "fix those values or remove the rows")
+
+
+@pytest.mark.parametrize("option, value, phrase", [
+    ("--cv", "100000000000000000000", "would need over a billion rows"),
+    ("--test_size", "0.0001", "Pass at least 10001 rows"),
+])
+def test_a_split_no_data_can_meet_says_so_at_once(run_cli, store, option, value, phrase):
+    result = run_cli("train", option, value, *(["--cv", "0"] if option != "--cv" else []))
+    assert_one_line_error(result, phrase)
+    assert_failed_run(store, "train")
+
+
+def test_a_key_saved_as_the_parquet_index_stays_in_the_predictions(run_cli, store, tmp_path):
+    import pandas as pd
+
+    model = train("linear", cv=0)["model_uri"]
+    source = tmp_path / "indexed.parquet"
+    pd.read_csv(os.path.join(os.path.dirname(__file__), "..", "examples", "new_patients.csv")
+                ).set_index("patient_id").to_parquet(source)
+    output = tmp_path / "out.csv"
+    result = run_cli("predict", "--data", str(source), "--output", str(output), "--model", model)
+    assert result.returncode == 0, result.stderr
+    written = pd.read_csv(output)
+    assert list(written.columns[:2]) == ["patient_id", "AGE"]
+    assert written["patient_id"].tolist() == [1001, 1002, 1003, 1004, 1005]
+
+
+def test_an_output_that_is_a_folder_is_refused_before_any_write(run_cli, store, tmp_path):
+    model = train("linear", cv=0)["model_uri"]
+    folder = tmp_path / "out.csv"
+    folder.mkdir()
+    result = run_cli("predict", "--output", str(folder), "--model", model)
+    assert_one_line_error(result, "is a folder; pass a file path ending in .parquet or .csv")
+    assert list(folder.iterdir()) == [] and not list(tmp_path.glob("*.partial"))
+
+
+def test_a_silent_http_server_gives_up_in_one_line(run_cli, store, monkeypatch):
+    """A server that accepts and never answers: the read gives up, it does not hang."""
+    import threading
+
+    monkeypatch.setattr(data, "HTTP_TIMEOUT", 1)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    held = []
+    threading.Thread(target=lambda: held.append(server.accept()), daemon=True).start()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/diabetes.csv"
+    try:
+        result = run_cli("train", "--data", url, "--cv", "0")
+    finally:
+        server.close()
+    assert_one_line_error(result, f"cannot reach data '{url}'", "timed out")
+    assert_failed_run(store, "train")

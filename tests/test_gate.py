@@ -228,3 +228,83 @@ def test_the_gate_reads_a_run_mlflow_run_started_with_its_quoted_params(store, t
     assert done.returncode == 0, done.stderr
     assert f"registered new version 1 of {MODEL} (run {run.info.run_id}" in done.stdout
     assert champion(store).run_id == run.info.run_id
+
+
+# Names and settings the registry would refuse halfway, and signals mid-register.
+
+@pytest.mark.parametrize("option, value, phrase", [
+    ("--alias", "latest", "alias 'latest' cannot be set: 'latest' alias name (case "
+                          "insensitive) is reserved; pass letters, digits, _ and -"),
+    ("--alias", "v7", "alias 'v7' cannot be set: Version alias name 'v7' is reserved"),
+    ("--alias", "my alias", "alias 'my alias' cannot be set: Invalid alias name"),
+    ("--model_name", "it's", "model_name \"it's\" holds a quote"),
+    ("--threshold", "nan", "threshold must be a finite number, got nan"),
+    ("--min_improvement", "inf", "min_improvement must be a finite number, got inf"),
+    ("--metric", "test_r2_score` > 0 or metrics.`x", "is not a metric name"),
+])
+def test_a_name_or_setting_the_registry_would_refuse_halfway_fails_first(
+        run_cli, store, option, value, phrase):
+    train("linear", cv=0)
+    result = run_cli("register", option, value)
+    assert result.returncode == 1, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert phrase in line, line
+    assert versions(store) == [] and runs(store, "register") == []  # before any run
+
+
+def test_main_checks_the_alias_before_training(run_cli, store):
+    result = run_cli("main", "--alias", "latest")
+    assert result.returncode == 1 and "alias 'latest' cannot be set" in result.stderr
+    assert runs(store, "train") == []
+
+
+def test_an_infinite_metric_is_never_ranked(store, capsys):
+    train("linear", cv=0)
+    tree = train("tree", cv=0)
+    mlflow.MlflowClient().log_metric(tree["run_id"], "test_r2_score", float("inf"))
+    result = register()
+    assert result["model_run_id"] != tree["run_id"]
+    assert round(result["value"], 4) == 0.3929
+
+
+@pytest.mark.parametrize("signum, code, line", [
+    ("SIGINT", 130, "trackfit: interrupted"), ("SIGTERM", 143, "trackfit: stopped by signal 15"),
+])
+def test_a_signal_once_the_version_exists_still_sets_its_alias(run_cli, store, monkeypatch,
+                                                               signum, code, line):
+    """The signal arrives right after the version is made: the alias and tags are written
+    first, then the step stops KILLED with the signal's exit code."""
+    import os
+    import signal
+
+    train("linear", cv=0)
+    made = mlflow.register_model
+
+    def register_then_signal(*args, **kwargs):
+        version = made(*args, **kwargs)
+        os.kill(os.getpid(), getattr(signal, signum))
+        return version
+
+    monkeypatch.setattr(mlflow, "register_model", register_then_signal)
+    result = run_cli("register")
+    assert result.returncode == code, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == line
+    assert str(champion(store).version) == "1"
+    (run,) = runs(store, "register")
+    assert run.info.status == "KILLED" and run.data.tags["trackfit.model_version"] == "1"
+
+
+def test_sigterm_mid_step_ends_the_run_killed(run_cli, store, monkeypatch):
+    import os
+    import signal
+
+    from trackfit.fitting import training
+
+    def fit_then_term(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(training, "log_model", fit_then_term)
+    result = run_cli("train", "--cv", "0")
+    assert result.returncode == 143
+    assert result.stderr.strip().splitlines()[-1] == "trackfit: stopped by signal 15"
+    assert [r.info.status for r in runs(store, "train", None)] == ["KILLED"]
