@@ -168,8 +168,10 @@ def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, threshol
         version, created = existing.get(best.run_id), False
         with processes.deferred():  # a version, its alias and the run's tags, or none
             if version is None:
-                version = mlflow.register_model(
-                    logged_model_uri(best), model_name,
+                # Two registers making the model's first version at once: one gets the
+                # store's duplicate-key error, and tried again finds the model there.
+                version = store.retry(
+                    mlflow.register_model, logged_model_uri(best), model_name,
                     tags={"run_id": best.run_id, "metric": metric, "value": repr(value),
                           "estimator": str(best.get("params.estimator"))},
                 )
