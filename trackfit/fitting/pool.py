@@ -52,9 +52,11 @@ def pool(n_jobs=1, trials_on=""):
     """A ``run(tasks)`` that evaluates [(estimator, X, y, folds), ...], results in order.
 
     Trials run in ``n_jobs`` worker processes of this machine (joblib's loky, kept for the
-    whole study), n_jobs=1 included: the process that asks for trials is then free to write
-    the finished ones to the tracking store meanwhile. trials_on=<a Spark master>: up to n_jobs trials at
-    once on the cluster's executors, through joblibspark.
+    whole study); with n_jobs=1 joblib runs them in this process, one after the other (a
+    worker of its own made a tree trial 32 ms instead of 23: the round trip costs more than
+    writing the trial beside it saves).
+    trials_on=<a Spark master>: up to n_jobs trials at once on the cluster's executors,
+    through joblibspark.
     """
     import joblib
 
