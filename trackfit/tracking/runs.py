@@ -132,8 +132,8 @@ def training_runs(metric, max_results=1000, experiment_ids=None, max_latency_ms=
     first): the server filters, sorts and pages. ``max_latency_ms``: only runs whose model
     predicts 1,000 rows within it (runs logged without a latency are left out).
 
-    The filter also asks for the metric (a finite value: NaN and infinities, which a
-    crafted run could log, are never ranked): on
+    The filter also asks for the metric (any value but NaN, and never the infinity that
+    would rank first, which a crafted run could log): on
     SQLite that turns MLflow's order-by join from a scan per run (20 s for 10,000 runs)
     into an indexed one (3 s). So the store orders by the metric alone, and ties within the
     page it returns go to the faster model here: a second order-by metric, not in the
@@ -144,8 +144,10 @@ def training_runs(metric, max_results=1000, experiment_ids=None, max_latency_ms=
     check_ranking(metric, max_results, max_latency_ms)
     ids = experiment_ids or [active_experiment_id()]
     order = "DESC" if higher_is_better(metric) else "ASC"
-    where = (f"{TRAIN_FILTER} and metrics.`{metric}` > {LOWEST} "
-             f"and metrics.`{metric}` < {HIGHEST}")
+    # One bound, on the side the order would rank first: a second one doubles the store's
+    # join (compare over 10,000 runs 12.7 s against 5.3 s).
+    bound = f"> {LOWEST}" if order == "ASC" else f"< {HIGHEST}"
+    where = f"{TRAIN_FILTER} and metrics.`{metric}` {bound}"
     if max_latency_ms is not None:
         where += f" and metrics.`{LATENCY}` <= {float(max_latency_ms)!r}"
     runs = mlflow.search_runs(
