@@ -265,3 +265,20 @@ def test_a_silent_http_server_gives_up_in_one_line(run_cli, store, monkeypatch):
         server.close()
     assert_one_line_error(result, f"cannot reach data '{url}'", "timed out")
     assert_failed_run(store, "train")
+
+
+def test_a_prediction_that_is_not_finite_is_refused_and_nothing_written(run_cli, store,
+                                                                       tmp_path):
+    import pandas as pd
+
+    model = train("linear", cv=0)["model_uri"]
+    rows = pd.read_csv(os.path.join(os.path.dirname(__file__), "..", "examples",
+                                    "new_patients.csv"))
+    rows.loc[2, "BMI"] = 1.7e308  # finite, but times the model's coefficient it is not
+    source, output = csv(tmp_path / "far.csv", rows), tmp_path / "out.csv"
+    result = run_cli("predict", "--data", source, "--output", str(output), "--model", model)
+    assert_one_line_error(result, "predicts a number that is not finite for 1 row(s)",
+                          "(first at row 2)")
+    assert result.stderr.strip().count("\n") == 0  # no overflow warning beside it
+    assert not output.exists()
+    assert_failed_run(store, "predict")

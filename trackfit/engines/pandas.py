@@ -318,7 +318,18 @@ class PandasEngine:
             )
         inputs = scoring.block(frame, needed)  # one float64 block
         del frame
-        result = raw.assign(prediction=scoring.predictor(model)(inputs))
+        import numpy as np
+
+        with np.errstate(over="ignore", invalid="ignore"):  # said below, in one line
+            predictions = np.asarray(scoring.predictor(model)(inputs), dtype="float64")
+        endless = ~np.isfinite(predictions)
+        if endless.any():
+            raise DataError(
+                f"model '{label}' predicts a number that is not finite for "
+                f"{int(endless.sum())} row(s) of data '{src.safe}' (first at row "
+                f"{int(np.flatnonzero(endless)[0])}): their values are far outside the rows it "
+                "was trained on; check or drop those rows")
+        result = raw.assign(prediction=predictions)
         if output:
             write(result, output)
         return result, len(result)
