@@ -60,23 +60,12 @@ def group(command, **popen):
     on any other exit, the group is stopped before the block is left.
     """
     child = subprocess.Popen(command, start_new_session=True, **popen)
-
-    def on_signal(signum, frame):
-        raise Stopped(signum)
-
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        previous = {s: signal.signal(s, on_signal) for s in SIGNALS}
-    try:
-        yield child
-    finally:
-        for s in previous:
-            signal.signal(s, signal.SIG_IGN)  # a second TERM must not cut the cleanup short
+    with _handling(SIGNALS, _raise):
         try:
-            stop(child)
+            yield child
         finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
+            with _handling(SIGNALS, signal.SIG_IGN):  # a second TERM must not cut it short
+                stop(child)
 
 
 def _raise(signum, frame):
@@ -84,37 +73,33 @@ def _raise(signum, frame):
 
 
 @contextlib.contextmanager
-def stoppable():
-    """SIGTERM and SIGHUP raise :class:`Stopped` inside the block, as Ctrl-C raises
-    KeyboardInterrupt: a step run then ends KILLED, not left RUNNING (main thread only,
-    where Python runs signal handlers)."""
+def _handling(signals, handler):
+    """``handler`` for ``signals`` inside the block, the earlier ones restored after. Only
+    in the main thread, where Python runs signal handlers; elsewhere nothing changes."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {s: signal.signal(s, _raise) for s in SIGNALS}
+    previous = {s: signal.signal(s, handler) for s in signals}
     try:
         yield
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        for s, before in previous.items():
+            signal.signal(s, before)
+
+
+def stoppable():
+    """SIGTERM and SIGHUP raise :class:`Stopped` inside the block, as Ctrl-C raises
+    KeyboardInterrupt: a step run then ends KILLED, not left RUNNING."""
+    return _handling(SIGNALS, _raise)
 
 
 @contextlib.contextmanager
 def deferred():
     """Ctrl-C, SIGTERM and SIGHUP wait until the block is done, then raise as they would
     have: for a few writes that must all happen or none (a model version and its alias)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
     received = []
-    signals = (signal.SIGINT, *SIGNALS)
-    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum))
-                for s in signals}
-    try:
+    with _handling((signal.SIGINT, *SIGNALS), lambda signum, frame: received.append(signum)):
         yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
     if received:
         if received[0] == signal.SIGINT:
             raise KeyboardInterrupt

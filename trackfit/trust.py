@@ -235,15 +235,19 @@ def signature_inputs(signature):
     return names
 
 
-def _signature_problem(mlmodel):
+def _signature_columns(mlmodel):
+    """``signature_inputs`` of an MLmodel's signature as the file holds it (a dict)."""
     from mlflow.models import ModelSignature
 
     signature = mlmodel.get("signature")
-    if signature is None:
-        return ""
+    if isinstance(signature, dict):
+        signature = ModelSignature.from_dict(signature)
+    return signature_inputs(signature)
+
+
+def _signature_problem(mlmodel):
     try:
-        signature_inputs(ModelSignature.from_dict(signature) if isinstance(signature, dict)
-                         else signature)
+        _signature_columns(mlmodel)
     except Refused as exc:
         return str(exc)
     except Exception as exc:  # noqa: BLE001 - a crafted signature: nested, mistyped, broken
@@ -457,12 +461,10 @@ def _rebuild(fetched, built):
 def _columns_problem(mlmodel, model):
     """The signature's columns are the ones the model was fitted on, in order (predict
     selects the signature's columns and hands them to the model)."""
-    from mlflow.models import ModelSignature
-
     fitted_on = getattr(model, "feature_names_in_", None)
-    if not isinstance(mlmodel.get("signature"), dict) or fitted_on is None:
+    named = _signature_columns(mlmodel)  # it passed _signature_problem
+    if fitted_on is None or named is None:
         return
-    named = signature_inputs(ModelSignature.from_dict(mlmodel["signature"]))
     if named != [str(name) for name in fitted_on]:
         raise Refused(f"its signature names the columns {', '.join(named)}, but the model "
                       f"was fitted on {', '.join(map(str, fitted_on))}")

@@ -19,8 +19,8 @@ def columns(names, name, require_target=True):
         by_upper.setdefault(key, column)
     for column in names:  # pandas reads a second AGE of a CSV header as AGE.1
         base, dot, number = str(column).strip().rpartition(".")
-        if dot and number.isdigit() and ALIASES.get(base.upper(), base.upper()) in by_upper \
-                and ALIASES.get(base.upper(), base.upper()) in FEATURES + [TARGET]:
+        key = ALIASES.get(base.upper(), base.upper())
+        if dot and number.isdigit() and key in by_upper and key in FEATURES + [TARGET]:
             raise DataError(
                 f"data '{name}' has two columns named {quote(base)} (the second read as "
                 f"{quote(str(column))}); keep one and rename or drop the other")

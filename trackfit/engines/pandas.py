@@ -306,6 +306,8 @@ class PandasEngine:
         The input columns come back as they were, with a ``prediction`` column added;
         with ``output`` all of it is written there. ``label`` names the model in errors.
         """
+        import numpy as np
+
         raw = read(src)
         frame = validate(raw, src, require_target=False)  # the model's input only
         if src.kind == "embedded":
@@ -318,8 +320,6 @@ class PandasEngine:
             )
         inputs = scoring.block(frame, needed)  # one float64 block
         del frame
-        import numpy as np
-
         with np.errstate(over="ignore", invalid="ignore"):  # said below, in one line
             predictions = np.asarray(scoring.predictor(model)(inputs), dtype="float64")
         endless = ~np.isfinite(predictions)
