@@ -34,7 +34,7 @@ def main(folds=5):
     setup(frame, target="Y", train_size=0.7, session_id=0, fold=folds,
           log_experiment=True,
           experiment_name=os.environ.get("MLFLOW_EXPERIMENT_NAME", "experiment-diabetes"),
-          verbose=False, html=False)
+          verbose=False, html=False, system_log=False)
     compare_models(include=list(MODELS.values()), n_select=len(MODELS), verbose=False)
     table = pull()
     best = table.iloc[0]
