@@ -308,3 +308,31 @@ def test_sigterm_mid_step_ends_the_run_killed(run_cli, store, monkeypatch):
     assert result.returncode == 143
     assert result.stderr.strip().splitlines()[-1] == "trackfit: stopped by signal 15"
     assert [r.info.status for r in runs(store, "train", None)] == ["KILLED"]
+
+
+@pytest.mark.parametrize("failing", ["get_model_version_by_alias", "get_run"])
+def test_a_store_error_reading_the_champion_never_reads_as_no_champion(
+        run_cli, store, ridge_champion, monkeypatch, failing):
+    """A locked store or a server that is down while register looks up the champion (or
+    the champion's run) stops the register: read as "no champion", the gate would let any
+    challenger take the alias without a comparison."""
+    from mlflow.exceptions import MlflowException
+
+    ridge, _ = ridge_champion
+    real = getattr(mlflow.MlflowClient, failing)
+
+    def locked(self, *args, **kwargs):
+        if failing == "get_run" and args[0] != ridge["run_id"]:
+            return real(self, *args, **kwargs)
+        raise MlflowException("(sqlite3.OperationalError) database is locked",
+                              error_code="TEMPORARILY_UNAVAILABLE")
+
+    monkeypatch.setattr(mlflow.MlflowClient, failing, locked)
+    result = run_cli("register", "--min_improvement", "0")
+    monkeypatch.undo()
+    assert result.returncode == 1, result.stdout
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("trackfit: error: the SQLite store ") and "locked" in line, line
+    assert [str(v.version) for v in versions(store)] == ["1"]
+    assert champion(store).run_id == ridge["run_id"]
+    assert [r.info.status for r in runs(store, "register", None)] == ["FAILED", "FINISHED"]

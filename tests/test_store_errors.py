@@ -6,6 +6,8 @@ from mlflow.protos import databricks_pb2
 
 from trackfit.tracking import store
 
+from .conftest import runs
+
 
 @pytest.mark.parametrize("code, says", [
     (databricks_pb2.UNAUTHENTICATED, "refused the credentials (HTTP 401)"),
@@ -23,3 +25,33 @@ def test_a_plain_401_page_is_explained_by_mlflow_s_text():
 def test_other_errors_are_not_explained():
     assert store.explain(MlflowException("something else")) is None
     assert store.explain(ValueError("bad value")) is None
+
+
+def test_a_read_only_store_is_one_line_naming_the_fix(run_cli, store):
+    """The store opened read-only (as on a read-only mount): MLflow logs the database error
+    with its traceback before raising it; the command line says it once, in one line."""
+    from trackfit.tracking.store import sqlite_path
+
+    path = sqlite_path(store)
+    train = run_cli("train", "--cv", "0")
+    assert train.returncode == 0, train.stderr
+    read_only = f"sqlite:///file:{path}?mode=ro&uri=true"
+    result = run_cli("train", "--cv", "0", uri=read_only)
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line == (f"trackfit: error: the SQLite store {read_only} cannot be written (attempt "
+                    "to write a readonly database); give this user write access to the file "
+                    "and its folder, or point MLFLOW_TRACKING_URI at a store it can write")
+    assert len(runs(store, "train")) == 1  # nothing written
+
+
+def test_traceback_still_shows_mlflows_database_error(run_cli, store):
+    from trackfit.tracking.store import sqlite_path
+
+    run_cli("train", "--cv", "0")
+    read_only = f"sqlite:///file:{sqlite_path(store)}?mode=ro&uri=true"
+    result = run_cli("--traceback", "train", "--cv", "0", uri=read_only)
+    assert result.returncode == 1
+    assert "ERROR mlflow.store.db.utils: SQLAlchemy database error" in result.stderr
+    assert "attempt to write a readonly database" in result.stderr
+    assert "MlflowException" in result.stderr and "trackfit: error:" not in result.stderr

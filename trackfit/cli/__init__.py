@@ -355,7 +355,8 @@ def main(argv=None):
     from ..tracking import store
 
     args = build_parser().parse_args(argv)
-    with trust.guarded(args.trust_model), no_download_bars(), processes.stoppable():
+    quiet = contextlib.nullcontext() if args.traceback else store.quiet_database_errors()
+    with trust.guarded(args.trust_model), no_download_bars(), processes.stoppable(), quiet:
         try:
             run(args)
         except TrackfitError as exc:

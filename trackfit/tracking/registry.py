@@ -42,13 +42,23 @@ def check_names(model_name, alias):
                             "pass letters, digits, _ and -, e.g. alias=champion") from None
 
 
+# What the registry answers for a model or alias that is not there (MLflow's SQL store says
+# INVALID_PARAMETER_VALUE for an alias no version holds). Any other error, a locked store or
+# a server that is down, is raised: it must not read as "no champion", which the gate lets
+# any challenger past.
+ABSENT = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+
+
 def _champion(model_name, alias):
+    """The version that holds ``alias``, or None when there is none."""
     from mlflow.exceptions import MlflowException
 
     try:
         return client().get_model_version_by_alias(model_name, alias)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        if exc.error_code in ABSENT:
+            return None
+        raise
 
 
 def _first_version(model_name, run_id, mine):
@@ -83,7 +93,9 @@ def _experiment_of(run_id):
 
     try:
         found = client().get_run(run_id)
-    except MlflowException:
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
         return None, None
     return found.info.experiment_id, found
 

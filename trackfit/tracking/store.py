@@ -237,8 +237,43 @@ def _status(exc):
     return None
 
 
+def _database_error(exc):
+    """The database's own error under an MLflow store error (sqlite3's "attempt to write a
+    readonly database"), or None: MLflow's message starts with SQLAlchemy's notes instead."""
+    import sqlalchemy.exc
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.orig is not None:
+            return exc.orig
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+@contextlib.contextmanager
+def quiet_database_errors():
+    """MLflow's logged traceback of a database error ("SQLAlchemy database error. The following
+    exception is caught.") off for the block: MLflow raises the error on, and the command line
+    says it in one line (--traceback shows it whole)."""
+    import logging
+
+    logger = logging.getLogger("mlflow.store.db.utils")
+
+    def keep(record):
+        return not str(record.msg).startswith("SQLAlchemy database error")
+
+    logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
+
+
 def explain(exc):
     """One line for a store or server failure the user can act on, else None."""
+    from .. import first_line
+
     text = str(exc)
     try:
         uri = tracking_uri()
@@ -253,6 +288,13 @@ def explain(exc):
         return (f"the SQLite store {uri} stayed locked by other processes writing to it "
                 "(database is locked); run again, or share a tracking server: make server, "
                 "then MLFLOW_TRACKING_URI=http://127.0.0.1:5005")
+    database = _database_error(exc)
+    if database is not None and "readonly database" in str(database):
+        return (f"the SQLite store {uri} cannot be written ({database}); give this user write "
+                "access to the file and its folder, or point MLFLOW_TRACKING_URI at a store "
+                "it can write")
+    if database is not None:
+        return f"the store {uri} failed: {first_line(database)}"
     if "error code 401" in text:
         return (f"the tracking server {uri} refused the credentials (HTTP 401); check "
                 "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD")
