@@ -291,3 +291,27 @@ def test_train_and_predict_on_a_standalone_cluster(store, tmp_path):
     assert list(by_spark.columns) == list(given.columns) + ["prediction"]
     assert (by_spark["patient_id"] == given["patient_id"]).all()
     np.testing.assert_allclose(by_spark["prediction"], expected, rtol=0, atol=1e-9)
+
+
+@pytest.mark.slow  # the session's local Spark: a JVM and Python workers
+@pytest.mark.parametrize("written", [True, False])
+def test_a_prediction_that_is_not_finite_is_refused_as_with_pandas(store, spark, tmp_path,
+                                                                   written, capsys):
+    """A row far outside the training rows: pandas refuses it in one line, and so does Spark
+    (the executor's error, not its traceback), writing nothing, shown or saved."""
+    model = train("linear", cv=0)["model_uri"]
+    given = new_patients(tmp_path / "unused.csv", 50)
+    given.loc[2, "bmi"] = 1.7e308  # finite, but times the model's coefficient it is not
+    source = tmp_path / "far.parquet"
+    given.to_parquet(source)
+    capsys.readouterr()
+    with pytest.raises(TrackfitError) as error:
+        predict(str(source), model, str(tmp_path / "predictions") if written else "",
+                spark="local[2]")
+    assert str(error.value) == (
+        f"model '{model}' predicts a number that is not finite for 1 row(s) of a batch of "
+        f"data '{source}': their values are far outside the rows it was trained on; check "
+        "or drop those rows")
+    assert capsys.readouterr().out == ""  # no rows shown
+    assert not [name for name in os.listdir(tmp_path) if "predictions" in name]
+    assert [r.info.status for r in runs(store, "predict", None)] == ["FAILED"]

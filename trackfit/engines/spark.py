@@ -29,6 +29,8 @@ LOG_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "spark-log
 # Python workers' tracebacks) and pyspark's and py4j's Python loggers. An error line names it
 # (log_note); it is removed at exit unless one did.
 LOG = None
+# What an executor's error starts with when it is a data problem to say in one line.
+DATA_PROBLEM = "trackfit data problem: "
 _keep_log = False
 
 
@@ -388,25 +390,46 @@ class SparkEngine:
             )
         score = trust.scorer(model)  # None: not a checked copy (--trust-model), pyfunc's udf
         if score is not None:
-            scored = score_batches(raw, [lab[n.strip().upper()] for n in needed], needed, score)
+            scored = score_batches(raw, [lab[n.strip().upper()] for n in needed], needed, score,
+                                   f"model '{label}'", f"data '{src.safe}'")
         else:
             udf = mlflow.pyfunc.spark_udf(spark, model, result_type="double",
                                           env_manager="local")
             features = [F.col(f"`{lab[n.strip().upper()]}`").cast("double") for n in needed]
             scored = raw.withColumn("prediction", udf(*features))  # in the signature's order
         if output:
-            write(spark, scored, output)
+            with executor_data_problems():
+                write(spark, scored, output)
         return scored, rows
 
     def show(self, predictions):
         """Print the first 20 predictions as CSV on stdout, and say so on stderr."""
-        predictions.limit(20).toPandas().to_csv(sys.stdout, index=False)
+        with executor_data_problems():
+            shown = predictions.limit(20).toPandas()
+        shown.to_csv(sys.stdout, index=False)
         print("predict: first 20 predictions shown; pass output= a folder to write them all",
               file=sys.stderr)
 
 
-def score_batches(frame, columns, names, score):
+@contextlib.contextmanager
+def executor_data_problems():
+    """A data problem an executor found (``DATA_PROBLEM``) as a DataError of its one line;
+    Spark wraps it in the Python worker's traceback."""
+    try:
+        yield
+    except Exception as exc:
+        text = str(exc)
+        if DATA_PROBLEM not in text:
+            raise
+        line = text[text.index(DATA_PROBLEM) + len(DATA_PROBLEM):].splitlines()[0]
+        raise DataError(line) from None
+
+
+def score_batches(frame, columns, names, score, model="the model", data="the data"):
     """``frame`` with a double ``prediction`` column: ``score`` on each Arrow batch.
+
+    A batch with a prediction that is not finite fails the job with one line naming
+    ``model`` and ``data`` (``executor_data_problems`` says it), as the pandas engine does.
 
     ``columns`` of each batch are laid out as one float64 block named ``names`` (the
     signature's) by scoring.block, as the model was fitted and as the pandas engine reads
@@ -428,9 +451,19 @@ def score_batches(frame, columns, names, score):
 
         from .scoring import block
 
+        import numpy as np
+
         for batch in batches:
             features = batch.select(columns).to_pandas().set_axis(names, axis=1)
-            scored = pa.array(score(block(features, names)), pa.float64())
+            with np.errstate(over="ignore", invalid="ignore"):  # said below, in one line
+                values = score(block(features, names))
+            endless = int((~np.isfinite(values)).sum())
+            if endless:
+                raise ValueError(
+                    f"{DATA_PROBLEM}{model} predicts a number that is not finite for {endless} "
+                    f"row(s) of a batch of {data}: their values are far outside the rows it was "
+                    "trained on; check or drop those rows")
+            scored = pa.array(values, pa.float64())
             kept = batch.columns[:at_prediction] + batch.columns[at_prediction + 1:]
             yield pa.RecordBatch.from_arrays(
                 kept[:at_prediction] + [scored] + kept[at_prediction:], names=names_out)

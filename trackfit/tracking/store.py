@@ -42,9 +42,13 @@ def scrub(text):
 
 
 def sqlite_path(uri):
-    """The file of a ``sqlite:///`` URI, else None."""
+    """The file of a ``sqlite:///`` URI, else None: also for SQLite's own URI form
+    (``sqlite:///file:...?mode=ro&uri=true``) and any query, which go to MLflow as given."""
     prefix = "sqlite:///"
-    return uri[len(prefix):] if uri.startswith(prefix) else None
+    if not uri.startswith(prefix):
+        return None
+    path = uri[len(prefix):]
+    return None if path.startswith("file:") or "?" in path else path
 
 
 @contextlib.contextmanager
