@@ -70,3 +70,24 @@ def test_main_with_workers_leaves_mlflows_guard_on(store):
     with trust.guarded():
         main(estimators=["linear", "tree", "ridge", "lasso"], cv=0, n_jobs=2)
         assert os.environ[trust.GUARD_ENV] == "false"
+
+
+def test_an_earlier_output_scored_again_has_its_prediction_replaced_in_place(store, tmp_path):
+    import pandas as pd
+
+    from trackfit.entrypoints.predict import predict
+    from trackfit.entrypoints.train import train
+
+    linear = train("linear", cv=0)["model_uri"]
+    tree = train("tree", cv=0)["model_uri"]
+    source = os.path.join(os.path.dirname(__file__), "..", "examples", "new_patients.csv")
+    first, again = tmp_path / "first.csv", tmp_path / "again.csv"
+    predict(source, linear, str(first))
+    predict(str(first), tree, str(again))
+    before, after = pd.read_csv(first), pd.read_csv(again)
+    assert list(after.columns) == list(before.columns)  # one prediction column, same place
+    predict(source, tree, str(tmp_path / "tree.csv"))
+    assert after["prediction"].equals(pd.read_csv(tmp_path / "tree.csv")["prediction"])
+    assert not after["prediction"].equals(before["prediction"])
+    pd.testing.assert_frame_equal(after.drop(columns="prediction"),
+                                  before.drop(columns="prediction"))
