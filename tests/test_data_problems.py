@@ -84,6 +84,12 @@ def case(tmp_path, name):
             "data '" + str(tmp_path / "semicolons.csv") + "' seems to use ';' between its "
             "columns (its header is one column, 'AGE;SEX;BMI;BP;S1;S2;S3;S4;S5;S6;Y'); "
             "save it comma-separated and run again"]
+    if name in ("tabs", "pipes"):
+        separator, said = ("\t", "tabs") if name == "tabs" else ("|", "'|'")
+        frame.to_csv(tmp_path / f"{name}.csv", index=False, sep=separator)
+        return str(tmp_path / f"{name}.csv"), [
+            f"seems to use {said} between its columns (its header is one column, 'AGE",
+            "save it comma-separated and run again"]
     if name == "path traversal":
         return "../../../../../../etc/passwd", ["cannot tell the format", "name it .parquet"]
     if name == "folder":
@@ -119,8 +125,8 @@ def case(tmp_path, name):
 
 
 CASES = ["infinity", "too large for float64", "three rows", "ragged line", "booleans",
-         "same column in two cases", "empty column name", "semicolons", "nested parquet",
-         "path traversal",
+         "same column in two cases", "empty column name", "semicolons", "tabs", "pipes",
+         "nested parquet", "path traversal",
          "folder", "device", "zero bytes", "binary named .csv", "closed loopback port",
          "the same column twice", "constant target", "timestamps"]
 

@@ -5,6 +5,11 @@ import math
 from .. import DataError, quote
 from .source import ALIASES, FEATURES, TARGET, scrub
 
+# Separators other than the comma a CSV may come with (a spreadsheet's export in many
+# locales, a tab-separated dump), as the one-line error names them.
+SEPARATORS = {";": "';'", "\t": "tabs", "|": "'|'"}
+
+
 def columns(names, name, require_target=True):
     """{lab column: the source's column} and the lab columns wanted; refuses missing ones."""
     by_upper = {}
@@ -26,12 +31,14 @@ def columns(names, name, require_target=True):
                 f"{quote(str(column))}); keep one and rename or drop the other")
     wanted = FEATURES + ([TARGET] if require_target else [])
     missing = [c for c in wanted if c not in by_upper]
-    if missing and len(names) == 1 and ";" in str(names[0]):
-        parts = {part.strip().upper() for part in str(names[0]).split(";")}
+    for separator, said in SEPARATORS.items():
+        if not (missing and len(names) == 1 and separator in str(names[0])):
+            continue
+        parts = {part.strip().upper() for part in str(names[0]).split(separator)}
         if parts & set(FEATURES + [TARGET]):
             raise DataError(
-                f"data '{name}' seems to use ';' between its columns (its header is one column, "
-                f"{quote(str(names[0]))}); save it comma-separated and run again"
+                f"data '{name}' seems to use {said} between its columns (its header is one "
+                f"column, {quote(str(names[0]))}); save it comma-separated and run again"
             )
     if missing:
         unnamed = [str(i + 1) for i, c in enumerate(names)
