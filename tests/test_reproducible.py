@@ -295,5 +295,9 @@ def test_rerun_reports_a_clear_mismatch_when_the_data_changed(shared_store, reru
         assert line.startswith("trackfit: error: rerun ") and "\n" not in line
         assert f"differs from run {run_id} in" in line
         assert "the data changed since (digest" in line
+        assert line.endswith("the rerun is marked FAILED, so compare and register leave it out")
+        rerun_id = line.split()[3]
+        # not a candidate: a rerun that did not reproduce is never ranked or promoted
+        assert mlflow.MlflowClient(shared_store).get_run(rerun_id).info.status == "FAILED"
     finally:
         csv.write_text(original)

@@ -136,7 +136,10 @@ def rerun(run_id, force=False):
         f"; the data changed since (digest {old_digest} then, {new_digest} now)"
         if old_digest != new_digest else "; the data digest is the same"
     )
+    # A rerun that does not reproduce is no candidate: FAILED, compare and register pass it by.
+    client().set_terminated(result["run_id"], "FAILED")
     raise TrackfitError(
         f"rerun {result['run_id']} differs from run {run_id} in {len(differ)} of {len(rows)} "
-        f"metrics ({', '.join(differ)}){data_note}"
+        f"metrics ({', '.join(differ)}){data_note}; the rerun is marked FAILED, so compare "
+        "and register leave it out"
     )
