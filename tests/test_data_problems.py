@@ -223,6 +223,7 @@ def test_a_text_cell_is_a_data_problem_for_spark_under_ansi_casts(spark, tmp_pat
 @pytest.mark.parametrize("option, value, phrase", [
     ("--cv", "100000000000000000000", "would need over a billion rows"),
     ("--test_size", "0.0001", "Pass at least 10001 rows"),
+    ("--random_state", "-1", "random_state must be a whole number from 0 to 4294967295, got -1"),
 ])
 def test_a_split_no_data_can_meet_says_so_at_once(run_cli, store, option, value, phrase):
     result = run_cli("train", option, value, *(["--cv", "0"] if option != "--cv" else []))

@@ -168,6 +168,39 @@ def test_data_that_changed_since_training_is_refused_not_used(store, tmp_path, c
     assert versions(store) == []
 
 
+@pytest.mark.parametrize("change", ["deleted", "changed", "split edited"])
+def test_a_best_run_the_gate_cannot_rebuild_names_itself_and_the_way_past(
+        run_cli, store, tmp_path, change):
+    """The best run's data file is gone or changed, or its recorded split was edited: the
+    line names that run and what clears it (restore its data, or delete the run), not an
+    option register does not have, and nothing is registered."""
+    from trackfit.engines import pandas as data
+    from trackfit.engines.source import parse
+
+    path = tmp_path / "lab.csv"
+    frame = data.load(parse("diabetes"))
+    frame.to_csv(path, index=False)
+    run_id = train("linear", data=str(path), cv=0)["run_id"]
+    if change == "deleted":
+        path.unlink()
+    elif change == "changed":
+        frame.assign(Y=frame["Y"] + 1).to_csv(path, index=False)
+    else:
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        with SqlAlchemyStore(store, "unused").ManagedSessionMaker() as session:
+            session.execute(__import__("sqlalchemy").text(
+                "update params set value = '-1' where key = 'random_state'"))
+    result = run_cli("register")
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert f"training run {run_id}" in line, line
+    assert line.endswith(f"delete the run (mlflow runs delete --run-id {run_id}) so register "
+                         "weighs the next best"), line
+    assert versions(store) == []
+    assert [r.info.status for r in runs(store, "register", None)] == ["FAILED"]
+
+
 def test_every_training_run_logs_what_its_model_costs(store):
     trained = train("tree", cv=0)
     run = mlflow.get_run(trained["run_id"])

@@ -128,17 +128,33 @@ def held_out(run, side="held-out", loaded=None):
         raise DataError(
             f"training run {name} read data whose address held a secret ({data}): the gate "
             "cannot read it again; train from a source without credentials in its address")
-    src = source.parse(data)
-    if loaded is not None and loaded[1].digest == recorded:
-        frame, dataset = loaded
-    else:
-        frame, dataset = choose(params.get("spark", "")).load(src)
+    # The way past a run whose rows are gone: what the user can do about that one run.
+    past = (f"restore the data it read, or delete the run (mlflow runs delete --run-id {name}) "
+            "so register weighs the next best")
+    try:
+        src = source.parse(data)
+        if loaded is not None and loaded[1].digest == recorded:
+            frame, dataset = loaded
+        else:
+            frame, dataset = choose(params.get("spark", "")).load(src)
+    except DataError as exc:
+        found = str(exc).split("; ")[0]  # what is wrong, without the fix for a data= option
+        raise DataError(f"the gate cannot read the data of training run {name}, the best by "
+                        f"the metric: {found}; {past}") from None
     if dataset.digest != recorded:
         raise DataError(
             f"the data of training run {name} changed since it trained: {data} has digest "
             f"{dataset.digest}, the run recorded {recorded}; the gate evaluates on the rows "
-            "the run held out, never on new data: train again on the current data")
-    how = Split(float(params["test_size"]), int(float(params["random_state"])), 0)
+            f"the run held out, never on new data: {past}")
+    try:
+        seed = float(params["random_state"])
+        if seed != int(seed):
+            raise ValueError(f"random_state {params['random_state']} is not a whole number")
+        how = Split(float(params["test_size"]), int(seed), 0).check()
+    except (TrackfitError, ValueError) as exc:
+        raise DataError(f"training run {name} recorded a split the gate cannot rebuild "
+                        f"({first_line(exc)}); delete the run (mlflow runs delete --run-id "
+                        f"{name}) so register weighs the next best") from None
     X_train, X_test, y_train, y_test = split(frame, how)
     if side == "training":
         return X_train, y_train, src.safe, recorded
