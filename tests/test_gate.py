@@ -271,6 +271,7 @@ def test_the_gate_reads_a_run_mlflow_run_started_with_its_quoted_params(store, t
     ("--alias", "v7", "alias 'v7' cannot be set: Version alias name 'v7' is reserved"),
     ("--alias", "my alias", "alias 'my alias' cannot be set: Invalid alias name"),
     ("--model_name", "it's", "model_name \"it's\" holds a quote"),
+    ("--model_name", "", "model_name is empty; pass a name for the registered model"),
     ("--threshold", "nan", "threshold must be a finite number, got nan"),
     ("--min_improvement", "inf", "min_improvement must be a finite number, got inf"),
     ("--metric", "test_r2_score` > 0 or metrics.`x", "is not a metric name"),

@@ -134,3 +134,18 @@ def test_compare_leaderboard_is_best_first_by_the_chosen_metric(store):
     board = compare(metric="test_mean_absolute_error")["leaderboard"]
     assert board["test_mean_absolute_error"].is_monotonic_increasing
     assert (board["fit_seconds"] >= 0).all()
+
+
+def test_a_training_run_other_code_logged_without_an_estimator_is_ranked_and_charted(store):
+    """A run tagged as a training run by other code, with a metric and no params: compare
+    names it instead of stopping on the gap in its bar charts."""
+    train("linear", cv=0)
+    client = mlflow.MlflowClient()
+    foreign = client.create_run(mlflow.get_experiment_by_name(EXPERIMENT).experiment_id,
+                                tags={"trackfit.step": "train"})
+    client.log_metric(foreign.info.run_id, "test_r2_score", 0.5)
+    client.set_terminated(foreign.info.run_id)
+    result = compare()
+    assert list(result["leaderboard"]["estimator"]) == ["(no estimator param)", "linear"]
+    charts = mlflow.MlflowClient().list_artifacts(result["run_id"])
+    assert "r2_by_estimator.png" in [a.path for a in charts]

@@ -96,6 +96,16 @@ def test_a_trial_the_estimator_rejects_fails_and_the_search_goes_on(store):
     (["--estimator", "linear"], "has no default search space and no space was given"),
     (["--estimator", "tree", "--search", "grid"], "search=grid needs choices"),
     (["--estimator", "tree", "--search", "bayes"], "unknown search 'bayes'"),
+    # scikit-learn reads max_features=1 as one feature and 1.0 as all: never merged into one
+    (["--estimator", "tree", "--search", "grid", "--space", "max_features=1|1.0"],
+     "1 and 1.0 are one choice to the search, which would try only the first"),
+    # 7 x 6**4 x 4 x 2 x 5 = 362,880 points for 2 trials: refused, not laid out in memory
+    (["--estimator", "tree", "--search", "grid", "--trials", "2", "--space",
+      "max_depth=1|2|3|4|5|6|7,min_samples_split=2|3|4|5|6|7,min_samples_leaf=1|2|3|4|5|6,"
+      "max_leaf_nodes=10|20|30|40|50|60,ccp_alpha=0|1|2|3|4|5,"
+      "criterion=squared_error|friedman_mse|absolute_error|poisson,splitter=best|random,"
+      "min_weight_fraction_leaf=0|0.1|0.2|0.3|0.4"],
+     "the grid has 362,880 points (7 x 6 x 6 x 6 x 6 x 4 x 2 x 5); a grid search shuffles"),
 ])
 def test_a_bad_space_is_one_line_before_any_trial(run_cli, store, args, message):
     done = run_cli("tune", *args)

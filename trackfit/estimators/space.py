@@ -82,8 +82,20 @@ def dimension(text):
     parts = [part.strip() for part in text.split("|")]
     if not all(parts):
         raise ValueError(f"empty choice in {quote(text)}")
-    choices = tuple(dict.fromkeys(parse_value(part) for part in parts))
-    return Dimension("choice", choices=choices)
+    return Dimension("choice", choices=distinct(parse_value(part) for part in parts))
+
+
+def distinct(values):
+    """``values`` without repeats, in order. Two that are equal but of different types
+    (1 and 1.0, 1 and true) are refused: the search would keep one, and scikit-learn can
+    read them differently (``max_features=1`` is one feature, ``1.0`` all of them)."""
+    kept = {}
+    for value in values:
+        other = kept.setdefault(value, value)
+        if type(other) is not type(value):
+            raise ValueError(f"{other!r} and {value!r} are one choice to the search, which "
+                             "would try only the first; pass just the one you mean")
+    return tuple(kept)
 
 
 def _entries(text):
@@ -131,7 +143,7 @@ def from_plugin(value):
         if not isinstance(name, str) or not name:
             raise ValueError("search_space keys must be hyperparameter names")
         if isinstance(given, (list, tuple)) and given:
-            space[name] = Dimension("choice", choices=tuple(dict.fromkeys(given)))
+            space[name] = Dimension("choice", choices=distinct(given))
         elif isinstance(given, str):
             try:
                 space[name] = dimension(given)

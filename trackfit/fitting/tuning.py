@@ -55,6 +55,9 @@ def sampler(search, space, seed):
     return optuna.samplers.RandomSampler(seed=seed)
 
 
+GRID_POINTS = 100_000  # the most a grid search lays out (about 60 MB of points)
+
+
 def grid_points(space, trials, seed):
     """Every combination of the choices, in a seeded order; the first ``trials`` of them.
 
@@ -62,9 +65,17 @@ def grid_points(space, trials, seed):
     (Optuna's GridSampler stops the study from inside ``optimize`` only).
     """
     import itertools
+    import math
     import random
 
     values = spacemod.grid(space)
+    size = math.prod(len(choices) for choices in values.values())
+    if size > GRID_POINTS:
+        raise TrackfitError(
+            f"the grid has {size:,} points ({' x '.join(str(len(v)) for v in values.values())}"
+            f"); a grid search shuffles every point before it takes the first {trials}, and "
+            f"past {GRID_POINTS:,} points that list alone takes hundreds of megabytes: pass "
+            "--search random, or fewer choices")
     points = [dict(zip(values, combination))
               for combination in itertools.product(*values.values())]
     random.Random(seed).shuffle(points)

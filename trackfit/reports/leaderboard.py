@@ -12,6 +12,7 @@ CHARTS = {
     "mae_by_estimator.png": ("test_mean_absolute_error", "Mean absolute error by Estimator"),
     "rmse_by_estimator.png": ("test_root_mean_squared_error", "RMSE by Estimator"),
 }
+NO_ESTIMATOR = "(no estimator param)"
 # A text cell starting with one of these is a formula to a spreadsheet (=HYPERLINK(...) and
 # the like); a leading ' makes it text, as spreadsheets themselves write it.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -22,7 +23,9 @@ def leaderboard(runs, metric):
     to serve (latency per 1,000 rows, size), fit time, run id and logged model id."""
     import pandas as pd
 
-    columns = {"estimator": runs.get("params.estimator")}
+    # A run logged by other code may have no estimator param: named, not a gap in a chart.
+    estimator = runs.get("params.estimator", pd.Series(index=runs.index, dtype=object))
+    columns = {"estimator": estimator.fillna(NO_ESTIMATOR).astype(str)}
     for name in dict.fromkeys([metric] + KEY_METRICS + list(COSTS)):
         column = f"metrics.{name}"
         if column in runs.columns:

@@ -30,6 +30,9 @@ def check_names(model_name, alias):
     from mlflow.utils.validation import (_validate_model_alias_name,
                                          _validate_model_alias_name_reserved)
 
+    if not model_name.strip():
+        raise TrackfitError("model_name is empty; pass a name for the registered model, e.g. "
+                            "model_name=model-diabetes")
     if any(quote in model_name for quote in "'\""):
         raise TrackfitError(f"model_name {model_name!r} holds a quote, which the registry's "
                             "search filters cannot match; pass a name without quotes, e.g. "
