@@ -289,3 +289,41 @@ def test_a_prediction_that_is_not_finite_is_refused_and_nothing_written(run_cli,
     assert result.stderr.strip().count("\n") == 0  # no overflow warning beside it
     assert not output.exists()
     assert_failed_run(store, "predict")
+
+
+def test_a_missing_output_folder_is_refused_before_the_rows_are_read(run_cli, store, tmp_path,
+                                                                     monkeypatch):
+    from trackfit.engines import pandas as engine
+
+    model = train("linear", cv=0)["model_uri"]
+
+    def never(*args, **kwargs):
+        raise AssertionError("the rows were read before the output was checked")
+
+    monkeypatch.setattr(engine, "read", never)
+    output = tmp_path / "missing" / "out.csv"
+    result = run_cli("predict", "--model", model, "--output", str(output))
+    assert_one_line_error(result, f"output folder {output.parent} does not exist; create it "
+                                  "or pick another")
+    assert_failed_run(store, "predict")
+
+
+def test_a_passed_on_column_that_turns_to_text_late_is_written_to_parquet(run_cli, store,
+                                                                          tmp_path):
+    """pandas reads a big CSV in chunks and types each chunk's column on its own: a key that
+    is digits for 262,144 rows and text after came back as ints and strings, which parquet
+    cannot hold (ArrowInvalid after every row was scored)."""
+    import pandas as pd
+
+    model = train("linear", cv=0)["model_uri"]
+    rows = pd.read_csv(os.path.join(os.path.dirname(__file__), "..", "examples",
+                                    "new_patients.csv"))
+    rows = rows.sample(300_000, replace=True, random_state=0).reset_index(drop=True)
+    rows["note"] = [str(i) if i < 262_144 else f"n{i}" for i in range(len(rows))]
+    source, output = csv(tmp_path / "mixed.csv", rows), tmp_path / "out.parquet"
+    result = run_cli("predict", "--data", source, "--output", str(output), "--model", model)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # no DtypeWarning either
+    written = pd.read_parquet(output)
+    assert written["note"].tolist() == rows["note"].tolist()  # all of it text, as read
+    assert len(written) == 300_000

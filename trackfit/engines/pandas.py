@@ -130,7 +130,11 @@ def read(src):
                     frame = _read_parquet(target) if local else pd.read_parquet(target)
                     # a key pandas saved as the index (patient_id) comes back as a column
                     return frame if frame.index.names == [None] else frame.reset_index()
-                return pd.read_csv(target, sep="\t" if kind == "tsv" else ",")
+                # low_memory=False: each column's type read from all its rows at once, not
+                # per chunk, so a passed-on column is one type (a key that turns to text
+                # after 262,144 rows cannot be written to parquet as ints and strings).
+                return pd.read_csv(target, sep="\t" if kind == "tsv" else ",",
+                                   low_memory=False)
     except pd.errors.EmptyDataError as exc:
         raise DataError(
             f"data '{src.safe}' is empty; pass a file with a header row and data"
@@ -263,7 +267,9 @@ def write(frame, output):
     folder = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(folder):
         raise DataError(f"output folder {folder} does not exist; create it or pick another")
-    handle, partial = tempfile.mkstemp(dir=folder, suffix=".partial")
+    # a dot file named for the output: what a killed write leaves is plainly this one's
+    handle, partial = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(output)}.",
+                                       suffix=".partial")
     os.close(handle)
     umask = os.umask(0)
     os.umask(umask)
@@ -299,6 +305,9 @@ class PandasEngine:
         if output and os.path.isdir(output):
             raise DataError(f"output '{output}' is a folder; pass a file path ending in "
                             ".parquet or .csv")
+        folder = os.path.dirname(os.path.abspath(output)) if output else ""
+        if output and not os.path.isdir(folder):  # said before the rows are read and scored
+            raise DataError(f"output folder {folder} does not exist; create it or pick another")
 
     def score(self, src, model, needed, output, label):
         """Score ``src`` with the checked model folder ``model``; (predictions, row count).
