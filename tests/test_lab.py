@@ -149,3 +149,13 @@ def test_a_training_run_other_code_logged_without_an_estimator_is_ranked_and_cha
     assert list(result["leaderboard"]["estimator"]) == ["(no estimator param)", "linear"]
     charts = mlflow.MlflowClient().list_artifacts(result["run_id"])
     assert "r2_by_estimator.png" in [a.path for a in charts]
+
+
+def test_main_refuses_an_estimator_named_twice_before_training(store):
+    from trackfit import EstimatorError
+
+    with pytest.raises(EstimatorError, match=r"^estimators names linear more than once "
+                       r"\(linear, scikit_learn:linear\): the same model would be trained "
+                       r"twice; pass each estimator once$"):
+        main(estimators=["linear", "scikit_learn:linear"], cv=0)
+    assert runs(store, "train") == []

@@ -32,8 +32,15 @@ def main(estimators=("linear", "tree"), data="diabetes", test_size=Split.test_si
         n_jobs = min(workers(n_jobs), len(names))
         how.check()
         registry.check_names(model_name, alias)  # before training, not after
+        given = {}
         for name in names:  # every name checked before anything is trained
-            training.resolve(name, {}, random_state)
+            spec, _ = training.resolve(name, {}, random_state)
+            given.setdefault(spec.qualified_name, []).append(name)
+        twice = [spelled for spelled in given.values() if len(spelled) > 1]
+        if twice:
+            raise EstimatorError(
+                f"estimators names {twice[0][0]} more than once ({', '.join(twice[0])}): the same "
+                "model would be trained twice; pass each estimator once")
         log(params={"estimators": ",".join(estimators), "data": src.safe, "metric": metric,
                     "n_jobs": n_jobs, **engine.params()})
         loaded = datasets.load(src, engine, nested=True)
