@@ -31,14 +31,13 @@ def columns(names, name, require_target=True):
                 f"{quote(str(column))}); keep one and rename or drop the other")
     wanted = FEATURES + ([TARGET] if require_target else [])
     missing = [c for c in wanted if c not in by_upper]
+    header = str(names[0]) if missing and len(names) == 1 else ""  # one column: a separator?
     for separator, said in SEPARATORS.items():
-        if not (missing and len(names) == 1 and separator in str(names[0])):
-            continue
-        parts = {part.strip().upper() for part in str(names[0]).split(separator)}
-        if parts & set(FEATURES + [TARGET]):
+        parts = {part.strip().upper() for part in header.split(separator)}
+        if separator in header and parts & set(FEATURES + [TARGET]):
             raise DataError(
                 f"data '{name}' seems to use {said} between its columns (its header is one "
-                f"column, {quote(str(names[0]))}); save it comma-separated and run again"
+                f"column, {quote(header)}); save it comma-separated and run again"
             )
     if missing:
         unnamed = [str(i + 1) for i, c in enumerate(names)

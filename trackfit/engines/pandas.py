@@ -258,15 +258,21 @@ def digest(frame):
 OUTPUT_FORMATS = {".parquet": "parquet", ".csv": "csv"}
 
 
+def output_folder(output):
+    """The folder ``output`` goes in; DataError when it does not exist."""
+    folder = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(folder):
+        raise DataError(f"output folder {folder} does not exist; create it or pick another")
+    return folder
+
+
 def write(frame, output):
     """Write all of ``frame`` to ``output`` or nothing: a temporary file renamed into place.
 
     The file gets the permissions the umask gives any new file, as pandas' own write would.
     """
     kind = OUTPUT_FORMATS[os.path.splitext(output)[1].lower()]
-    folder = os.path.dirname(os.path.abspath(output))
-    if not os.path.isdir(folder):
-        raise DataError(f"output folder {folder} does not exist; create it or pick another")
+    folder = output_folder(output)
     # a dot file named for the output: what a killed write leaves is plainly this one's
     handle, partial = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(output)}.",
                                        suffix=".partial")
@@ -305,9 +311,8 @@ class PandasEngine:
         if output and os.path.isdir(output):
             raise DataError(f"output '{output}' is a folder; pass a file path ending in "
                             ".parquet or .csv")
-        folder = os.path.dirname(os.path.abspath(output)) if output else ""
-        if output and not os.path.isdir(folder):  # said before the rows are read and scored
-            raise DataError(f"output folder {folder} does not exist; create it or pick another")
+        if output:
+            output_folder(output)  # said before the rows are read and scored
 
     def score(self, src, model, needed, output, label):
         """Score ``src`` with the checked model folder ``model``; (predictions, row count).

@@ -449,9 +449,9 @@ def score_batches(frame, columns, names, score, model="the model", data="the dat
     def predict(batches):
         import pyarrow as pa
 
-        from .scoring import block
-
         import numpy as np
+
+        from .scoring import block
 
         for batch in batches:
             features = batch.select(columns).to_pandas().set_axis(names, axis=1)

@@ -128,9 +128,10 @@ def held_out(run, side="held-out", loaded=None):
         raise DataError(
             f"training run {name} read data whose address held a secret ({data}): the gate "
             "cannot read it again; train from a source without credentials in its address")
-    # The way past a run whose rows are gone: what the user can do about that one run.
-    past = (f"restore the data it read, or delete the run (mlflow runs delete --run-id {name}) "
-            "so register weighs the next best")
+    # The way past a run whose rows cannot be rebuilt: what the user can do about that run.
+    delete = (f"delete the run (mlflow runs delete --run-id {name}) so register weighs the "
+              "next best")
+    past = f"restore the data it read, or {delete}"
     try:
         src = source.parse(data)
         if loaded is not None and loaded[1].digest == recorded:
@@ -153,8 +154,7 @@ def held_out(run, side="held-out", loaded=None):
         how = Split(float(params["test_size"]), int(seed), 0).check()
     except (TrackfitError, ValueError) as exc:
         raise DataError(f"training run {name} recorded a split the gate cannot rebuild "
-                        f"({first_line(exc)}); delete the run (mlflow runs delete --run-id "
-                        f"{name}) so register weighs the next best") from None
+                        f"({first_line(exc)}); {delete}") from None
     X_train, X_test, y_train, y_test = split(frame, how)
     if side == "training":
         return X_train, y_train, src.safe, recorded
