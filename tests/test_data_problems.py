@@ -91,7 +91,8 @@ def case(tmp_path, name):
             f"seems to use {said} between its columns (its header is one column, 'AGE",
             "save it comma-separated and run again"]
     if name == "path traversal":
-        return "../../../../../../etc/passwd", ["cannot tell the format", "name it .parquet"]
+        up = "../" * len(tmp_path.parts)  # from the working folder, however deep, to /etc
+        return f"{up}etc/passwd", ["cannot tell the format", "name it .parquet"]
     if name == "folder":
         os.mkdir(tmp_path / "folder.csv")
         return str(tmp_path / "folder.csv"), ["is a folder"]

@@ -13,7 +13,7 @@ import mlflow
 import pandas as pd
 import pytest
 import yaml
-from .conftest import EXPERIMENT, PROJECT, env_for, runs
+from .conftest import EXPERIMENT, PROJECT, env_for, mlflow_cli, runs
 from .test_plugin_docs import tutorial_file
 
 from trackfit.tracking import project
@@ -79,8 +79,12 @@ def in_venv(venv_bin, uri, *command):
 
 
 def mlflow_run(venv_bin, uri, *args):
-    done = in_venv(venv_bin, uri, venv_bin / "mlflow", "run", PROJECT, "--env-manager", "local",
-                   "--experiment-name", EXPERIMENT, *args)
+    """``mlflow run`` from a shell with the environment's bin first on PATH: MLflow's command
+    line in this process (the same MLflow as the environment's), the step a process of the
+    environment's Python, where the package is installed."""
+    env = env_for(uri, PATH=f"{venv_bin}{os.pathsep}{os.environ['PATH']}")
+    done = mlflow_cli(["run", PROJECT, "--env-manager", "local", "--experiment-name", EXPERIMENT,
+                       *args], env, Path.cwd())
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 

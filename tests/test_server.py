@@ -23,7 +23,7 @@ import pytest
 
 from trackfit.tracking import registry
 
-from .conftest import PROJECT, entry_points_here, env_for, mlflow_cli, shell
+from .conftest import PROJECT, entry_points_here, env_for, in_shell, mlflow_cli, shell
 
 # Every test here needs the team server (or starts servers of its own).
 pytestmark = pytest.mark.slow
@@ -70,10 +70,9 @@ def environment(uri, experiment, **extra):
 
 
 def trackfit(uri, experiment, *args, cwd=PROJECT, **extra):
-    """``python -m trackfit ARGS`` as a user runs it, in ``experiment``."""
-    return subprocess.run([sys.executable, "-m", "trackfit", *args], capture_output=True,
-                          text=True, env=environment(uri, experiment, **extra), cwd=cwd,
-                          timeout=600)
+    """``trackfit ARGS`` in ``experiment``, in this process as from a user's shell (conftest's
+    in_shell); the concurrent ones below (``start_trackfit``) are processes of their own."""
+    return in_shell(args, environment(uri, experiment, **extra), cwd)
 
 
 def start_trackfit(uri, experiment, *args, cwd=PROJECT, **extra):
