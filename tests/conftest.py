@@ -7,10 +7,13 @@ for the tests of the command line itself, marked slow.
 """
 
 import contextlib
+import multiprocessing
+import multiprocessing.forkserver
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import traceback
 import warnings
 from dataclasses import dataclass
@@ -138,8 +141,6 @@ def in_shell(args, env, cwd, main=None):
     started from a shell of ``env`` in ``cwd`` (see ``shell``), less its seconds of imports:
     a Done of its exit code and what was written to its stdout and stderr, the processes
     it starts included."""
-    import tempfile
-
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -162,6 +163,77 @@ def in_shell(args, env, cwd, main=None):
         err.seek(0)
         return Done(code, out.read().decode(errors="replace"),
                     err.read().decode(errors="replace"))
+
+
+# What a train or register imports, skops first as the command line has it
+# (trackfit.cli.skops_first): MLflow's stores and flavor, scikit-learn, git, trackfit's steps.
+RACER_IMPORTS = ["skops.io", "mlflow", "mlflow.sklearn", "mlflow.store.tracking.sqlalchemy_store",
+                 "mlflow.store.model_registry.sqlalchemy_store", "mlflow.store.tracking.rest_store",
+                 "sklearn.linear_model", "sklearn.tree", "git", "trackfit.cli",
+                 "trackfit.entrypoints.train", "trackfit.entrypoints.register", "tests.conftest"]
+
+
+def start_racers(count, args, env, cwd, folder):
+    """``count`` processes of ``trackfit ARGS`` at once, from a shell of ``env`` in ``cwd``;
+    what each prints goes to files in ``folder``.
+
+    Each is forked from one interpreter that has imported trackfit, MLflow and scikit-learn
+    (multiprocessing's forkserver, started once per test process): processes of their own,
+    each with its own connections to the store, that reach it within milliseconds of each
+    other instead of after seconds of imports each, staggered on a busy machine.
+    Returns Racers: ``communicate(timeout)`` gives (stdout, stderr), then ``returncode``.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(RACER_IMPORTS)
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = str(PROJECT)  # where the server imports them from
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        os.environ.pop("PYTHONPATH") if saved is None else os.environ.update(PYTHONPATH=saved)
+    racers = [Racer(context, args, env, cwd, Path(folder) / f"racer-{n}") for n in range(count)]
+    for racer in racers:
+        racer.process.start()
+    return racers
+
+
+class Racer:
+    """One of start_racers' processes; what it printed goes to files beside ``stem``."""
+
+    def __init__(self, context, args, env, cwd, stem):
+        self.out, self.err = Path(f"{stem}.out"), Path(f"{stem}.err")
+        self.process = context.Process(target=command_in_child, daemon=False, args=(
+            [str(a) for a in args], dict(env), str(cwd), str(self.out), str(self.err)))
+        self.returncode = None
+
+    def communicate(self, timeout=None):
+        self.process.join(timeout)
+        if self.process.exitcode is None:
+            self.process.kill()
+            raise subprocess.TimeoutExpired("trackfit racer", timeout)
+        self.returncode = self.process.exitcode
+        return self.out.read_text(), self.err.read_text()
+
+
+def command_in_child(args, env, cwd, out, err):
+    """In a racer: become ``trackfit ARGS`` started from a shell of ``env`` in ``cwd``, its
+    output to the files ``out`` and ``err``; exit as that process would, atexit included."""
+    import atexit
+
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    for fd, path in ((1, out), (2, err)):
+        opened = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        os.dup2(opened, fd)
+        os.close(opened)
+    sys.stdout = open(1, "w", closefd=False, buffering=1)
+    sys.stderr = open(2, "w", closefd=False, buffering=1)
+    code = call_main(args)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 @contextlib.contextmanager

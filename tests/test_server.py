@@ -15,6 +15,7 @@ import threading
 import time
 import urllib.request
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import mlflow
@@ -23,7 +24,8 @@ import pytest
 
 from trackfit.tracking import registry
 
-from .conftest import PROJECT, entry_points_here, env_for, in_shell, mlflow_cli, shell
+from .conftest import (PROJECT, entry_points_here, env_for, in_shell, mlflow_cli, shell,
+                       start_racers)
 
 # Every test here needs the team server (or starts servers of its own).
 pytestmark = pytest.mark.slow
@@ -71,7 +73,7 @@ def environment(uri, experiment, **extra):
 
 def trackfit(uri, experiment, *args, cwd=PROJECT, **extra):
     """``trackfit ARGS`` in ``experiment``, in this process as from a user's shell (conftest's
-    in_shell); the concurrent ones below (``start_trackfit``) are processes of their own."""
+    in_shell); the concurrent ones below (``race``) are processes of their own."""
     return in_shell(args, environment(uri, experiment, **extra), cwd)
 
 
@@ -79,6 +81,12 @@ def start_trackfit(uri, experiment, *args, cwd=PROJECT, **extra):
     return subprocess.Popen([sys.executable, "-m", "trackfit", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=cwd,
                             env=environment(uri, experiment, **extra))
+
+
+def race(count, uri, experiment, *args, folder, cwd=PROJECT):
+    """``count`` of ``trackfit ARGS`` in ``experiment`` at once, each a process of its own
+    (conftest.start_racers)."""
+    return start_racers(count, args, environment(uri, experiment), cwd, folder)
 
 
 def finish(processes):
@@ -160,9 +168,9 @@ def whole_lab(server, names, tmp_path):
     assert len(runs(server, experiment, "predict", "FINISHED")) == 1
 
 
-def test_eight_concurrent_trains_on_the_server_make_eight_runs(server, names):
+def test_eight_concurrent_trains_on_the_server_make_eight_runs(server, names, tmp_path):
     experiment, _ = names  # not created yet: all eight race to create it
-    trainers = [start_trackfit(server, experiment, "train", "--cv", "0") for _ in range(8)]
+    trainers = race(8, server, experiment, "train", "--cv", "0", folder=tmp_path)
     results = finish(trainers)
     assert [code for code, _, _ in results] == [0] * 8, [err[-800:] for _, _, err in results]
     assert len(runs(server, experiment)) == 8
@@ -173,8 +181,7 @@ def test_eight_concurrent_trains_on_the_default_sqlite_store(tmp_path):
     """A fresh mlflow.db in the working directory, eight trainers at once: all recorded."""
     uri = "sqlite:///mlflow.db"
     experiment = "experiment-diabetes"
-    trainers = [start_trackfit(uri, experiment, "train", "--cv", "0", cwd=tmp_path)
-                for _ in range(8)]
+    trainers = race(8, uri, experiment, "train", "--cv", "0", folder=tmp_path, cwd=tmp_path)
     results = finish(trainers)
     errors = "".join(err for _, _, err in results)
     assert "database is locked" not in errors
@@ -184,11 +191,10 @@ def test_eight_concurrent_trains_on_the_default_sqlite_store(tmp_path):
     assert len(runs(store, experiment, "train", "FINISHED")) == 8
 
 
-def test_two_concurrent_registers_make_one_version(server, names):
+def test_two_concurrent_registers_make_one_version(server, names, tmp_path):
     experiment, model = names
     ok(trackfit(server, experiment, "train", "--cv", "0"))
-    registers = [start_trackfit(server, experiment, "register", "--model_name", model)
-                 for _ in range(2)]
+    registers = race(2, server, experiment, "register", "--model_name", model, folder=tmp_path)
     results = finish(registers)
     assert [code for code, _, _ in results] == [0, 0], [err[-800:] for _, _, err in results]
     found = assert_one_version_per_run(server, model)
@@ -283,17 +289,51 @@ def own_server(server, tmp_path, monkeypatch):
         halt()
 
 
-def test_server_stopped_mid_train_fails_fast_and_the_lab_recovers(own_server, names):
+@pytest.fixture
+def held_data(tmp_path):
+    """The lab data over HTTP on loopback, answered only once ``release`` is called: a train
+    reading it holds its run RUNNING until then. Returns (url, release)."""
+    from trackfit.engines import pandas as data
+    from trackfit.engines.source import parse
+
+    body = data.read(parse("diabetes")).to_csv(index=False).encode()
+    released = threading.Event()
+
+    class Held(BaseHTTPRequestHandler):
+        def do_GET(self):
+            released.wait(timeout=300)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/csv")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):  # the server's own log is not what trackfit printed
+            pass
+
+    http = ThreadingHTTPServer(("127.0.0.1", 0), Held)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{http.server_address[1]}/diabetes.csv", released.set
+    released.set()
+    http.shutdown()
+
+
+def test_server_stopped_mid_train_fails_fast_and_the_lab_recovers(own_server, names,
+                                                                   held_data):
     uri, start, halt = own_server
     experiment, model = names
+    url, release = held_data
     start()
-    trainer = start_trackfit(uri, experiment, "train", "--estimator", "tree", **FAST_FAIL)
+    # The run is made, then the data read: held, so the server stops under a RUNNING run.
+    trainer = start_trackfit(uri, experiment, "train", "--estimator", "tree", "--data", url,
+                             **FAST_FAIL)
     deadline = time.monotonic() + 300
     while not runs(uri, experiment, "train", "RUNNING"):
         assert trainer.poll() is None, trainer.communicate()
         assert time.monotonic() < deadline, "the train run never started"
         time.sleep(0.1)
     halt()
+    release()
     # Bounded: MLFLOW_HTTP_REQUEST_* above; a hang would hit this timeout.
     out, err = trainer.communicate(timeout=300)
     assert trainer.returncode == 1
