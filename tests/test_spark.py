@@ -20,7 +20,7 @@ from trackfit.entrypoints.load import load
 from trackfit.entrypoints.predict import predict
 from trackfit.entrypoints.train import train
 
-from .conftest import cli, mlflow_run, runs, spark_missing
+from .conftest import cli, entry_points_here, mlflow_run, runs, spark_missing
 
 MASTER = os.environ.get("TRACKFIT_SPARK_MASTER", "")
 needs_spark = pytest.mark.skipif(spark_missing() is not None, reason=str(spark_missing()))
@@ -68,10 +68,13 @@ def lab_numbers(run):
 
 @needs_spark
 @pytest.mark.slow
-def test_fabric_folder_trains_to_the_lab_numbers_through_mlflow_run(store, tmp_path):
+def test_fabric_folder_trains_to_the_lab_numbers_through_mlflow_run(store, spark, tmp_path):
+    """MLflow's command line and run, the step here on the session's Spark; the cluster test
+    below and the Spark error test run Spark steps as processes of their own."""
     folder = fabric_folder(tmp_path / "diabetes")
-    done = mlflow_run(store, "-e", "train", "-P", f"data={folder}/", "-P", "spark=local[2]",
-                      "-P", "cv=0", **LOOPBACK)
+    with entry_points_here():
+        done = mlflow_run(store, "-e", "train", "-P", f"data={folder}/", "-P", "spark=local[2]",
+                          "-P", "cv=0", **LOOPBACK)
     assert done.returncode == 0, done.stderr[-3000:]
     (run,) = runs(store, "train", "FINISHED")
     assert lab_numbers(run) == (0.5539, 0.3929)

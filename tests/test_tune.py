@@ -17,7 +17,7 @@ from trackfit.entrypoints.register import register
 from trackfit.entrypoints.train import train
 from trackfit.entrypoints.tune import tune
 
-from .conftest import PROJECT, env_for, mlflow_run, runs, versions
+from .conftest import PROJECT, entry_points_here, env_for, mlflow_run, runs, versions
 
 
 def children(uri, parent_id, step="trial"):
@@ -191,11 +191,12 @@ def test_main_over_all_estimators_trains_every_installed_one(store, capsys):
     assert round(lab["tree"]["training_r2_score"], 4) == 0.7321
 
 
-@pytest.mark.slow
 def test_mlflow_run_tune_entry_point(store):
-    done = mlflow_run(store, "-e", "tune", "-P", "estimator=tree", "-P",
-                      "space=max_depth=2|3,min_samples_leaf=1|20", "-P", "search=grid",
-                      "-P", "cv=2")
+    """MLflow's command line and run, the tune step here (conftest.entry_points_here)."""
+    with entry_points_here():
+        done = mlflow_run(store, "-e", "tune", "-P", "estimator=tree", "-P",
+                          "space=max_depth=2|3,min_samples_leaf=1|20", "-P", "search=grid",
+                          "-P", "cv=2")
     assert done.returncode == 0, done.stderr[-3000:]
     (parent,) = runs(store, "tune", "FINISHED")
     assert len(children(store, parent.info.run_id)) == 4
