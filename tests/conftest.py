@@ -1,9 +1,11 @@
 """Shared fixtures: a fresh SQLite tracking store per test, and ways to run trackfit as users do.
 
 ``run_cli`` runs the command line in this process (``trackfit.cli.main``), as fast as a
-function call; ``cli`` and ``mlflow_run`` start ``python -m trackfit`` and ``mlflow run`` as
-users do, each a new interpreter importing MLflow and scikit-learn (seconds): they are kept
-for the tests of the command line itself, marked slow.
+function call (``in_shell`` likewise, from a shell's environment of the test's making);
+``cli`` and ``mlflow_run`` start ``python -m trackfit`` and ``mlflow run`` as users do, each a
+new interpreter importing MLflow and scikit-learn (seconds): they are kept for the tests of
+the command line itself, marked slow. ``start_racers`` starts commands that race each other
+as processes forked from one interpreter that has made those imports once.
 """
 
 import contextlib
@@ -179,18 +181,22 @@ def start_racers(count, args, env, cwd, folder):
 
     Each is forked from one interpreter that has imported trackfit, MLflow and scikit-learn
     (multiprocessing's forkserver, started once per test process): processes of their own,
-    each with its own connections to the store, that reach it within milliseconds of each
-    other instead of after seconds of imports each, staggered on a busy machine.
-    Returns Racers: ``communicate(timeout)`` gives (stdout, stderr), then ``returncode``.
+    each with its own connections to the store, that reach it within a second or two of each
+    other (eight trains all hold their runs open at once) instead of after seconds of imports
+    each, staggered on a busy machine. Returns a Racer for each: ``communicate(timeout)``
+    gives (stdout, stderr), then ``returncode`` is set, as with subprocess.Popen.
     """
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(RACER_IMPORTS)
     saved = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = str(PROJECT)  # where the server imports them from
+    os.environ["PYTHONPATH"] = str(PROJECT)  # where the server imports tests.conftest from
     try:
         multiprocessing.forkserver.ensure_running()
     finally:
-        os.environ.pop("PYTHONPATH") if saved is None else os.environ.update(PYTHONPATH=saved)
+        if saved is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = saved
     racers = [Racer(context, args, env, cwd, Path(folder) / f"racer-{n}") for n in range(count)]
     for racer in racers:
         racer.process.start()
