@@ -8,7 +8,6 @@ registered model of its own, so tests share the server without seeing each other
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,8 +23,8 @@ import pytest
 
 from trackfit.tracking import registry
 
-from .conftest import (PROJECT, entry_points_here, env_for, in_shell, mlflow_cli, shell,
-                       start_racers)
+from .conftest import (PROJECT, entry_points_here, env_for, free_port, in_shell, mlflow_cli,
+                       shell, start_racers)
 
 # Every test here needs the team server (or starts servers of its own).
 pytestmark = pytest.mark.slow
@@ -234,12 +233,6 @@ def test_registers_pointing_the_alias_at_once_all_succeed(server, names, tmp_pat
         assert errors == []
         aliases = client.get_registered_model(model).aliases
         assert aliases == {f"race{round_}": version for round_ in range(20)}
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_mlflow_server(port, backend, folder):

@@ -33,8 +33,10 @@ def columns(names, name, require_target=True):
     missing = [c for c in wanted if c not in by_upper]
     header = str(names[0]) if missing and len(names) == 1 else ""  # one column: a separator?
     for separator, said in SEPARATORS.items():
+        if separator not in header:
+            continue
         parts = {part.strip().upper() for part in header.split(separator)}
-        if separator in header and parts & set(FEATURES + [TARGET]):
+        if parts & set(FEATURES + [TARGET]):
             raise DataError(
                 f"data '{name}' seems to use {said} between its columns (its header is one "
                 f"column, {quote(header)}); save it comma-separated and run again"

@@ -447,9 +447,8 @@ def score_batches(frame, columns, names, score, model="the model", data="the dat
     at_prediction = names_out.index("prediction")
 
     def predict(batches):
-        import pyarrow as pa
-
         import numpy as np
+        import pyarrow as pa
 
         from .scoring import block
 
