@@ -19,12 +19,13 @@ import yaml
 from mlflow.models import infer_signature
 from sklearn.ensemble import (ExtraTreesRegressor, GradientBoostingRegressor,
                               HistGradientBoostingRegressor, RandomForestRegressor)
+from sklearn.preprocessing import OneHotEncoder
 from sklearn.tree import DecisionTreeRegressor
 
 from trackfit import cli, trust
 from trackfit.engines import pandas as data
 from trackfit.engines.source import parse
-from trackfit.estimators import tree_checks
+from trackfit.estimators import checks
 from trackfit.entrypoints.train import train
 
 from .conftest import free_port, runs, versions
@@ -204,9 +205,9 @@ def log_crafted(kind):
 def test_the_validator_names_a_crafted_tree_of_each_kind(kind):
     model, _, _ = crafted_tree(kind)
     with pytest.raises(ValueError, match=f"has child {FAR}, out of range"):
-        tree_checks.validate(model)
+        checks.walk(model)
     build = CRAFTED[kind][0]
-    tree_checks.validate(build().fit(*lab()))  # the same kind, untouched, passes
+    checks.walk(build().fit(*lab()))  # the same kind, untouched, passes
 
 
 @pytest.mark.parametrize("kind", sorted(CRAFTED))
@@ -243,14 +244,14 @@ def _empty_start(model):
 
 
 @pytest.mark.parametrize("crafted, phrase", [
-    (_wide_stages, "its boosting stages are not one tree per stage"),
-    (_empty_start, "its initial prediction fails"),
+    (_wide_stages, "its GradientBoostingRegressor's n_trees_per_iteration_ is 2, not 1"),
+    (_empty_start, "its DummyRegressor's constant_ is float64"),
 ])
 def test_the_validator_refuses_boosting_that_writes_past_its_output(crafted, phrase):
     model = GradientBoostingRegressor(n_estimators=5, random_state=0).fit(*lab())
     crafted(model)
     with pytest.raises(ValueError, match=phrase):
-        tree_checks.validate(model)
+        checks.walk(model)
 
 
 def _crafted_start(model):
@@ -280,12 +281,14 @@ def _one_column_preprocessor(model):
 
 BEFORE_PREDICT = {
     "gbr-start": (lambda: GradientBoostingRegressor(n_estimators=5, random_state=0),
-                  _crafted_start, TREE, "the tree splits on feature 1000000000"),
+                  _crafted_start, TREE, "its GradientBoostingRegressor's init_ holds a "
+                  "sklearn.tree._classes.DecisionTreeRegressor"),
     "hist-gb-negative": (lambda: HistGradientBoostingRegressor(max_iter=5), _negative_feature,
                          HIST_GB, "tree 1.0 splits on feature -1000000000"),
     "hist-gb-preprocessor": (lambda: HistGradientBoostingRegressor(max_iter=5),
                              _one_column_preprocessor, HIST_GB,
-                             "its hist-gb model transforms its input first"),
+                             "its HistGradientBoostingRegressor's _preprocessor holds a "
+                             "sklearn.compose._column_transformer.ColumnTransformer"),
 }
 
 
@@ -295,7 +298,7 @@ def test_what_the_check_itself_would_run_is_checked_first(kind):
     model = build().fit(*lab())
     craft(model)
     with pytest.raises(ValueError, match=phrase):
-        tree_checks.validate(model)
+        checks.walk(model)
 
 
 @pytest.mark.parametrize("kind", sorted(BEFORE_PREDICT))
@@ -324,7 +327,7 @@ def test_boosting_that_writes_past_its_output_is_refused_by_predict(store, tmp_p
         signature=infer_signature(X, y), pip_requirements=[]))
     output = tmp_path / "predictions.csv"
     assert_refused(capsys, "predict", "--output", str(output), phrases=[
-        "fails the check of estimator 'gbr'", "its boosting stages are not one tree per stage"])
+        "fails the check of estimator 'gbr'", "n_trees_per_iteration_ is 2, not 1"])
     assert not output.exists()
 
 
@@ -349,7 +352,7 @@ def test_the_validator_refuses_features_cycles_and_non_numbers(problem, phrase):
     state["nodes"] = nodes
     model.tree_.__setstate__(state)
     with pytest.raises(ValueError, match=phrase):
-        tree_checks.validate(model)
+        checks.walk(model)
 
 
 PLUGIN = '''
@@ -359,49 +362,78 @@ hookimpl = pluggy.HookimplMarker("trackfit")
 
 
 def too_deep(model):
-    if model.get_depth() > 3:
-        raise ValueError(f"depth {{model.get_depth()}} is more than 3")
+    depth = max(tree.get_depth() for tree in model.estimators_)
+    if depth > 2:
+        raise ValueError(f"depth {{depth}} is more than 2")
+
+
+def passes(model):
+    pass
 
 
 @hookimpl
 def register_estimators(register):
-    register("one-tree", "sklearn.tree:ExtraTreeRegressor", trusted_types=["{tree}"],
-             defaults={{"max_depth": 6}}{validate})
+    register("{name}", "{factory}", trusted_types=["{tree}"]{validate})
 '''
 
 
+def drop_in(tmp_path, name, factory, validate=""):
+    """A drop-in plugin registering ``factory`` as ``name``, trusting trees."""
+    from trackfit.estimators import plugins
+
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / f"{name}.py").write_text(
+        PLUGIN.format(name=name, factory=factory, tree=TREE[0], validate=validate))
+    plugins.reset()
+
+
 @pytest.mark.parametrize("validate, phrase", [
-    ("", "estimator 'one-tree' (plugin 'one_tree') trusts sklearn.tree._tree.Tree, which "
+    ("", "estimator 'boosted' (plugin 'boosted') trusts sklearn.tree._tree.Tree, which "
          "skops calls unsafe, and gives no validate check for its models"),
-    (", validate=too_deep", "fails the check of estimator 'one-tree': depth 6 is more than 3"),
+    (", validate=too_deep", "fails the check of estimator 'boosted': depth 3 is more than 2"),
 ])
 def test_a_plugin_trusting_an_unsafe_type_needs_a_validate_check(store, tmp_path, capsys,
                                                                   validate, phrase):
-    (tmp_path / "plugins").mkdir()
-    (tmp_path / "plugins" / "one_tree.py").write_text(
-        PLUGIN.format(tree=TREE[0], validate=validate))
-    from trackfit.estimators import plugins
-
-    plugins.reset()
-    assert run_cli(capsys, "train", "--estimator", "one-tree", "--cv", "0")[0] == 0
+    """AdaBoost's class has no rule in the walk: its plugin's validate checks it."""
+    drop_in(tmp_path, "boosted", "sklearn.ensemble:AdaBoostRegressor", validate)
+    assert run_cli(capsys, "train", "--estimator", "boosted", "--cv", "0")[0] == 0
     # the gate loads the challenger through the same check: it never becomes the champion
     assert_refused(capsys, "register", phrases=[phrase])
     assert not versions(store)
 
 
-def test_a_plugin_validate_that_passes_lets_the_model_predict(store, tmp_path, capsys):
-    (tmp_path / "plugins").mkdir()
-    (tmp_path / "plugins" / "one_tree.py").write_text(
-        PLUGIN.format(tree=TREE[0], validate=", validate='trackfit.estimators.tree_checks:validate'"))
-    from trackfit.estimators import plugins
-
-    plugins.reset()
-    assert run_cli(capsys, "train", "--estimator", "one-tree", "--cv", "0")[0] == 0
+@pytest.mark.parametrize("name, factory, validate", [
+    ("boosted", "sklearn.ensemble:AdaBoostRegressor", ", validate=passes"),
+    ("one-tree", "sklearn.tree:ExtraTreeRegressor", ""),  # a class the walk knows
+])
+def test_a_plugin_model_the_walk_and_its_validate_pass_predicts(store, tmp_path, capsys, name,
+                                                                factory, validate):
+    drop_in(tmp_path, name, factory, validate)
+    assert run_cli(capsys, "train", "--estimator", name, "--cv", "0")[0] == 0
     assert run_cli(capsys, "register")[0] == 0
     output = tmp_path / "p.csv"
     code, errors = run_cli(capsys, "predict", "--output", str(output))
     assert code == 0, errors
     assert output.exists()
+
+
+def test_a_plugin_model_hiding_an_object_it_does_not_declare_is_refused(store, tmp_path,
+                                                                        capsys):
+    """Inside a plugin's class the walk allows plain data, classes it knows and the types
+    the plugin declares: an encoder hidden among AdaBoost's trees is none of them."""
+    from sklearn.ensemble import AdaBoostRegressor
+
+    drop_in(tmp_path, "boosted", "sklearn.ensemble:AdaBoostRegressor", ", validate=passes")
+    X, y = lab()
+    model = AdaBoostRegressor(n_estimators=3, random_state=0).fit(X, y)
+    model.estimators_[1] = OneHotEncoder().fit(X)
+    champion(lambda name: mlflow.sklearn.log_model(
+        model, name=name, serialization_format="skops", skops_trusted_types=TREE,
+        signature=infer_signature(X, y), pip_requirements=[]))
+    assert_refused(capsys, "predict", phrases=[
+        "fails the check of estimator 'boosted': its estimators_ holds a "
+        "sklearn.preprocessing._encoders.OneHotEncoder, which neither trackfit's walk nor its "
+        "plugin declares"])
 
 
 def test_the_guard_stays_on_while_the_checked_model_loads(store):

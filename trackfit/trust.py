@@ -16,9 +16,12 @@ reads its MLmodel as YAML and loads the model only when:
 - the folder holds one MLmodel and no link, and every file its MLmodel names for loading is
   the flavor's own model file (``model.skops``, a Booster's ``model.lgb``): a second MLmodel
   in a sub-folder would make MLflow read its format from there;
-- the model file holds no type skops calls unsafe beyond what the MLmodel lists, and when
-  it holds any, the plugin that registered the model's class gives a ``validate`` check
-  (trackfit.estimators.tree_checks for the built-in trees), which passes.
+- the model file holds no type skops calls unsafe beyond what the MLmodel lists;
+- once loaded, the model's class is one an installed plugin registered, and the whole
+  object passes the walk (trackfit.estimators.checks: every object a type allowed where it
+  is, every array compiled code reads checked, ``n_jobs`` capped), then its plugin's
+  ``validate``, if it gives one (required for a type skops calls unsafe that the walk does
+  not know).
 
 What was checked is what runs: trackfit loads the model file itself, with
 ``skops.io.loads(data, trusted=<the types approved>)`` (or the flavor's own text loader),
@@ -532,12 +535,14 @@ def _load_own_format(data, plan):
 
 
 def _validate(model, plan, unsafe):
-    """Run the validate check of the plugin whose estimator the model is, if it needs one.
+    """Walk the loaded model (trackfit.estimators.checks), then run its plugin's validate.
 
-    ``unsafe``: the types skops calls unsafe that the file holds. None: nothing to check.
+    ``unsafe``: the types skops calls unsafe that the file holds (for a flavor's own format,
+    that format). The model's class must be one an installed plugin registers; nothing in
+    the model runs before the walk ends.
     """
-    if not unsafe:
-        return
+    from .estimators import checks
+
     kind = type(model)
     name = f"{kind.__module__}.{kind.__qualname__}"
     specs = [spec for spec in _specs() if spec.flavor == plan["flavor"]]
@@ -546,29 +551,41 @@ def _validate(model, plan, unsafe):
     else:
         owners = [spec for spec in specs if plan["format"] in spec.trusted_types]
     if not owners:
-        raise Refused(f"it is a {name} holding {', '.join(sorted(unsafe))}, and no installed "
-                      "plugin registers that estimator to check it")
+        held = f" holding {', '.join(sorted(unsafe))}" if unsafe else ""
+        raise Refused(f"it is a {name}{held}, and no installed plugin registers that "
+                      "estimator to check it")
     declared = set().union(*(spec.trusted_types for spec in owners))
     if unsafe - declared:
         raise Refused(f"its {name} holds {', '.join(sorted(unsafe - declared))}, which its "
                       f"plugin does not declare")
-    for spec in owners:
-        if not unsafe & set(spec.trusted_types):
-            continue
-        check = spec.load_validate()
-        if check is None:
-            raise Refused(
-                f"estimator '{spec.name}' (plugin '{spec.plugin}') trusts "
-                f"{', '.join(sorted(unsafe & set(spec.trusted_types)))}, which skops calls "
-                "unsafe, and gives no validate check for its models")
-        try:
-            check(model)
-        except ValueError as exc:
-            raise Refused(f"it fails the check of estimator '{spec.name}': "
-                          f"{first_line(exc)}") from None
-        except Exception as exc:  # noqa: BLE001 - a crafted model a check did not expect
-            raise Refused(f"it fails the check of estimator '{spec.name}' "
-                          f"({type(exc).__name__}: {first_line(exc)})") from None
+    validates = [(spec, _validate_of(spec, unsafe, kind in checks.known())) for spec in owners]
+    _run_check(owners[0], checks.walk, model, declared, any(check for _, check in validates))
+    for spec, check in validates:
+        if check is not None:
+            _run_check(spec, check, model)
+
+
+def _validate_of(spec, unsafe, walked):
+    """The plugin's validate for ``spec``; Refused if it trusts a type skops calls unsafe and
+    gives none, unless the walk knows the model's class."""
+    check = spec.load_validate()
+    if check is None and not walked and unsafe & set(spec.trusted_types):
+        raise Refused(
+            f"estimator '{spec.name}' (plugin '{spec.plugin}') trusts "
+            f"{', '.join(sorted(unsafe & set(spec.trusted_types)))}, which skops calls "
+            "unsafe, and gives no validate check for its models")
+    return check
+
+
+def _run_check(spec, check, *args):
+    try:
+        check(*args)
+    except ValueError as exc:
+        raise Refused(f"it fails the check of estimator '{spec.name}': "
+                      f"{first_line(exc)}") from None
+    except Exception as exc:  # noqa: BLE001 - a crafted model a check did not expect
+        raise Refused(f"it fails the check of estimator '{spec.name}' "
+                      f"({type(exc).__name__}: {first_line(exc)})") from None
 
 
 _built = {}

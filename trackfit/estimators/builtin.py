@@ -22,8 +22,9 @@ NEIGHBOURS = [
 
 
 # Those types are ones skops calls unsafe: scikit-learn's compiled predict follows their
-# arrays without bounds checks, so every model holding them is checked after loading.
-CHECK = "trackfit.estimators.tree_checks:validate"
+# arrays without bounds checks. Every model these estimators build is a class whose rule
+# trackfit.estimators.checks knows, so the walk every loaded model passes checks them all:
+# they need no validate of their own.
 
 
 # What `tune` searches when no space is given: the hyperparameters that move these models
@@ -39,7 +40,6 @@ def register_estimators(register):
              description="Ordinary least squares (the lab's first model)")
     register("tree", "sklearn.tree:DecisionTreeRegressor", defaults={"max_depth": 5},
              description="Decision tree, depth 5 as in the lab", trusted_types=TREE,
-             validate=CHECK,
              search_space={"max_depth": "int(2,12)", "min_samples_leaf": "int(1,30)",
                            "max_features": "uniform(0.2,1.0)"})
     register("ridge", "sklearn.linear_model:Ridge", description="Least squares with an L2 penalty",
@@ -51,28 +51,25 @@ def register_estimators(register):
              search_space={**ALPHA, "l1_ratio": "uniform(0.05,1.0)"})
     register("knn", "sklearn.neighbors:KNeighborsRegressor",
              description="k nearest neighbours, mean of their targets",
-             trusted_types=NEIGHBOURS, validate=CHECK,
+             trusted_types=NEIGHBOURS,
              search_space={"n_neighbors": "int(1,50)", "weights": "uniform|distance",
                            "p": "1|2"})
     register("svr", "sklearn.svm:SVR", description="Support vector regression, RBF kernel",
              search_space={"C": "loguniform(0.1,10000)", "epsilon": "loguniform(0.01,10)",
                            "gamma": "scale|auto"})
     register("forest", "sklearn.ensemble:RandomForestRegressor",
-             description="Random forest of 100 trees", trusted_types=TREE, validate=CHECK,
+             description="Random forest of 100 trees", trusted_types=TREE,
              search_space=TREES)
     register("extra-trees", "sklearn.ensemble:ExtraTreesRegressor",
              description="Extremely randomised trees, 100 of them", trusted_types=TREE,
-             validate=CHECK,
              search_space=TREES)
     register("gbr", "sklearn.ensemble:GradientBoostingRegressor",
              description="Gradient boosting of 100 depth-3 trees", trusted_types=TREE,
-             validate=CHECK,
              search_space={"learning_rate": "loguniform(0.01,0.3)",
                            "n_estimators": "int(50,300)", "max_depth": "int(2,6)",
                            "subsample": "uniform(0.5,1.0)"})
     register("hist-gb", "sklearn.ensemble:HistGradientBoostingRegressor",
              description="Histogram-based gradient boosting", trusted_types=HIST_GB,
-             validate=CHECK,
              search_space={"learning_rate": "loguniform(0.01,0.3)",
                            "max_leaf_nodes": "int(8,64)", "min_samples_leaf": "int(5,50)",
                            "l2_regularization": "loguniform(1e-6,10)"})

@@ -21,8 +21,10 @@ def register_estimators(register):
       trusts itself.
     - ``validate``: a callable or ``"module:attr"`` string taking the loaded model and
       raising ValueError with a reason when the model is not one predict can run safely.
-      Required when ``trusted_types`` names a type skops calls unsafe (anything
-      ``skops.io.get_untrusted_types`` lists): without it such models are refused.
+      It runs after trackfit's walk (trackfit.estimators.checks), and checks the objects of
+      the declared types the walk leaves to it. Required when ``trusted_types`` names a type
+      skops calls unsafe (anything ``skops.io.get_untrusted_types`` lists) and the model's
+      class is not one the walk has a rule for: without it such models are refused.
     - ``search_space``: what ``tune`` searches by default: a dict of hyperparameter names to
       ranges in the ``-P space=`` syntax (``{"alpha": "loguniform(1e-3,100)"}``) or lists of
       choices (``{"max_depth": [2, 4, None]}``). None: nothing worth tuning.
