@@ -42,7 +42,7 @@ def crafted_svr():
     model = SVR().fit(*lab())
     model.kernel = "precomputed"
     model.shape_fit_ = (10, 10)  # so the lab's ten columns pass as ten "training rows"
-    model.support_ = model.support_ + FAR
+    model.support_ = model.support_ + 2**30  # gigabytes past the input's columns
     return model
 
 

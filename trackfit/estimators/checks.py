@@ -22,8 +22,9 @@ problem:
 - ``n_jobs`` is set to at most the cores this process may use.
 
 A model whose class has no rule here is a plugin's: its objects must be plain data, objects
-the rules know, or of types its plugin declares (``trusted_types``), which the plugin's
-``validate`` checks after the walk; without one they are refused.
+the rules know, or of types its plugin declares (``trusted_types``; the model itself, when
+its plugin declares its class), which the plugin's ``validate`` checks after the walk;
+without one they are refused.
 """
 
 import os
@@ -48,9 +49,10 @@ def walk(model, declared=(), vouched=False):
         _visit(model, _width(model), rules)
         return
     name = _name(type(model))
-    if name in declared:
+    if name in declared:  # the plugin's own class, declared: its validate checks all of it
         if not vouched:
             raise ValueError(f"it is a {name}, which its plugin declares without a validate check")
+        _reset_jobs(model)
         return
     width = getattr(model, "n_features_in_", None)
     for key, value in _state(model).items():
