@@ -272,6 +272,11 @@ def test_the_gate_reads_a_run_mlflow_run_started_with_its_quoted_params(store, t
     ("--alias", "my alias", "alias 'my alias' cannot be set: Invalid alias name"),
     ("--model_name", "it's", "model_name \"it's\" holds a quote"),
     ("--model_name", "", "model_name is empty; pass a name for the registered model"),
+    ("--model_name", "my@model", "model_name 'my@model' holds '@', which a "
+                                 "models:/<name>@<alias> URI cannot carry"),
+    ("--model_name", "team/model", "model_name 'team/model' holds '/', which a models:/"),
+    ("--model_name", "a?b", "model_name 'a?b' holds '?', which a models:/"),
+    ("--model_name", "..", "model_name '..' cannot be registered: "),
     ("--threshold", "nan", "threshold must be a finite number, got nan"),
     ("--min_improvement", "inf", "min_improvement must be a finite number, got inf"),
     ("--metric", "test_r2_score` > 0 or metrics.`x", "is not a metric name"),
@@ -289,6 +294,14 @@ def test_a_name_or_setting_the_registry_would_refuse_halfway_fails_first(
 def test_main_checks_the_alias_before_training(run_cli, store):
     result = run_cli("main", "--alias", "latest")
     assert result.returncode == 1 and "alias 'latest' cannot be set" in result.stderr
+    assert runs(store, "train") == []
+
+
+def test_main_checks_the_model_name_before_training(run_cli, store):
+    result = run_cli("main", "--model_name", "lab@v2")
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("trackfit: error: model_name 'lab@v2' holds '@'"), line
     assert runs(store, "train") == []
 
 

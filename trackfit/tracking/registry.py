@@ -22,13 +22,20 @@ class GateRefused(TrackfitError):
     """The promotion gate refused the challenger and the register run was ``strict``."""
 
 
+# What a models:/ URI cannot carry in a name: '@' starts the alias (models:/<name>@<alias>),
+# '/' the version, '?' a query, ':' MLflow refuses in a name; URL parsing drops tabs and
+# line breaks.
+NOT_IN_URIS = "@/:?"
+
+
 def check_names(model_name, alias):
     """A name the registry would refuse only once a version exists (an alias MLflow reserves
-    or cannot store), or one its search filters would misread (a quote), refused before
-    any run."""
+    or cannot store, a name MLflow refuses), one its search filters would misread (a quote),
+    or one its models:/ URI would misread, refused before any run."""
     from mlflow.exceptions import MlflowException
     from mlflow.utils.validation import (_validate_model_alias_name,
-                                         _validate_model_alias_name_reserved)
+                                         _validate_model_alias_name_reserved,
+                                         _validate_model_name)
 
     if not model_name.strip():
         raise TrackfitError("model_name is empty; pass a name for the registered model, e.g. "
@@ -37,6 +44,18 @@ def check_names(model_name, alias):
         raise TrackfitError(f"model_name {model_name!r} holds a quote, which the registry's "
                             "search filters cannot match; pass a name without quotes, e.g. "
                             "model_name=model-diabetes")
+    breaking = next((c for c in model_name if c in NOT_IN_URIS or not c.isprintable()), None)
+    if breaking is not None:
+        raise TrackfitError(
+            f"model_name {model_name!r} holds {breaking!r}, which a models:/<name>@<alias> URI "
+            "cannot carry ('@' starts the alias, '/' the version); pass a name without "
+            "@ / : ? or control characters, e.g. model_name=model-diabetes")
+    try:  # MLflow's own rules for a name ('.' and '..' read as paths)
+        _validate_model_name(model_name)
+    except MlflowException as exc:
+        raise TrackfitError(f"model_name {model_name!r} cannot be registered: "
+                            f"{exc.message.rstrip('.')}; pass a name like "
+                            "model_name=model-diabetes") from None
     try:  # MLflow's own rules for an alias
         _validate_model_alias_name(alias)
         _validate_model_alias_name_reserved(alias)
