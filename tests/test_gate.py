@@ -5,6 +5,7 @@ ordinary least squares model's (0.3919 and 0.3929): a challenger exactly that mu
 """
 
 import json
+import re
 import shlex
 
 import mlflow
@@ -146,10 +147,10 @@ def test_a_lower_is_better_metric_is_checked_as_mlflow_does(store, ridge_champio
 
 
 def test_a_metric_the_held_out_rows_cannot_give_is_one_line(store, ridge_champion, capsys):
-    assert cli.main(["register", "--metric", "predict_latency_ms"]) == 1
+    assert cli.main(["register", "--metric", "predict_ms_per_1k_rows"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("trackfit: error: the gate compares held-out metrics; "
-                          "'predict_latency_ms' is not one: choose one of ")
+                          "'predict_ms_per_1k_rows' is not one: choose one of ")
     assert str(champion(store).version) == "1"
 
 
@@ -204,21 +205,26 @@ def test_a_best_run_the_gate_cannot_rebuild_names_itself_and_the_way_past(
 def test_every_training_run_logs_what_its_model_costs(store):
     trained = train("tree", cv=0)
     run = mlflow.get_run(trained["run_id"])
-    assert run.data.metrics["predict_latency_ms"] > 0
+    assert run.data.metrics["predict_ms_per_1k_rows"] > 0
     assert run.data.metrics["model_size_bytes"] > 1000
     (model,) = mlflow.search_logged_models(output_format="list")
     shown = {m.key: m.value for m in model.metrics}
-    assert shown["predict_latency_ms"] == run.data.metrics["predict_latency_ms"]
+    assert shown["predict_ms_per_1k_rows"] == run.data.metrics["predict_ms_per_1k_rows"]
     assert {m.dataset_digest for m in model.metrics} == {run.data.tags["trackfit.data_digest"]}
 
 
 def test_the_leaderboard_shows_cost_and_filters_by_latency(store):
     trained = {name: train(name, cv=0) for name in ("linear", "forest")}
-    board = compare()["leaderboard"]
-    assert {"predict_latency_ms", "model_size_bytes", "model_id"} <= set(board.columns)
+    compared = compare()
+    board = compared["leaderboard"]
+    assert {"predict_ms_per_1k_rows", "model_size_bytes", "model_id"} <= set(board.columns)
     assert board["model_id"].notna().all()
-    fast = trained["linear"]["metrics"]["predict_latency_ms"]
-    slow = trained["forest"]["metrics"]["predict_latency_ms"]
+    for name in ("leaderboard.csv", "leaderboard.md", "report.html"):  # named for its unit
+        text = mlflow.artifacts.load_text(f"runs:/{compared['run_id']}/{name}")
+        shown = re.sub(r"<[^>]*>", "", text)  # the page's headers break lines at _
+        assert "predict_ms_per_1k_rows" in shown and "latency" not in text, name
+    fast = trained["linear"]["metrics"]["predict_ms_per_1k_rows"]
+    slow = trained["forest"]["metrics"]["predict_ms_per_1k_rows"]
     assert fast < slow
     limit = (fast + slow) / 2
     board = compare(max_latency_ms=limit)["leaderboard"]
@@ -231,8 +237,8 @@ def test_ties_are_broken_by_latency(store):
     # older run (the store's own order among equals is the newest first)
     first, second = train("linear", cv=0), train("linear", cv=0)
     client = mlflow.MlflowClient()
-    client.log_metric(first["run_id"], "predict_latency_ms", 1.0)
-    client.log_metric(second["run_id"], "predict_latency_ms", 9.0)
+    client.log_metric(first["run_id"], "predict_ms_per_1k_rows", 1.0)
+    client.log_metric(second["run_id"], "predict_ms_per_1k_rows", 9.0)
     board = compare()["leaderboard"]
     assert list(board["run_id"][:2]) == [first["run_id"], second["run_id"]]
 
