@@ -270,11 +270,17 @@ def run(args):
     values = {o.name: convert(o, getattr(args, o.name)) for o in command.options}
     if command.models:
         skops_first()
+    in_default = False
     if command.store:
         from ..tracking import store
 
-        store.prepare(args.experiment_name)
-    return command.load()(**values)
+        in_default = store.prepare(args.experiment_name)
+    result = command.load()(**values)
+    if in_default:
+        from ..tracking import experiment
+
+        print(experiment.note(args.command))
+    return result
 
 
 def list_estimators(json=False):
