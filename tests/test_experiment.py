@@ -1,8 +1,12 @@
-"""Which experiment the runs land in when nobody names one: the lab's, never Default by
-accident; and register says when its alias leaves another experiment's version."""
+"""Which experiment the runs land in when nobody names one: the lab's where trackfit
+chooses; where ``mlflow run`` put its run in Default, the steps work there and say so, and
+register there still weighs the champion; register says when its alias leaves another
+experiment's version."""
 
 import contextlib
+import io
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -11,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 
 from trackfit.cli import main as cli_main
@@ -69,6 +74,15 @@ def mlflow_run_unnamed(uri, *args):
                           Path.cwd())
 
 
+# MLflow's own log lines ("2026/01/31 12:00:00 INFO mlflow.projects: ..."), not the step's.
+MLFLOW_LOG = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d [A-Z]+ mlflow")
+
+
+def last_words(done):
+    """The last line the step wrote to stderr, past MLflow's own log lines."""
+    return [line for line in done.stderr.splitlines() if not MLFLOW_LOG.match(line)][-1]
+
+
 def in_default(step=None):
     return mlflow.MlflowClient().search_runs(
         ["0"], filter_string=f"tags.`trackfit.step` = '{step}'" if step else "")
@@ -81,7 +95,7 @@ def test_a_run_mlflow_put_in_default_trains_there_and_says_so(unnamed):
     assert run.info.status == "FINISHED"
     assert run.data.params["estimator"] == "tree"
     assert round(run.data.metrics["test_r2_score"], 4) == 0.1066
-    assert done.stdout.strip().splitlines()[-1] == experiment.note("train")
+    assert last_words(done) == experiment.note("train")
     assert "trackfit: error" not in done.stderr
     assert runs(unnamed, "train") == []
 
@@ -94,15 +108,15 @@ def test_compare_and_register_in_default_find_its_runs_and_the_gate_keeps_the_ch
         assert done.returncode == 0, done.stderr[-3000:]
     done = mlflow_run_unnamed(unnamed, "-e", "compare")
     assert done.returncode == 0, done.stderr[-3000:]
-    *_, line, last = done.stdout.strip().splitlines()
+    line = done.stdout.strip().splitlines()[-1]
     assert "compare: 2 training runs of experiment 'Default'" in line
-    assert last == experiment.note("compare")
+    assert last_words(done) == experiment.note("compare")
     done = mlflow_run_unnamed(unnamed, "-e", "register")
     assert done.returncode == 0, done.stderr[-3000:]
-    *_, line, last = done.stdout.strip().splitlines()
+    line = done.stdout.strip().splitlines()[-1]
     assert "refused" in line and "vs champion 0.3929" in line, line
     assert "alias champion stays on version 1" in line
-    assert last == experiment.note("register")
+    assert last_words(done) == experiment.note("register")
     (register_run,) = in_default("register")
     assert register_run.data.tags["trackfit.verdict"] == "refused"
     assert [v.version for v in versions(unnamed)] == [1]
@@ -111,12 +125,18 @@ def test_compare_and_register_in_default_find_its_runs_and_the_gate_keeps_the_ch
 def test_main_under_mlflow_run_in_default_runs_the_lab_there(unnamed):
     done = mlflow_run_unnamed(unnamed, "-P", "cv=0")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip().splitlines()[-1] == experiment.note("main")
+    assert last_words(done) == experiment.note("main")
     assert len(in_default("train")) == 2
     assert all(r.info.status == "FINISHED" for r in in_default())
     (version,) = versions(unnamed)
     assert in_default("register")[0].data.tags["trackfit.model_version"] == str(version.version)
     assert runs(unnamed) == []
+    # predict prints its CSV on stdout: the note stays out of it
+    done = mlflow_run_unnamed(unnamed, "-e", "predict", "-P",
+                              f"data={PROJECT / 'examples' / 'new_patients.csv'}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(pd.read_csv(io.StringIO(done.stdout))) == 5
+    assert last_words(done) == experiment.note("predict")
 
 
 def test_default_chosen_by_name_is_kept(unnamed, capsys, monkeypatch):
@@ -202,7 +222,7 @@ def test_the_cards_commands_run_as_typed_from_an_mlflow_without_trackfit(pins_ve
                               capture_output=True, text=True, timeout=900)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         step = args[args.index("-e") + 1]
-        assert done.stdout.strip().splitlines()[-1] == experiment.note(step)
+        assert last_words(done) == experiment.note(step)
     client = mlflow.MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
     made = client.search_runs(["0"])
     assert [r.info.status for r in made] == ["FINISHED"] * 4

@@ -276,10 +276,11 @@ def run(args):
 
         in_default = store.prepare(args.experiment_name)
     result = command.load()(**values)
-    if in_default:
+    if in_default:  # on stderr: stdout may be data (predict's CSV)
         from ..tracking import experiment
 
-        print(experiment.note(args.command))
+        sys.stdout.flush()
+        print(experiment.note(args.command), file=sys.stderr)
     return result
 
 

@@ -87,6 +87,6 @@ def chosen_by_mlflow(run_id):
 
 
 def note(step):
-    """The last line of a step whose run ``mlflow run`` put in ``Default``."""
+    """The last line of a step whose run ``mlflow run`` put in ``Default`` (on stderr)."""
     return (f"{step}: runs in experiment 'Default' (mlflow run chose it; pass "
             f"--experiment-name NAME to choose another, e.g. --experiment-name {EXPERIMENT})")
