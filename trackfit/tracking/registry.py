@@ -2,7 +2,7 @@
 ``champion``; and the registry names other tools rely on."""
 
 from .. import TrackfitError, processes
-from . import gate, store, tags
+from . import experiment, gate, store, tags
 from .runs import (DEFAULT_METRIC, check_ranking, client, log, logged_model_uri, step_run,
                    training_runs)
 
@@ -145,6 +145,9 @@ def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, threshol
     gets the alias moved to that version, never a second version. A champion from another
     experiment is never ranked against this one's runs (other data, other splits): the gate
     treats the challenger as a first champion, and the printed line says where the alias was.
+    Except in ``Default``, where ``mlflow run`` puts the lab's runs when no experiment is
+    named (a git URL, an ``mlflow`` without trackfit): there the champion is weighed by the
+    gate wherever it came from, so a run from ``Default`` never takes the alias unweighed.
     ``loaded``: the (frame, dataset) already read, for the gate's rows (``main``).
     """
     import mlflow
@@ -169,7 +172,8 @@ def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, threshol
             where, _ = _experiment_of(champion.run_id)
             if where != here:
                 elsewhere = _experiment_name(where) if where is not None else "a deleted run"
-        rival = champion if elsewhere is None else None  # what the challenger must beat
+        # What the challenger must beat: the champion of this experiment, or any in Default.
+        rival = champion if elsewhere is None or here == experiment.DEFAULT_ID else None
         result = {"run_id": run.info.run_id, "created": False, "accepted": True,
                   "verdict": "kept", "experiment": name, "moved_from": None}
         if rival is not None and rival.run_id == best.run_id:
