@@ -458,7 +458,8 @@ def test_a_url_that_trickles_stops_the_gate_at_the_read_deadline(run_cli, store,
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"trackfit: error: the gate cannot read the data of training run "
                            f"{run_id}, the best by the metric: data '{url}' did not arrive "
-                           "within 2 s (TRACKFIT_READ_TIMEOUT); "), line
+                           "within 2 s (TRACKFIT_READ_TIMEOUT): its server is slow or "
+                           "stalled, or the file too large for that time; "), line
     assert 2 <= took < 8, took
     assert versions(store) == []
     assert [r.info.status for r in runs(store, "register")] == ["FAILED"]

@@ -69,9 +69,9 @@ def open_remote(src, folder=None):
     if worker.is_alive():
         stop.set()
         raise DataError(
-            f"data '{src.safe}' did not arrive within {seconds:g} s ({READ_TIMEOUT_ENV}); "
-            f"its server is slow or stalled: check it, or raise {READ_TIMEOUT_ENV} for a "
-            "large file")
+            f"data '{src.safe}' did not arrive within {seconds:g} s ({READ_TIMEOUT_ENV}): "
+            "its server is slow or stalled, or the file too large for that time; check the "
+            f"server, or raise {READ_TIMEOUT_ENV}")
     if "error" in done:
         raise done["error"]
     return done["path"]
