@@ -54,8 +54,9 @@ serve: venv
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m trackfit serve --port $(SERVE_PORT)
 
 # The team tracking server (scripts/server.sh): PostgreSQL and `mlflow server` on loopback.
-$(VENV)/.server: $(VENV)/.tests pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test,tune,spark,server]'
+# What it adds to the lab's venv: the server extra alone (the driver and the login forms).
+$(VENV)/.server: $(VENV)/.installed pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[server]'
 	touch $@
 
 server: $(VENV)/.server

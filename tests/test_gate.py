@@ -6,6 +6,7 @@ ordinary least squares model's (0.3919 and 0.3929): a challenger exactly that mu
 
 import http.server
 import json
+import re
 import shlex
 import threading
 import time
@@ -150,10 +151,10 @@ def test_a_lower_is_better_metric_is_checked_as_mlflow_does(store, ridge_champio
 
 
 def test_a_metric_the_held_out_rows_cannot_give_is_one_line(store, ridge_champion, capsys):
-    assert cli.main(["register", "--metric", "predict_latency_ms"]) == 1
+    assert cli.main(["register", "--metric", "predict_ms_per_1k_rows"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("trackfit: error: the gate compares held-out metrics; "
-                          "'predict_latency_ms' is not one: choose one of ")
+                          "'predict_ms_per_1k_rows' is not one: choose one of ")
     assert str(champion(store).version) == "1"
 
 
@@ -208,21 +209,26 @@ def test_a_best_run_the_gate_cannot_rebuild_names_itself_and_the_way_past(
 def test_every_training_run_logs_what_its_model_costs(store):
     trained = train("tree", cv=0)
     run = mlflow.get_run(trained["run_id"])
-    assert run.data.metrics["predict_latency_ms"] > 0
+    assert run.data.metrics["predict_ms_per_1k_rows"] > 0
     assert run.data.metrics["model_size_bytes"] > 1000
     (model,) = mlflow.search_logged_models(output_format="list")
     shown = {m.key: m.value for m in model.metrics}
-    assert shown["predict_latency_ms"] == run.data.metrics["predict_latency_ms"]
+    assert shown["predict_ms_per_1k_rows"] == run.data.metrics["predict_ms_per_1k_rows"]
     assert {m.dataset_digest for m in model.metrics} == {run.data.tags["trackfit.data_digest"]}
 
 
 def test_the_leaderboard_shows_cost_and_filters_by_latency(store):
     trained = {name: train(name, cv=0) for name in ("linear", "forest")}
-    board = compare()["leaderboard"]
-    assert {"predict_latency_ms", "model_size_bytes", "model_id"} <= set(board.columns)
+    compared = compare()
+    board = compared["leaderboard"]
+    assert {"predict_ms_per_1k_rows", "model_size_bytes", "model_id"} <= set(board.columns)
     assert board["model_id"].notna().all()
-    fast = trained["linear"]["metrics"]["predict_latency_ms"]
-    slow = trained["forest"]["metrics"]["predict_latency_ms"]
+    for name in ("leaderboard.csv", "leaderboard.md", "report.html"):  # named for its unit
+        text = mlflow.artifacts.load_text(f"runs:/{compared['run_id']}/{name}")
+        shown = re.sub(r"<[^>]*>", "", text)  # the page's headers break lines at _
+        assert "predict_ms_per_1k_rows" in shown and "latency" not in text, name
+    fast = trained["linear"]["metrics"]["predict_ms_per_1k_rows"]
+    slow = trained["forest"]["metrics"]["predict_ms_per_1k_rows"]
     assert fast < slow
     limit = (fast + slow) / 2
     board = compare(max_latency_ms=limit)["leaderboard"]
@@ -235,8 +241,8 @@ def test_ties_are_broken_by_latency(store):
     # older run (the store's own order among equals is the newest first)
     first, second = train("linear", cv=0), train("linear", cv=0)
     client = mlflow.MlflowClient()
-    client.log_metric(first["run_id"], "predict_latency_ms", 1.0)
-    client.log_metric(second["run_id"], "predict_latency_ms", 9.0)
+    client.log_metric(first["run_id"], "predict_ms_per_1k_rows", 1.0)
+    client.log_metric(second["run_id"], "predict_ms_per_1k_rows", 9.0)
     board = compare()["leaderboard"]
     assert list(board["run_id"][:2]) == [first["run_id"], second["run_id"]]
 
@@ -276,6 +282,11 @@ def test_the_gate_reads_a_run_mlflow_run_started_with_its_quoted_params(store, t
     ("--alias", "my alias", "alias 'my alias' cannot be set: Invalid alias name"),
     ("--model_name", "it's", "model_name \"it's\" holds a quote"),
     ("--model_name", "", "model_name is empty; pass a name for the registered model"),
+    ("--model_name", "my@model", "model_name 'my@model' holds '@', which a "
+                                 "models:/<name>@<alias> URI cannot carry"),
+    ("--model_name", "team/model", "model_name 'team/model' holds '/', which a models:/"),
+    ("--model_name", "a?b", "model_name 'a?b' holds '?', which a models:/"),
+    ("--model_name", "..", "model_name '..' cannot be registered: "),
     ("--threshold", "nan", "threshold must be a finite number, got nan"),
     ("--min_improvement", "inf", "min_improvement must be a finite number, got inf"),
     ("--metric", "test_r2_score` > 0 or metrics.`x", "is not a metric name"),
@@ -293,6 +304,14 @@ def test_a_name_or_setting_the_registry_would_refuse_halfway_fails_first(
 def test_main_checks_the_alias_before_training(run_cli, store):
     result = run_cli("main", "--alias", "latest")
     assert result.returncode == 1 and "alias 'latest' cannot be set" in result.stderr
+    assert runs(store, "train") == []
+
+
+def test_main_checks_the_model_name_before_training(run_cli, store):
+    result = run_cli("main", "--model_name", "lab@v2")
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("trackfit: error: model_name 'lab@v2' holds '@'"), line
     assert runs(store, "train") == []
 
 

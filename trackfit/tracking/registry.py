@@ -5,7 +5,7 @@ import contextlib
 import os
 
 from .. import TrackfitError, processes
-from . import gate, store, tags
+from . import experiment, gate, store, tags
 from .runs import (DEFAULT_METRIC, check_ranking, client, log, logged_model_uri, step_run,
                    training_runs)
 
@@ -25,13 +25,20 @@ class GateRefused(TrackfitError):
     """The promotion gate refused the challenger and the register run was ``strict``."""
 
 
+# What a models:/ URI cannot carry in a name: '@' starts the alias (models:/<name>@<alias>),
+# '/' the version, '?' a query, ':' MLflow refuses in a name; URL parsing drops tabs and
+# line breaks.
+NOT_IN_URIS = "@/:?"
+
+
 def check_names(model_name, alias):
     """A name the registry would refuse only once a version exists (an alias MLflow reserves
-    or cannot store), or one its search filters would misread (a quote), refused before
-    any run."""
+    or cannot store, a name MLflow refuses), one its search filters would misread (a quote),
+    or one its models:/ URI would misread, refused before any run."""
     from mlflow.exceptions import MlflowException
     from mlflow.utils.validation import (_validate_model_alias_name,
-                                         _validate_model_alias_name_reserved)
+                                         _validate_model_alias_name_reserved,
+                                         _validate_model_name)
 
     if not model_name.strip():
         raise TrackfitError("model_name is empty; pass a name for the registered model, e.g. "
@@ -40,6 +47,18 @@ def check_names(model_name, alias):
         raise TrackfitError(f"model_name {model_name!r} holds a quote, which the registry's "
                             "search filters cannot match; pass a name without quotes, e.g. "
                             "model_name=model-diabetes")
+    breaking = next((c for c in model_name if c in NOT_IN_URIS or not c.isprintable()), None)
+    if breaking is not None:
+        raise TrackfitError(
+            f"model_name {model_name!r} holds {breaking!r}, which a models:/<name>@<alias> URI "
+            "cannot carry ('@' starts the alias, '/' the version); pass a name without "
+            "@ / : ? or control characters, e.g. model_name=model-diabetes")
+    try:  # MLflow's own rules for a name ('.' and '..' read as paths)
+        _validate_model_name(model_name)
+    except MlflowException as exc:
+        raise TrackfitError(f"model_name {model_name!r} cannot be registered: "
+                            f"{exc.message.rstrip('.')}; pass a name like "
+                            "model_name=model-diabetes") from None
     try:  # MLflow's own rules for an alias
         _validate_model_alias_name(alias)
         _validate_model_alias_name_reserved(alias)
@@ -138,13 +157,15 @@ def _alias_lock():
 
 
 def _rival(champion, here):
-    """(what the challenger must beat, the champion's experiment when it is not ``here``)."""
+    """(what the challenger must beat, the champion's experiment when it is not ``here``):
+    the champion of this experiment, or any champion when this experiment is Default."""
     if champion is None:
         return None, None
     where, _ = _experiment_of(champion.run_id)
     if where == here:
         return champion, None
-    return None, (_experiment_name(where) if where is not None else "a deleted run")
+    elsewhere = _experiment_name(where) if where is not None else "a deleted run"
+    return (champion if here == experiment.DEFAULT_ID else None), elsewhere
 
 
 def _version_of(model_name, best, metric, value):
@@ -236,6 +257,9 @@ def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, threshol
     gets the alias moved to that version, never a second version. A champion from another
     experiment is never ranked against this one's runs (other data, other splits): the gate
     treats the challenger as a first champion, and the printed line says where the alias was.
+    Except in ``Default``, where ``mlflow run`` puts the lab's runs when no experiment is
+    named (a git URL, an ``mlflow`` without trackfit): there the champion is weighed by the
+    gate wherever it came from, so a run from ``Default`` never takes the alias unweighed.
     The alias moves by compare-and-set: when another register (or a person) moved it while
     the gate judged, the gate judges again against the new champion, up to ROUNDS times.
     ``loaded``: the (frame, dataset) already read, for the gate's rows (``main``).
