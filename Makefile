@@ -54,8 +54,9 @@ serve: venv
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m trackfit serve --port $(SERVE_PORT)
 
 # The team tracking server (scripts/server.sh): PostgreSQL and `mlflow server` on loopback.
-$(VENV)/.server: $(VENV)/.tests pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test,tune,spark,server]'
+# What it adds to the lab's venv: the server extra alone (the driver and the login forms).
+$(VENV)/.server: $(VENV)/.installed pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[server]'
 	touch $@
 
 server: $(VENV)/.server
@@ -65,8 +66,10 @@ server-stop:
 	scripts/server.sh stop
 
 # A Spark standalone master and worker on loopback (scripts/spark.sh); needs Java 17.
+# SPARK_PYTHON=pins: the cluster's Python holds trackfit's pins but not trackfit (.ci/run's).
+SPARK_PYTHON ?= $(BIN)/python
 spark: test-venv
-	PYTHON=$(BIN)/python scripts/spark.sh start
+	PYTHON=$(SPARK_PYTHON) scripts/spark.sh start
 
 spark-stop:
 	scripts/spark.sh stop

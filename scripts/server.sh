@@ -221,8 +221,20 @@ EOF
         [ $tries -lt 240 ] || die "mlflow server not healthy after 120 s, see $DIR/mlflow.log"
         sleep 0.5
     done
-    say "MLflow tracking server at http://$(client_host):$PORT${AUTH:+ (basic auth, user admin, password in $DIR/admin-password)}"
-    say "use it: export MLFLOW_TRACKING_URI=http://$(client_host):$PORT"
+    say "MLflow tracking server at http://$(client_host):$PORT${AUTH:+ (basic auth)}"
+}
+
+# The last line of `start`: how to use the server, with the login when logins are on (the
+# password's file, or the variable that set it; never the password itself).
+use_line() {
+    local uri="http://$(client_host):$PORT"
+    if [ -z "$AUTH" ]; then
+        say "use it: export MLFLOW_TRACKING_URI=$uri"
+    elif [ -n "${MLFLOW_AUTH_ADMIN_PASSWORD:-}" ]; then
+        say "use it: export MLFLOW_TRACKING_URI=$uri MLFLOW_TRACKING_USERNAME=admin MLFLOW_TRACKING_PASSWORD=\"\$MLFLOW_AUTH_ADMIN_PASSWORD\""
+    else
+        say "use it: export MLFLOW_TRACKING_URI=$uri MLFLOW_TRACKING_USERNAME=admin MLFLOW_TRACKING_PASSWORD=\$(cat $DIR/admin-password)"
+    fi
 }
 
 mlflow_stop() {
@@ -236,7 +248,7 @@ mlflow_stop() {
 }
 
 case "${1:-}" in
-    start) check_doors; install_postgresql; pg_init; pg_start; mlflow_start ;;
+    start) check_doors; install_postgresql; pg_init; pg_start; mlflow_start; use_line ;;
     stop) mlflow_stop; pg_stop; say "stopped" ;;
     status)
         pg_running && say "PostgreSQL running on $PG_HOST:$PG_PORT" || say "PostgreSQL stopped"

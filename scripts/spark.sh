@@ -6,10 +6,14 @@
 #   scripts/spark.sh stop         stop both
 #   scripts/spark.sh status       what is running, and the master URL
 #   scripts/spark.sh master-url   spark://127.0.0.1:<port>, for -P spark=...
+#   scripts/spark.sh pins-python  build once, then print, a Python with trackfit's pins and
+#                                 its spark and tune extras but not trackfit: what a cluster
+#                                 gets from `mlflow run` with uv or conda
 #
 # Settings (environment): TRACKFIT_SPARK_PORT (7077), TRACKFIT_SPARK_UI_PORT (8090, the
 # master's web UI), TRACKFIT_SPARK_CORES (2) and TRACKFIT_SPARK_MEMORY (2g) the worker offers,
-# TRACKFIT_SPARK_DIR (.spark: logs, pids, the worker's scratch), PYTHON (default: the venv's).
+# TRACKFIT_SPARK_DIR (.spark: logs, pids, the worker's scratch, the pins Python),
+# PYTHON (default: the venv's; `pins`: the pins Python above).
 # A driver using the cluster should run with SPARK_LOCAL_IP=127.0.0.1 too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +25,6 @@ UI_PORT=${TRACKFIT_SPARK_UI_PORT:-8090}
 CORES=${TRACKFIT_SPARK_CORES:-2}
 MEMORY=${TRACKFIT_SPARK_MEMORY:-2g}
 PYTHON=${PYTHON:-.venv/bin/python}
-[ -x "$PYTHON" ] || PYTHON=python3
 URL=spark://$HOST:$PORT
 
 # Spark binds its RPC, block manager and web UIs to SPARK_LOCAL_IP (else the machine's
@@ -31,6 +34,30 @@ export SPARK_LOCAL_IP=$HOST SPARK_PUBLIC_DNS=$HOST
 
 say() { echo "spark: $*"; }
 die() { echo "spark: error: $*" >&2; exit 1; }
+
+# The venv in $DIR/pins, built with uv (the test extra's) from pyproject.toml's pins, which
+# tests/test_pins.py keeps equal to conda.yaml's, and the spark and tune extras; from uv's
+# cache when it holds them all, else from the package index. Prints its python.
+pins_python() {
+    local venv=$DIR/pins builder=.venv/bin/python
+    [ -x "$builder" ] || builder=python3
+    if [ ! -f "$venv/complete" ]; then
+        rm -rf "$venv"
+        "$builder" -m uv venv --quiet --python "$builder" "$venv" ||
+            die "cannot make a venv with uv; make test-venv installs it"
+        local pins
+        pins=$("$builder" -c 'import tomllib
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+extras = project["optional-dependencies"]
+print(" ".join(project["dependencies"] + extras["spark"] + extras["tune"]))')
+        # shellcheck disable=SC2086  # one word per pin
+        "$builder" -m uv pip install --quiet --offline --python "$venv/bin/python" $pins 2>/dev/null ||
+            "$builder" -m uv pip install --quiet --python "$venv/bin/python" $pins ||
+            die "cannot install trackfit's pins into $venv"
+        touch "$venv/complete"
+    fi
+    echo "$venv/bin/python"
+}
 
 spark_home() {
     "$PYTHON" -c "import os, pyspark; print(os.path.dirname(pyspark.__file__))" 2>/dev/null ||
@@ -56,6 +83,8 @@ daemon() {
 }
 
 start() {
+    if [ "$PYTHON" = pins ]; then PYTHON=$(pins_python); fi
+    [ -x "$PYTHON" ] || PYTHON=python3
     command -v java >/dev/null || [ -n "${JAVA_HOME:-}" ] ||
         die "Java is missing; install Java 17 (Debian: apt-get install openjdk-17-jre-headless)"
     mkdir -p "$DIR/work" "$DIR/tmp"
@@ -89,5 +118,6 @@ case "${1:-}" in
         [ $running = 0 ] && say "master URL $URL"
         exit $running ;;
     master-url) echo "$URL" ;;
-    *) echo "usage: $0 start|stop|status|master-url" >&2; exit 2 ;;
+    pins-python) pins_python ;;
+    *) echo "usage: $0 start|stop|status|master-url|pins-python" >&2; exit 2 ;;
 esac

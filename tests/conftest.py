@@ -106,6 +106,24 @@ def store(tmp_path, monkeypatch, empty_store):
     tracking.client.cache_clear()
 
 
+@pytest.fixture(scope="session")
+def pins_venv(tmp_path_factory):
+    """A venv holding only conda.yaml's pins (mlflow among them), no trackfit: the ``mlflow``
+    of a user who installed MLflow alone, as ``--env-manager conda`` or ``uv`` builds it.
+    Made once per session with uv (from its cache, seconds); returns its bin folder."""
+    import yaml
+
+    found = yaml.safe_load((PROJECT / "conda.yaml").read_text())["dependencies"]
+    pins = next(d["pip"] for d in found if isinstance(d, dict))
+    venv = tmp_path_factory.mktemp("pins") / "venv"
+    uv = [sys.executable, "-m", "uv"]
+    subprocess.run([*uv, "venv", "--quiet", "--python", sys.executable, str(venv)],
+                   check=True, capture_output=True)
+    subprocess.run([*uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
+                    *pins], check=True, capture_output=True)
+    return venv / "bin"
+
+
 def env_for(uri, **extra):
     """The environment a user's shell would have, pointed at ``uri``."""
     env = {k: v for k, v in os.environ.items() if k not in RUN_STATE}

@@ -1,12 +1,21 @@
-"""Which experiment the runs land in when nobody names one: the lab's, never Default by
-accident; and register says when its alias leaves another experiment's version."""
+"""Which experiment the runs land in when nobody names one: the lab's where trackfit
+chooses; where ``mlflow run`` put its run in Default, the steps work there and say so, and
+register there still weighs the champion; register says when its alias leaves another
+experiment's version."""
 
+import contextlib
+import io
 import os
-import shutil
+import re
+import sqlite3
+import subprocess
+import sys
 import tomllib
 from importlib import metadata
+from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 
 from trackfit.cli import main as cli_main
@@ -14,7 +23,9 @@ from trackfit.entrypoints.register import register
 from trackfit.entrypoints.train import train
 from trackfit.tracking import experiment
 
-from .conftest import EXPERIMENT, PROJECT, env_for, mlflow_cli, runs
+from .conftest import (EXPERIMENT, PROJECT, entry_points_here, env_for, mlflow_cli, runs,
+                       versions)
+from .test_reproducible import project_copy
 
 GROUP = "mlflow.default_experiment_provider"
 
@@ -42,22 +53,94 @@ def test_a_named_experiment_still_wins(unnamed, capsys):
     assert runs(unnamed, "train") == []
 
 
-def test_a_run_mlflow_put_in_default_stops_with_one_line(unnamed, capsys, monkeypatch):
-    client = mlflow.MlflowClient()
-    made = client.create_run("0")  # what `mlflow run` does with no experiment named
-    monkeypatch.setenv("MLFLOW_RUN_ID", made.info.run_id)
-    monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", "0")
-    assert cli_main(["train", "--estimator", "tree", "--cv", "0"]) == 1
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1
-    assert "in experiment 'Default'" in err
-    assert f"--experiment-name {EXPERIMENT}" in err
-    assert client.get_run(made.info.run_id).info.status == "FAILED"
-    assert "estimator" not in client.get_run(made.info.run_id).data.params
+def default_beside(uri):
+    """Default's artifacts beside the store ``uri`` (its copy names the session's folder)."""
+    path = uri.removeprefix("sqlite:///")
+    folder = (Path(path).parent / "mlruns" / "0").as_uri()
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.execute("update experiments set artifact_location = ? where experiment_id = 0",
+                   (folder,))
+
+
+def mlflow_run_unnamed(uri, *args):
+    """``mlflow run <checkout> ARGS --env-manager local`` from the test's folder (no trackfit
+    project) with no experiment named: MLflow makes its run in Default. MLflow's command line
+    and run are its own; the entry point runs here (conftest.entry_points_here)."""
+    env = env_for(uri)
+    env.pop("MLFLOW_EXPERIMENT_NAME")
+    default_beside(uri)
+    with entry_points_here():
+        return mlflow_cli(["run", str(PROJECT), "--env-manager", "local", *args], env,
+                          Path.cwd())
+
+
+# MLflow's own log lines ("2026/01/31 12:00:00 INFO mlflow.projects: ..."), not the step's.
+MLFLOW_LOG = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d [A-Z]+ mlflow")
+
+
+def last_words(done):
+    """The last line the step wrote to stderr, past MLflow's own log lines."""
+    return [line for line in done.stderr.splitlines() if not MLFLOW_LOG.match(line)][-1]
+
+
+def in_default(step=None):
+    return mlflow.MlflowClient().search_runs(
+        ["0"], filter_string=f"tags.`trackfit.step` = '{step}'" if step else "")
+
+
+def test_a_run_mlflow_put_in_default_trains_there_and_says_so(unnamed):
+    done = mlflow_run_unnamed(unnamed, "-e", "train", "-P", "estimator=tree", "-P", "cv=0")
+    assert done.returncode == 0, done.stderr[-3000:]
+    (run,) = in_default("train")
+    assert run.info.status == "FINISHED"
+    assert run.data.params["estimator"] == "tree"
+    assert round(run.data.metrics["test_r2_score"], 4) == 0.1066
+    assert last_words(done) == experiment.note("train")
+    assert "trackfit: error" not in done.stderr
     assert runs(unnamed, "train") == []
 
 
+def test_compare_and_register_in_default_find_its_runs_and_the_gate_keeps_the_champion(unnamed):
+    assert cli_main(["train", "--estimator", "linear", "--cv", "0"]) == 0  # the lab's champion
+    assert cli_main(["register"]) == 0
+    for _ in range(2):
+        done = mlflow_run_unnamed(unnamed, "-e", "train", "-P", "estimator=tree", "-P", "cv=0")
+        assert done.returncode == 0, done.stderr[-3000:]
+    done = mlflow_run_unnamed(unnamed, "-e", "compare")
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = done.stdout.strip().splitlines()[-1]
+    assert "compare: 2 training runs of experiment 'Default'" in line
+    assert last_words(done) == experiment.note("compare")
+    done = mlflow_run_unnamed(unnamed, "-e", "register")
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = done.stdout.strip().splitlines()[-1]
+    assert "refused" in line and "vs champion 0.3929" in line, line
+    assert "alias champion stays on version 1" in line
+    assert last_words(done) == experiment.note("register")
+    (register_run,) = in_default("register")
+    assert register_run.data.tags["trackfit.verdict"] == "refused"
+    assert [v.version for v in versions(unnamed)] == [1]
+
+
+def test_main_under_mlflow_run_in_default_runs_the_lab_there(unnamed):
+    done = mlflow_run_unnamed(unnamed, "-P", "cv=0")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert last_words(done) == experiment.note("main")
+    assert len(in_default("train")) == 2
+    assert all(r.info.status == "FINISHED" for r in in_default())
+    (version,) = versions(unnamed)
+    assert in_default("register")[0].data.tags["trackfit.model_version"] == str(version.version)
+    assert runs(unnamed) == []
+    # predict prints its CSV on stdout: the note stays out of it
+    done = mlflow_run_unnamed(unnamed, "-e", "predict", "-P",
+                              f"data={PROJECT / 'examples' / 'new_patients.csv'}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(pd.read_csv(io.StringIO(done.stdout))) == 5
+    assert last_words(done) == experiment.note("predict")
+
+
 def test_default_chosen_by_name_is_kept(unnamed, capsys, monkeypatch):
+    default_beside(unnamed)
     client = mlflow.MlflowClient()
     made = client.create_run("0")
     monkeypatch.setenv("MLFLOW_RUN_ID", made.info.run_id)
@@ -65,6 +148,7 @@ def test_default_chosen_by_name_is_kept(unnamed, capsys, monkeypatch):
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "Default")
     assert cli_main(["train", "--cv", "0"]) == 0
     assert client.get_run(made.info.run_id).data.tags["trackfit.step"] == "train"
+    assert "mlflow run chose it" not in capsys.readouterr().out
 
 
 def test_the_provider_is_in_context_only_in_a_trackfit_project(unnamed, tmp_path, monkeypatch):
@@ -116,25 +200,32 @@ def entry_point_shim(folder):
     return folder
 
 
-def mlflow_run_unnamed(uri, project, cwd, tmp_path, *args):
-    env = env_for(uri)
-    env.pop("MLFLOW_EXPERIMENT_NAME")
-    shim = entry_point_shim(tmp_path / "shim")
-    if shim:
-        env["PYTHONPATH"] = os.pathsep.join([str(PROJECT), str(shim)])
-    return mlflow_cli(["run", str(project), "--env-manager", "local", "-e", "train", "-P",
-                       "cv=0", *args], env, cwd)
-
-
 @pytest.mark.slow
-def test_mlflow_run_from_elsewhere_says_what_to_pass(store, tmp_path):
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    done = mlflow_run_unnamed(store, PROJECT, elsewhere, tmp_path)
-    assert done.returncode != 0
-    errors = [line for line in done.stderr.splitlines() if line.startswith("trackfit: error")]
-    assert len(errors) == 1 and f"--experiment-name {EXPERIMENT}" in errors[0]
-    (made,) = mlflow.MlflowClient().search_runs(["0"])
-    assert made.info.status == "FAILED"
-    assert runs(store, "train") == []
-    shutil.rmtree(elsewhere)
+def test_the_cards_commands_run_as_typed_from_an_mlflow_without_trackfit(pins_venv, tmp_path):
+    """``mlflow run`` from a venv of the pins alone (as conda or uv gives a user): the
+    checkout with ``local`` and ``uv``, a git URL at a commit; compare sees every run."""
+    clone, commit = project_copy(tmp_path / "trackfit")
+    uv = Path(sys.executable).parent
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MLFLOW_") and k != "PYTHONPATH"}
+    env.update(PATH=os.pathsep.join([str(pins_venv), str(uv), env["PATH"]]),
+               MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
+               MLFLOW_ENV_ROOT=str(tmp_path / "envs"), UV_PYTHON_DOWNLOADS="never")
+    typed = [(clone, ["run", ".", "-e", "train", "-P", "estimator=tree", "--env-manager", "local"]),
+             (clone, ["run", ".", "-e", "train", "-P", "estimator=tree", "--env-manager", "uv"]),
+             (tmp_path, ["run", f"file://{clone}", "-e", "train", "-P", "estimator=tree",
+                         "--version", commit, "--env-manager", "local"]),
+             (tmp_path, ["run", f"file://{clone}", "-e", "compare", "--version", commit,
+                         "--env-manager", "local"])]
+    for cwd, args in typed:
+        done = subprocess.run([str(pins_venv / "mlflow"), *args], cwd=cwd, env=env,
+                              capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        step = args[args.index("-e") + 1]
+        assert last_words(done) == experiment.note(step)
+    client = mlflow.MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
+    made = client.search_runs(["0"])
+    assert [r.info.status for r in made] == ["FINISHED"] * 4
+    assert "compare: 3 training runs of experiment 'Default'" in done.stdout
+    trained = [r for r in made if r.data.tags["trackfit.step"] == "train"]
+    assert {round(r.data.metrics["test_r2_score"], 4) for r in trained} == {0.1066}

@@ -4,13 +4,18 @@ The champion here is a ridge regression (alpha=1), whose held-out R2 is 0.0010 b
 ordinary least squares model's (0.3919 and 0.3929): a challenger exactly that much better.
 """
 
+import http.server
 import json
+import re
 import shlex
+import threading
+import time
 
 import mlflow
 import pytest
 
 from trackfit import cli
+from trackfit.tracking import gate
 from trackfit.entrypoints.compare import compare
 from trackfit.entrypoints.register import register
 from trackfit.entrypoints.train import train
@@ -146,10 +151,10 @@ def test_a_lower_is_better_metric_is_checked_as_mlflow_does(store, ridge_champio
 
 
 def test_a_metric_the_held_out_rows_cannot_give_is_one_line(store, ridge_champion, capsys):
-    assert cli.main(["register", "--metric", "predict_latency_ms"]) == 1
+    assert cli.main(["register", "--metric", "predict_ms_per_1k_rows"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("trackfit: error: the gate compares held-out metrics; "
-                          "'predict_latency_ms' is not one: choose one of ")
+                          "'predict_ms_per_1k_rows' is not one: choose one of ")
     assert str(champion(store).version) == "1"
 
 
@@ -204,21 +209,26 @@ def test_a_best_run_the_gate_cannot_rebuild_names_itself_and_the_way_past(
 def test_every_training_run_logs_what_its_model_costs(store):
     trained = train("tree", cv=0)
     run = mlflow.get_run(trained["run_id"])
-    assert run.data.metrics["predict_latency_ms"] > 0
+    assert run.data.metrics["predict_ms_per_1k_rows"] > 0
     assert run.data.metrics["model_size_bytes"] > 1000
     (model,) = mlflow.search_logged_models(output_format="list")
     shown = {m.key: m.value for m in model.metrics}
-    assert shown["predict_latency_ms"] == run.data.metrics["predict_latency_ms"]
+    assert shown["predict_ms_per_1k_rows"] == run.data.metrics["predict_ms_per_1k_rows"]
     assert {m.dataset_digest for m in model.metrics} == {run.data.tags["trackfit.data_digest"]}
 
 
 def test_the_leaderboard_shows_cost_and_filters_by_latency(store):
     trained = {name: train(name, cv=0) for name in ("linear", "forest")}
-    board = compare()["leaderboard"]
-    assert {"predict_latency_ms", "model_size_bytes", "model_id"} <= set(board.columns)
+    compared = compare()
+    board = compared["leaderboard"]
+    assert {"predict_ms_per_1k_rows", "model_size_bytes", "model_id"} <= set(board.columns)
     assert board["model_id"].notna().all()
-    fast = trained["linear"]["metrics"]["predict_latency_ms"]
-    slow = trained["forest"]["metrics"]["predict_latency_ms"]
+    for name in ("leaderboard.csv", "leaderboard.md", "report.html"):  # named for its unit
+        text = mlflow.artifacts.load_text(f"runs:/{compared['run_id']}/{name}")
+        shown = re.sub(r"<[^>]*>", "", text)  # the page's headers break lines at _
+        assert "predict_ms_per_1k_rows" in shown and "latency" not in text, name
+    fast = trained["linear"]["metrics"]["predict_ms_per_1k_rows"]
+    slow = trained["forest"]["metrics"]["predict_ms_per_1k_rows"]
     assert fast < slow
     limit = (fast + slow) / 2
     board = compare(max_latency_ms=limit)["leaderboard"]
@@ -231,8 +241,8 @@ def test_ties_are_broken_by_latency(store):
     # older run (the store's own order among equals is the newest first)
     first, second = train("linear", cv=0), train("linear", cv=0)
     client = mlflow.MlflowClient()
-    client.log_metric(first["run_id"], "predict_latency_ms", 1.0)
-    client.log_metric(second["run_id"], "predict_latency_ms", 9.0)
+    client.log_metric(first["run_id"], "predict_ms_per_1k_rows", 1.0)
+    client.log_metric(second["run_id"], "predict_ms_per_1k_rows", 9.0)
     board = compare()["leaderboard"]
     assert list(board["run_id"][:2]) == [first["run_id"], second["run_id"]]
 
@@ -272,6 +282,11 @@ def test_the_gate_reads_a_run_mlflow_run_started_with_its_quoted_params(store, t
     ("--alias", "my alias", "alias 'my alias' cannot be set: Invalid alias name"),
     ("--model_name", "it's", "model_name \"it's\" holds a quote"),
     ("--model_name", "", "model_name is empty; pass a name for the registered model"),
+    ("--model_name", "my@model", "model_name 'my@model' holds '@', which a "
+                                 "models:/<name>@<alias> URI cannot carry"),
+    ("--model_name", "team/model", "model_name 'team/model' holds '/', which a models:/"),
+    ("--model_name", "a?b", "model_name 'a?b' holds '?', which a models:/"),
+    ("--model_name", "..", "model_name '..' cannot be registered: "),
     ("--threshold", "nan", "threshold must be a finite number, got nan"),
     ("--min_improvement", "inf", "min_improvement must be a finite number, got inf"),
     ("--metric", "test_r2_score` > 0 or metrics.`x", "is not a metric name"),
@@ -289,6 +304,14 @@ def test_a_name_or_setting_the_registry_would_refuse_halfway_fails_first(
 def test_main_checks_the_alias_before_training(run_cli, store):
     result = run_cli("main", "--alias", "latest")
     assert result.returncode == 1 and "alias 'latest' cannot be set" in result.stderr
+    assert runs(store, "train") == []
+
+
+def test_main_checks_the_model_name_before_training(run_cli, store):
+    result = run_cli("main", "--model_name", "lab@v2")
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("trackfit: error: model_name 'lab@v2' holds '@'"), line
     assert runs(store, "train") == []
 
 
@@ -370,3 +393,207 @@ def test_a_store_error_reading_the_champion_never_reads_as_no_champion(
     assert [str(v.version) for v in versions(store)] == ["1"]
     assert champion(store).run_id == ridge["run_id"]
     assert [r.info.status for r in runs(store, "register", None)] == ["FAILED", "FINISHED"]
+
+
+# What the gate reads again, and how long it may take (SECURITY.md, "What the gate reads").
+
+class LabFiles(http.server.BaseHTTPRequestHandler):
+    """The lab's rows as parquet at any path; once ``trickle`` is set, one byte a second
+    of them (for 30 s at most), as a server that never falls silent long enough for a
+    socket's timeout."""
+
+    body, trickle, paths = b"", threading.Event(), []
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        self.paths.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        if not self.trickle.is_set():
+            self.wfile.write(self.body)
+            return
+        for byte in self.body[:30]:
+            time.sleep(1)
+            try:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            except OSError:  # the reader gave up: what the test waits for
+                return
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def lab_server(tmp_path):
+    """A loopback server of the lab's rows (LabFiles); yields its base URL."""
+    from trackfit.engines import pandas as data
+    from trackfit.engines.source import parse
+
+    data.read(parse("diabetes")).to_parquet(tmp_path / "lab.parquet")
+    handler = type("Served", (LabFiles,), {"body": (tmp_path / "lab.parquet").read_bytes(),
+                                           "trickle": threading.Event(), "paths": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server.handler = handler
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_gate_fetches_no_url_the_registrar_did_not_list(run_cli, store, lab_server):
+    """A run's data address is whatever its author logged: the gate fetches a URL only
+    under a prefix listed in TRACKFIT_GATE_SOURCES, and says so in one line."""
+    base = f"http://127.0.0.1:{lab_server.server_address[1]}"
+    run_id = train("linear", data=f"{base}/team/lab.parquet", cv=0)["run_id"]
+    asked = len(lab_server.handler.paths)
+    for listed in ("", f"{base}/other/", f"{base}/tea", "http://127.0.0.1/team/"):
+        result = run_cli("register", TRACKFIT_GATE_SOURCES=listed)
+        assert result.returncode == 1, result.stdout
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith(f"trackfit: error: the gate will not fetch the data of "
+                               f"training run {run_id}, {base}/team/lab.parquet: "), line
+        assert f"list it in TRACKFIT_GATE_SOURCES (e.g. TRACKFIT_GATE_SOURCES={base}/)" in line
+    assert len(lab_server.handler.paths) == asked  # not one request
+    assert versions(store) == []
+    assert [r.info.status for r in runs(store, "register")] == ["FAILED"] * 4
+    for listed in (f"{base}/team/", f"other,{base}/team", "*"):
+        result = run_cli("register", TRACKFIT_GATE_SOURCES=listed)
+        assert result.returncode == 0, result.stderr
+    assert champion(store).run_id == run_id
+    assert lab_server.handler.paths[asked:] == ["/team/lab.parquet"]  # judged once, then kept
+
+
+def test_a_url_that_trickles_stops_the_gate_at_the_read_deadline(run_cli, store, lab_server):
+    """A server sending a byte a second never trips a socket's silence timeout: the read's
+    total deadline (TRACKFIT_READ_TIMEOUT) stops it, in one line, with nothing registered."""
+    url = f"http://127.0.0.1:{lab_server.server_address[1]}/lab.parquet"
+    run_id = train("linear", data=url, cv=0)["run_id"]
+    lab_server.handler.trickle.set()
+    started = time.monotonic()
+    result = run_cli("register", TRACKFIT_READ_TIMEOUT="2", TRACKFIT_GATE_SOURCES=url)
+    took = time.monotonic() - started
+    assert result.returncode == 1, result.stdout
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"trackfit: error: the gate cannot read the data of training run "
+                           f"{run_id}, the best by the metric: data '{url}' did not arrive "
+                           "within 2 s (TRACKFIT_READ_TIMEOUT): its server is slow or "
+                           "stalled, or the file too large for that time; "), line
+    assert 2 <= took < 8, took
+    assert versions(store) == []
+    assert [r.info.status for r in runs(store, "register")] == ["FAILED"]
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "soon", "inf"])
+def test_a_read_deadline_that_is_not_seconds_is_one_line(run_cli, store, lab_server, value):
+    url = f"http://127.0.0.1:{lab_server.server_address[1]}/lab.parquet"
+    result = run_cli("train", "--data", url, "--cv", "0", TRACKFIT_READ_TIMEOUT=value)
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line == (f"trackfit: error: TRACKFIT_READ_TIMEOUT={value!r} is not a number of "
+                    "seconds above 0; set it to one, e.g. TRACKFIT_READ_TIMEOUT=300, or unset it")
+
+
+# Registers at once: the alias moves by compare-and-set.
+
+def test_a_champion_promoted_while_the_gate_judged_is_judged_against(store, capsys,
+                                                                     monkeypatch):
+    """The slow register judged ridge against the tree; meanwhile linear was trained and a
+    second register promoted it. Just before moving the alias the slow one sees it moved,
+    judges ridge against linear, and refuses: linear stays, nothing else is registered."""
+    tree = train("tree", cv=0)
+    register()
+    ridge = train("ridge", {"alpha": 1.0}, cv=0)
+    logged, others = gate.log, []
+
+    def meanwhile(*args, **kwargs):
+        reason = logged(*args, **kwargs)
+        if not others:  # the slow register's first verdict: another team member acts now
+            others.append(threading.Thread(target=lambda: others.append(
+                (train("linear", cv=0), register()))))
+            others[0].start()
+            others[0].join()
+        return reason
+
+    monkeypatch.setattr(gate, "log", meanwhile)
+    slow = register()
+    linear, promoted = others[1]
+    assert promoted["accepted"] and promoted["version"] == 2
+    assert not slow["accepted"] and slow["version"] == 2
+    assert champion(store).run_id == linear["run_id"]
+    assert sorted(str(v.version) for v in versions(store)) == ["1", "2"]
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line == (f"register: refused run {ridge['run_id']} (ridge): r2_score 0.3919 vs "
+                    "champion 0.3929: not better than the champion; alias champion stays on "
+                    "version 2")
+    found = gate_of(mlflow.get_run(slow["run_id"]))
+    assert found["champion_version"] == "2" and found["candidate_run_id"] == ridge["run_id"]
+    assert tree["run_id"] != linear["run_id"]
+
+
+def test_an_alias_that_keeps_moving_stops_the_register_in_one_line(run_cli, store,
+                                                                   ridge_champion,
+                                                                   monkeypatch):
+    """Someone moves the alias between the ridge and the tree after every verdict: after
+    three judgements the register stops, moving nothing and registering nothing."""
+    ridge, linear = ridge_champion
+    client = mlflow.MlflowClient()
+    tree = str(client.create_model_version(MODEL, train("tree", cv=0)["model_uri"]).version)
+    logged = gate.log
+
+    def moved_after(*args, **kwargs):
+        reason = logged(*args, **kwargs)
+        now = str(client.get_model_version_by_alias(MODEL, "champion").version)
+        client.set_registered_model_alias(MODEL, "champion", tree if now == "1" else "1")
+        return reason
+
+    monkeypatch.setattr(gate, "log", moved_after)
+    result = run_cli("register")
+    assert result.returncode == 1, result.stdout
+    (line,) = result.stderr.strip().splitlines()
+    assert line == (f"trackfit: error: alias champion of {MODEL} moved 3 times while this "
+                    f"register judged (to version {tree}, then 1, then {tree}): other "
+                    "registers are promoting at the same time; nothing was moved, run "
+                    "register again once they are done")
+    assert sorted(str(v.version) for v in versions(store)) == ["1", str(tree)]
+    assert [r.info.status for r in runs(store, "register")] == ["FAILED", "FINISHED"]
+    assert linear["run_id"] not in {v.run_id for v in versions(store)}
+
+
+def test_an_evaluation_dataset_another_gate_just_logged_is_reused(store, capsys):
+    """Another gate inserts the same evaluation rows as a dataset of the experiment between
+    this gate's look for them and its own insert (the store's duplicate key, as two
+    registers at once meet it): the register logs its input again, reusing that record,
+    and finishes."""
+    from mlflow.entities import Dataset, DatasetInput
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    trained = train("linear", cv=0)
+    client = mlflow.MlflowClient()
+    other = client.create_run(mlflow.get_run(trained["run_id"]).info.experiment_id)
+    raced = []
+
+    def insert_first(conn, cursor, statement, parameters, context, executemany):
+        if raced or not statement.lstrip().upper().startswith("INSERT INTO DATASETS"):
+            return
+        row = parameters[0] if executemany else parameters
+        _, _, name, digest, source_type, source, schema, profile = row
+        raced.append(name)
+        same = Dataset(name, digest, source_type, source, schema, profile)
+        logger = threading.Thread(target=client.log_inputs,
+                                  args=(other.info.run_id, [DatasetInput(same)]))
+        logger.start()
+        logger.join()
+
+    event.listen(Engine, "before_cursor_execute", insert_first)
+    try:
+        result = register()
+    finally:
+        event.remove(Engine, "before_cursor_execute", insert_first)
+    assert raced, "the gate logged no dataset"
+    assert result["accepted"] and result["version"] == 1
+    assert champion(store).run_id == trained["run_id"]
+    (run,) = runs(store, "register", "FINISHED")
+    (used,) = {i.dataset.digest for i in run.inputs.dataset_inputs}
+    assert used in {i.dataset.digest for i in client.get_run(other.info.run_id).inputs.dataset_inputs}

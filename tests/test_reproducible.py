@@ -251,6 +251,15 @@ def test_rerun_of_a_tree_run_matches_metric_by_metric(shared_store, rerun_setup)
     assert new[0].data.tags["trackfit.git_commit"] == git(folder, "rev-parse", "HEAD")
 
 
+def test_rerun_never_compares_the_cost_under_its_former_name():
+    """A run logged before the cost was named for its unit holds predict_latency_ms."""
+    from trackfit.cli.rerun import compare_metrics
+
+    rows = compare_metrics({"test_r2_score": 0.3929, "predict_latency_ms": 0.21},
+                           {"test_r2_score": 0.3929, "predict_ms_per_1k_rows": 0.19})
+    assert rows == [("test_r2_score", 0.3929, 0.3929, True)]
+
+
 @pytest.mark.slow
 def test_rerun_refuses_when_the_code_changed_unless_forced(shared_store, rerun_setup, run_cli):
     """In this process, trackfit as the copy's (the test above runs rerun as a new one)."""

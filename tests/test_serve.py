@@ -8,9 +8,11 @@ import sys
 import urllib.error
 import urllib.request
 
+import pandas as pd
 import pytest
 
 from trackfit.entrypoints.main import main
+from trackfit.entrypoints.predict import predict
 from trackfit.entrypoints.serve import curl, input_example
 
 from .conftest import PROJECT, env_for, free_port, wait_for_http
@@ -29,7 +31,11 @@ def post(url, body):
 
 @pytest.mark.slow  # starts the server
 def test_serve_answers_the_input_example_and_refuses_a_missing_column(store, tmp_path):
+    """Also the example file's rows as JSON, integers as integers: trackfit's predictions."""
     main(estimators=["linear"])
+    new_patients = PROJECT / "examples" / "new_patients.csv"
+    rows_as_read = pd.read_csv(new_patients)
+    expected = list(predict(data=str(new_patients))["predictions"]["prediction"])
     example = input_example("models:/model-diabetes@champion")
     rows = example["dataframe_split"]["data"]
     assert len(rows) == 5 and "BMI" in example["dataframe_split"]["columns"]
@@ -47,6 +53,12 @@ def test_serve_answers_the_input_example_and_refuses_a_missing_column(store, tmp
         predictions = answer["predictions"]
         assert len(predictions) == len(rows)
         assert all(25 < p < 350 for p in predictions)  # Y ranges over 25..346
+        patients = {"dataframe_split": json.loads(rows_as_read.to_json(orient="split",
+                                                                      index=False))}
+        assert patients["dataframe_split"]["data"][0][:3] == [1001, 42, 1]  # ints in the JSON
+        status, answer = post(f"http://127.0.0.1:{port}/invocations", patients)
+        assert status == 200, answer
+        assert answer["predictions"] == expected
 
         split = example["dataframe_split"]
         keep = [i for i, name in enumerate(split["columns"]) if name != "BMI"]

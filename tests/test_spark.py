@@ -2,11 +2,15 @@
 at scale with spark_udf, the same errors as pandas, and a real standalone cluster.
 
 In-process tests share the session-scoped ``spark`` fixture (local[2]); commands run as
-users run them start their own driver. The cluster tests need TRACKFIT_SPARK_MASTER
-(.ci/run starts one with scripts/spark.sh) and skip without it.
+users run them start their own driver. The cluster tests drive a standalone master and worker
+from a Python with trackfit's pins but not trackfit: .ci/run's (TRACKFIT_SPARK_MASTER and
+TRACKFIT_SPARK_PYTHON), else one they start with scripts/spark.sh.
 """
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -20,14 +24,13 @@ from trackfit.entrypoints.load import load
 from trackfit.entrypoints.predict import predict
 from trackfit.entrypoints.train import train
 
-from .conftest import cli, entry_points_here, mlflow_run, runs, spark_missing
+from .conftest import (EXPERIMENT, PROJECT, cli, entry_points_here, env_for, free_port,
+                       mlflow_cli, mlflow_run, runs, spark_missing)
 
 MASTER = os.environ.get("TRACKFIT_SPARK_MASTER", "")
 needs_spark = pytest.mark.skipif(spark_missing() is not None, reason=str(spark_missing()))
-needs_cluster = pytest.mark.skipif(
-    not MASTER, reason="no Spark cluster: start one with `make spark` and export "
-                       "TRACKFIT_SPARK_MASTER=$(scripts/spark.sh master-url)")
 LOOPBACK = {"SPARK_LOCAL_IP": "127.0.0.1"}
+SPARK_SH = PROJECT / "scripts" / "spark.sh"
 
 
 def fabric_folder(folder):
@@ -273,19 +276,133 @@ def test_pandas_3_breaks_the_pandas_api_on_spark(spark):
         import pyspark.pandas  # noqa: F401
 
 
-@needs_cluster
-@pytest.mark.slow
-def test_train_and_predict_on_a_standalone_cluster(store, tmp_path):
+def test_executors_load_the_checked_bytes_with_the_trust_the_driver_approved(store,
+                                                                            monkeypatch):
+    """What an executor unpickles carries the driver's approval: the types skops may trust
+    and the validate checks, run there. Its own plugins (here none: the built-ins disabled)
+    play no part, so it predicts as the driver checked, and a check refuses there too."""
+    import pickle
+
+    from trackfit import trust
+    from trackfit.estimators import plugins
+
+    model = train("tree", cv=0)["model_uri"]
+    lab = datamod.load(parse("diabetes"))[datamod.FEATURES]
+    with trust.checked(model) as folder:
+        shipped = pickle.dumps(trust.scorer(folder))
+        expected = trust.load_model(folder).predict(lab)
+    trust._scorers.clear()  # an executor's Python worker: nothing loaded yet
+    monkeypatch.setenv("TRACKFIT_DISABLE_PLUGINS", "scikit_learn")
+    plugins.reset()
+    assert "tree" not in plugins.catalogue().names()
+    score = pickle.loads(shipped)
+    np.testing.assert_array_equal(score(lab), expected)
+    (name, check), = score.approval["checks"]
+    assert (name, check.func.__name__, check.func.__module__) == (
+        "tree", "walk", "trackfit.estimators.checks")  # the walk: the built-ins need no more
+
+    def refuse(model):
+        raise ValueError("not this tree")
+
+    trust._scorers.clear()
+    strict = trust.Scorer(score.data, score.plan, dict(score.approval, checks=[("tree", refuse)]))
+    with pytest.raises(trust.Refused, match="fails the check of estimator 'tree': not this"):
+        strict(lab)
+
+
+def test_the_package_executors_get_is_this_trackfit_without_bytecode():
+    """``ship`` hands executors a zip of the very package this process imported."""
+    import zipfile
+
+    import trackfit
+    from trackfit.engines import spark as sparkmod
+
+    package = Path(trackfit.__file__).parent
+    sources = sorted(f"trackfit/{path.relative_to(package)}" for path in package.rglob("*")
+                     if path.is_file() and "__pycache__" not in path.parts)
+    with zipfile.ZipFile(sparkmod._zip_of_package()) as archive:
+        assert sorted(archive.namelist()) == sources
+        assert archive.read("trackfit/trust.py") == (package / "trust.py").read_bytes()
+    assert "trackfit/engines/spark.py" in sources and "trackfit/trust.py" in sources
+
+
+@pytest.fixture(scope="module")
+def pins_python(tmp_path_factory):
+    """A Python with trackfit's pins and its spark and tune extras, but not trackfit: what
+    `mlflow run` with uv or conda gives a cluster. .ci/run's, else one built here by
+    ``scripts/spark.sh pins-python`` (with uv, from its cache when it can)."""
+    python = os.environ.get("TRACKFIT_SPARK_PYTHON")
+    if not python:
+        env = {**os.environ, "TRACKFIT_SPARK_DIR": str(tmp_path_factory.mktemp("pins")),
+               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        python = subprocess.run([str(SPARK_SH), "pins-python"], env=env, capture_output=True,
+                                text=True, check=True, timeout=900).stdout.strip()
+    import pyspark
+
+    has = subprocess.run(
+        [python, "-c", "import importlib.util as u, pyspark; "
+                       "print(u.find_spec('trackfit') is not None, pyspark.__version__)"],
+        capture_output=True, text=True, cwd=tmp_path_factory.mktemp("elsewhere"), timeout=120,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert has.stdout.split() == ["False", pyspark.__version__], has.stderr[-2000:]
+    return python
+
+
+@pytest.fixture(scope="module")
+def cluster(pins_python, tmp_path_factory):
+    """A standalone master and one worker on loopback: .ci/run's, else one started here
+    with the pins Python on free ports (one worker, 1 GB), stopped afterwards."""
+    if MASTER:
+        yield MASTER
+        return
+    # No PYTHONPATH: the worker hands its environment on to the executors' Python.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update({"PYTHON": pins_python, "TRACKFIT_SPARK_PORT": str(free_port()),
+                "TRACKFIT_SPARK_UI_PORT": str(free_port()), "TRACKFIT_SPARK_MEMORY": "1g",
+                "TRACKFIT_SPARK_DIR": str(tmp_path_factory.mktemp("cluster"))})
+    try:
+        started = subprocess.run([str(SPARK_SH), "start"], env=env, capture_output=True,
+                                 text=True, timeout=300)
+        assert started.returncode == 0, started.stdout + started.stderr
+        yield f"spark://127.0.0.1:{env['TRACKFIT_SPARK_PORT']}"
+    finally:
+        subprocess.run([str(SPARK_SH), "stop"], env=env, capture_output=True, timeout=120)
+
+
+def pins_shell(uri, python):
+    """A shell whose ``python`` is the pins Python and with no PYTHONPATH: trackfit comes
+    from the project's folder, as `mlflow run` gives it, and the executors (the driver names
+    its Python for them) have no trackfit but the one it ships."""
+    env = env_for(uri, PATH=f"{Path(python).parent}{os.pathsep}{os.environ['PATH']}", **LOOPBACK)
+    del env["PYTHONPATH"]
+    return env
+
+
+def pins_cli(uri, python, *args):
+    """``python -m trackfit ARGS`` with the pins Python, from the project's folder."""
+    return subprocess.run([python, "-m", "trackfit", *args], capture_output=True, text=True,
+                          env=pins_shell(uri, python), cwd=PROJECT, timeout=900)
+
+
+@needs_spark
+@pytest.mark.slow  # a standalone cluster and the commands that drive it
+def test_train_and_predict_on_a_cluster_whose_python_lacks_trackfit(store, cluster,
+                                                                    pins_python, tmp_path):
+    """A tree model: the executors load the checked bytes with the trust this driver's
+    plugins approved (its tree check included), from the trackfit the driver ships."""
     folder = fabric_folder(tmp_path / "diabetes")
-    done = mlflow_run(store, "-e", "train", "-P", f"data={folder}", "-P", f"spark={MASTER}",
-                      "-P", "cv=0", **LOOPBACK)
+    done = mlflow_cli(["run", str(PROJECT), "--env-manager", "local", "--experiment-name",
+                       EXPERIMENT, "-e", "train", "-P", "estimator=tree", "-P", f"data={folder}",
+                       "-P", f"spark={cluster}", "-P", "cv=0"],
+                      pins_shell(store, pins_python), PROJECT)
     assert done.returncode == 0, done.stderr[-3000:]
     (run,) = runs(store, "train", "FINISHED")
-    assert lab_numbers(run) == (0.5539, 0.3929)
+    assert lab_numbers(run) == (0.7321, 0.1066)
     model = run.data.tags["trackfit.model_uri"]
     given = new_patients(tmp_path / "new_patients.csv", 2000)
-    done = cli(store, "predict", "--data", str(tmp_path / "new_patients.csv"), "--model", model,
-               "--output", str(tmp_path / "predictions"), "--spark", MASTER, **LOOPBACK)
+    done = pins_cli(store, pins_python, "predict", "--data", str(tmp_path / "new_patients.csv"),
+                    "--model", model, "--output", str(tmp_path / "predictions"),
+                    "--spark", cluster)
     assert done.returncode == 0, done.stderr[-3000:]
     by_spark = pd.read_parquet(tmp_path / "predictions").sort_values("patient_id",
                                                                      ignore_index=True)
@@ -294,6 +411,22 @@ def test_train_and_predict_on_a_standalone_cluster(store, tmp_path):
     assert list(by_spark.columns) == list(given.columns) + ["prediction"]
     assert (by_spark["patient_id"] == given["patient_id"]).all()
     np.testing.assert_allclose(by_spark["prediction"], expected, rtol=0, atol=1e-9)
+
+
+@needs_spark
+@pytest.mark.slow  # a standalone cluster and the command that drives it
+def test_tune_trials_run_on_a_cluster_whose_python_lacks_trackfit(store, cluster, pins_python):
+    done = pins_cli(store, pins_python, "tune", "--estimator", "tree", "--space",
+                    "max_depth=2|3|4|5", "--search", "grid", "--n-jobs", "2", "--cv", "2",
+                    "--trials-on", cluster)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (parent,) = runs(store, "tune", "FINISHED")
+    trials = [r for r in runs(store, "trial")
+              if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert sorted(int(r.data.tags["trackfit.trial"]) for r in trials) == [0, 1, 2, 3]
+    assert {r.info.status for r in trials} == {"FINISHED"}
+    assert "cv_r2_score" in parent.data.metrics
+    assert len(runs(store, "train", "FINISHED")) == 1
 
 
 @pytest.mark.slow  # the session's local Spark: a JVM and Python workers

@@ -112,18 +112,21 @@ def checked(model_uri, trust=False):
         fetched = _download(model_uri, os.path.join(workspace, "fetched"))
         built = os.path.join(workspace, "checked")
         try:
-            _loaded[built] = _rebuild(fetched, built)
+            _loaded[built], _approvals[built] = _rebuild(fetched, built)
         except Refused as exc:
             raise ModelRefused(f"will not load model '{model_uri}': {exc}; {FIX}") from None
         shutil.rmtree(fetched)
         yield built
     finally:
         _loaded.pop(os.path.join(workspace, "checked"), None)
+        _approvals.pop(os.path.join(workspace, "checked"), None)
         shutil.rmtree(workspace, ignore_errors=True)
 
 
 # Loaded models of the folders ``checked`` rebuilt, while they exist: loaded once per step.
 _loaded = {}
+# What the installed plugins approved for each of those models (``_load_approved``).
+_approvals = {}
 
 
 _lifted = {"count": 0, "before": None}  # how many blocks have the guard lifted, and its value
@@ -425,7 +428,8 @@ def _plan(folder):
 
 
 def _rebuild(fetched, built):
-    """Check the model in ``fetched``, load and validate it, write ``built``; the model."""
+    """Check the model in ``fetched``, load and validate it, write ``built``; (the model,
+    what the plugins approved for it)."""
     import mlflow
     import yaml
 
@@ -435,7 +439,7 @@ def _rebuild(fetched, built):
     mlmodel, plan = _plan(fetched)
     with open(os.path.join(fetched, plan["file"]), "rb") as handle:
         data = handle.read()
-    model = load_bytes(data, plan)
+    model, approval = _load_approved(data, plan)
     _columns_problem(mlmodel, model)
     os.makedirs(built)
     with open(os.path.join(built, plan["file"]), "wb") as handle:
@@ -458,7 +462,7 @@ def _rebuild(fetched, built):
         if parsed is not None:
             with open(os.path.join(built, EXAMPLE), "w", encoding="utf-8") as handle:
                 json.dump(parsed, handle)
-    return model
+    return model, approval
 
 
 def _columns_problem(mlmodel, model):
@@ -495,32 +499,46 @@ def load_bytes(data, plan):
     skops loads it trusting the approved types and no more; types the file holds beyond
     them are refused before anything is built. Raises Refused.
     """
+    return _load_approved(data, plan)[0]
+
+
+def _load_approved(data, plan):
+    """``load_bytes``: (the model, what the installed plugins approved for these bytes).
+
+    The approval is what ``Scorer`` gives executors with the bytes: the types skops may trust
+    and the validate checks the model passed, so an executor asks no plugins of its own.
+    """
     approved = set(plan["trusted_types"]) & _declared_types(plan["flavor"])
     if set(plan["trusted_types"]) - approved:
         raise Refused(f"its MLmodel tells skops to trust "
                       f"{', '.join(sorted(set(plan['trusted_types']) - approved))}, which no "
                       "installed plugin declares")
-    if plan["format"] == "skops":
-        import skops.io
+    model, found = _load_trusting(data, plan, approved)
+    checks = _validate(model, plan, found)
+    return model, {"trusted_types": sorted(approved), "checks": checks}
 
-        try:
-            found = set(skops.io.get_untrusted_types(data=data))
-        except Exception as exc:  # noqa: BLE001 - not a skops file at all
-            raise Refused(f"its model file is not a skops file ({type(exc).__name__})") from None
-        extra = sorted(found - approved)
-        if extra:
-            raise Refused(f"its model file holds {', '.join(extra)}, which its MLmodel does not "
-                          "list as trusted")
-        try:
-            model = skops.io.loads(data, trusted=sorted(approved))
-        except Exception as exc:  # noqa: BLE001 - a crafted file
-            raise Refused(f"its model file cannot be loaded ({type(exc).__name__}: "
-                          f"{first_line(exc)})") from None
-    else:
-        found = {plan["format"]}
-        model = _load_own_format(data, plan)
-    _validate(model, plan, found)
-    return model
+
+def _load_trusting(data, plan, approved):
+    """(the model in ``data``, the unsafe types it holds), skops trusting ``approved`` and
+    no more. Asks no plugin: an executor runs it with the types the driver approved."""
+    if plan["format"] != "skops":
+        return _load_own_format(data, plan), {plan["format"]}
+    import skops.io
+
+    try:
+        found = set(skops.io.get_untrusted_types(data=data))
+    except Exception as exc:  # noqa: BLE001 - not a skops file at all
+        raise Refused(f"its model file is not a skops file ({type(exc).__name__})") from None
+    extra = sorted(found - set(approved))
+    if extra:
+        raise Refused(f"its model file holds {', '.join(extra)}, which its MLmodel does not "
+                      "list as trusted")
+    try:
+        model = skops.io.loads(data, trusted=sorted(approved))
+    except Exception as exc:  # noqa: BLE001 - a crafted file
+        raise Refused(f"its model file cannot be loaded ({type(exc).__name__}: "
+                      f"{first_line(exc)})") from None
+    return model, found
 
 
 def _load_own_format(data, plan):
@@ -535,13 +553,16 @@ def _load_own_format(data, plan):
 
 
 def _validate(model, plan, unsafe):
-    """Walk the loaded model (trackfit.estimators.checks), then run its plugin's validate.
+    """Walk the loaded model (trackfit.estimators.checks), then run its plugin's validate;
+    the checks run, [(estimator name, check), ...], the walk first.
 
     ``unsafe``: the types skops calls unsafe that the file holds (for a flavor's own format,
     that format). The model's class must be one an installed plugin registers; nothing in
     the model runs before the walk ends.
     """
-    from .estimators import checks
+    import functools
+
+    from .estimators import checks as walks
 
     kind = type(model)
     name = f"{kind.__module__}.{kind.__qualname__}"
@@ -558,11 +579,15 @@ def _validate(model, plan, unsafe):
     if unsafe - declared:
         raise Refused(f"its {name} holds {', '.join(sorted(unsafe - declared))}, which its "
                       f"plugin does not declare")
-    validates = [(spec, _validate_of(spec, unsafe, kind in checks.known())) for spec in owners]
-    _run_check(owners[0], checks.walk, model, declared, any(check for _, check in validates))
-    for spec, check in validates:
-        if check is not None:
-            _run_check(spec, check, model)
+    validates = [(spec.name, _validate_of(spec, unsafe, kind in walks.known()))
+                 for spec in owners]
+    validates = [(owner, check) for owner, check in validates if check is not None]
+    walk = functools.partial(walks.walk, declared=frozenset(declared),
+                             vouched=bool(validates))
+    checks = [(owners[0].name, walk)] + validates
+    for owner, check in checks:
+        _run_check(model, owner, check)
+    return checks
 
 
 def _validate_of(spec, unsafe, walked):
@@ -577,14 +602,14 @@ def _validate_of(spec, unsafe, walked):
     return check
 
 
-def _run_check(spec, check, *args):
+def _run_check(model, name, check):
+    """``check(model)``, its failure a Refused naming the estimator ``name``."""
     try:
-        check(*args)
+        check(model)
     except ValueError as exc:
-        raise Refused(f"it fails the check of estimator '{spec.name}': "
-                      f"{first_line(exc)}") from None
+        raise Refused(f"it fails the check of estimator '{name}': {first_line(exc)}") from None
     except Exception as exc:  # noqa: BLE001 - a crafted model a check did not expect
-        raise Refused(f"it fails the check of estimator '{spec.name}' "
+        raise Refused(f"it fails the check of estimator '{name}' "
                       f"({type(exc).__name__}: {first_line(exc)})") from None
 
 
@@ -661,12 +686,14 @@ class Scorer:
     """Predictions for float64 frames from the checked bytes: what Spark's executors run.
 
     Pickled to each executor with the model file's bytes, which the driver checked and
-    validated; an executor loads them with the same skops call (``load_bytes``) once per
-    Python worker, after checking they are those bytes.
+    validated, and what the driver's plugins approved for them (the types skops may trust,
+    the validate checks): an executor loads the bytes with the same skops call once per
+    Python worker, after checking they are those bytes, and runs those checks. It asks no
+    plugins of its own, so its trust is the driver's, whatever the executor has installed.
     """
 
-    def __init__(self, data, plan):
-        self.data, self.plan = data, plan
+    def __init__(self, data, plan, approval):
+        self.data, self.plan, self.approval = data, plan, approval
 
     def __call__(self, frame):
         import numpy as np
@@ -675,7 +702,10 @@ class Scorer:
         if model is None:
             if _digest(self.data) != self.plan["sha256"]:
                 raise RuntimeError("the model bytes changed on their way to the executor")
-            model = _scorers[self.plan["sha256"]] = load_bytes(self.data, self.plan)
+            model, _ = _load_trusting(self.data, self.plan, self.approval["trusted_types"])
+            for name, check in self.approval["checks"]:
+                _run_check(model, name, check)
+            _scorers[self.plan["sha256"]] = model
         return np.asarray(model.predict(frame), dtype="float64").reshape(len(frame))
 
 
@@ -693,4 +723,4 @@ def scorer(model_uri):
     if _digest(data) != plan["sha256"]:
         raise TrackfitError(f"the model file in {folder} changed after it was checked")
     _scorers[plan["sha256"]] = _loaded[folder]
-    return Scorer(data, plan)
+    return Scorer(data, plan, _approvals[folder])

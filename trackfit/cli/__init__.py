@@ -270,11 +270,18 @@ def run(args):
     values = {o.name: convert(o, getattr(args, o.name)) for o in command.options}
     if command.models:
         skops_first()
+    in_default = False
     if command.store:
         from ..tracking import store
 
-        store.prepare(args.experiment_name)
-    return command.load()(**values)
+        in_default = store.prepare(args.experiment_name)
+    result = command.load()(**values)
+    if in_default:  # on stderr: stdout may be data (predict's CSV)
+        from ..tracking import experiment
+
+        sys.stdout.flush()
+        print(experiment.note(args.command), file=sys.stderr)
+    return result
 
 
 def list_estimators(json=False):

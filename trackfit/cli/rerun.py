@@ -7,7 +7,7 @@ from ..estimators import hyperparams, plugins
 from ..estimators.hyperparams import SEED_PARAM
 from ..tracking import provenance
 from ..tracking import tags as tagnames
-from ..tracking.runs import COSTS, client, recorded_params
+from ..tracking.runs import COSTS, FORMER_COSTS, client, recorded_params
 
 
 def recorded_run(run_id):
@@ -87,12 +87,12 @@ def recorded_arguments(run):
 def compare_metrics(recorded, new):
     """(name, recorded, new, same) for every metric either run has, sorted by name.
 
-    What serving the model costs (its predict latency and size) is measured, not
-    reproduced: never compared.
+    What serving the model costs (its predict time and size) is measured, not
+    reproduced: never compared, under its former name neither.
     """
     return [
         (name, recorded.get(name), new.get(name), recorded.get(name) == new.get(name))
-        for name in sorted((set(recorded) | set(new)) - set(COSTS))
+        for name in sorted((set(recorded) | set(new)) - set(COSTS) - set(FORMER_COSTS))
     ]
 
 

@@ -4,10 +4,10 @@ Reads a source into a frame, validates it into the lab's columns as float64, rec
 an MLflow dataset, and scores frames with the checked model's own predict.
 """
 
-import contextlib
 import math
 import os
 import re
+import shutil
 import sys
 import tempfile
 import warnings
@@ -20,13 +20,70 @@ from .source import EMBEDDED_SOURCE, FEATURES, TARGET, scrub
 
 
 
-def open_remote(src):
-    """A local path or file object for a URL: runs:/, http(s) or any fsspec filesystem."""
+READ_TIMEOUT_ENV = "TRACKFIT_READ_TIMEOUT"
+# Seconds a remote read may take in all, however slowly the bytes arrive: MLflow's own bound
+# on a request to the tracking server (MLFLOW_HTTP_REQUEST_TIMEOUT) is 120 s too, and a
+# 1,000,000-row parquet (88 MB) arrives in about 30 s over a 25 Mbit/s link.
+READ_TIMEOUT = 120.0
+HTTP_TIMEOUT = 60  # seconds an http(s) server may stay silent before the read gives up
+CHUNK = 1 << 20
+
+
+def read_timeout():
+    """The total deadline of a remote read: TRACKFIT_READ_TIMEOUT seconds, else 120."""
+    text = os.environ.get(READ_TIMEOUT_ENV, "").strip()
+    if not text:
+        return READ_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise DataError(f"{READ_TIMEOUT_ENV}={text!r} is not a number of seconds above 0; "
+                        f"set it to one, e.g. {READ_TIMEOUT_ENV}=300, or unset it")
+    return seconds
+
+
+def open_remote(src, folder=None):
+    """A local copy of remote Source ``src`` (runs:/, http(s) or any fsspec URL) in
+    ``folder`` (a new temporary one when None), fetched within :func:`read_timeout` in all.
+
+    The copy runs in a thread of its own: when the deadline passes first, the step stops
+    with one line and the thread stops at its next chunk (or its socket's silence timeout).
+    """
+    import threading
+
+    seconds = read_timeout()
+    folder = folder or tempfile.mkdtemp(prefix="trackfit-data-")
+    stop, done = threading.Event(), {}
+
+    def work():
+        try:
+            done["path"] = _download(src, folder, stop)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            done["error"] = exc
+
+    worker = threading.Thread(target=work, name="trackfit-read", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        stop.set()
+        raise DataError(
+            f"data '{src.safe}' did not arrive within {seconds:g} s ({READ_TIMEOUT_ENV}): "
+            "its server is slow or stalled, or the file too large for that time; check the "
+            f"server, or raise {READ_TIMEOUT_ENV}")
+    if "error" in done:
+        raise done["error"]
+    return done["path"]
+
+
+def _download(src, folder, stop):
+    """Copy ``src`` into ``folder`` chunk by chunk, until done or ``stop`` is set; the path."""
     if src.kind == "run":
         import mlflow
 
         try:
-            return mlflow.artifacts.download_artifacts(artifact_uri=src.text)
+            return mlflow.artifacts.download_artifacts(artifact_uri=src.text, dst_path=folder)
         except Exception as exc:
             raise DataError(
                 f"cannot fetch data '{src.text}': {first_line(exc)}; "
@@ -34,37 +91,30 @@ def open_remote(src):
                 "e.g. runs:/<run_id>/data/diabetes.parquet"
             ) from exc
     if src.kind == "http":
-        return src.text  # pandas reads these itself
-    try:
-        import fsspec
-    except ImportError as exc:
-        raise DataError(
-            f"reading '{src.safe}' needs fsspec and the package for its filesystem "
-            "(adlfs for az:// and abfs://, s3fs for s3://, gcsfs for gs://): pip install them"
-        ) from exc
-    try:
-        return fsspec.open(src.text, "rb").open()
-    except ImportError as exc:
-        raise DataError(f"reading '{src.safe}' needs a package: {exc}") from exc
+        import urllib.request
 
-
-HTTP_TIMEOUT = 60  # seconds an http(s) server may stay silent before the read gives up
-
-
-@contextlib.contextmanager
-def socket_timeout(seconds):
-    """urllib's sockets (pandas reads http with it) give up after ``seconds`` of silence."""
-    import socket
-
-    if seconds is None:
-        yield
-        return
-    before = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(seconds)
-    try:
-        yield
-    finally:
-        socket.setdefaulttimeout(before)
+        opened = urllib.request.urlopen(src.text, timeout=HTTP_TIMEOUT)
+    else:
+        try:
+            import fsspec
+        except ImportError as exc:
+            raise DataError(
+                f"reading '{src.safe}' needs fsspec and the package for its filesystem "
+                "(adlfs for az:// and abfs://, s3fs for s3://, gcsfs for gs://): pip install "
+                "them") from exc
+        try:
+            opened = fsspec.open(src.text, "rb").open()
+        except ImportError as exc:
+            raise DataError(f"reading '{src.safe}' needs a package: {exc}") from exc
+    path = os.path.join(folder, f"data.{src.format or 'bin'}")
+    with opened, open(path, "wb") as copy:
+        read = getattr(opened, "read1", opened.read)  # what has arrived, not a full chunk
+        while not stop.is_set():
+            chunk = read(CHUNK)
+            if not chunk:
+                break
+            copy.write(chunk)
+    return path
 
 
 def _read_parquet(target):
@@ -97,44 +147,69 @@ def release():
 
 
 def read(src):
-    """The raw frame at Source ``src``, or a DataError naming the problem and the fix."""
-    import pandas as pd
+    """The raw frame at Source ``src``, or a DataError naming the problem and the fix.
 
+    A remote source is copied to a temporary file first, within TRACKFIT_READ_TIMEOUT."""
     if src.kind == "embedded":
         from sklearn.datasets import load_diabetes
 
         return load_diabetes(scaled=False, as_frame=True).frame
-    target = src.text if src.kind == "file" else open_remote(src)
-    if isinstance(target, str) and "://" not in target:
-        if not os.path.exists(target):
-            raise not_found(target)
-        if os.path.isdir(target):
-            raise DataError(f"data '{target}' is a folder; pass data= one parquet or CSV file")
-        if not os.path.isfile(target):
-            raise DataError(
-                f"data '{target}' is not a regular file (a device or a pipe); "
-                "pass data= one parquet or CSV file"
-            )
-    kind = src.format
-    if not kind:
+    if src.kind == "file":
+        return read_file(src, src.text)
+    known_format(src)
+    folder = tempfile.mkdtemp(prefix="trackfit-data-")
+    try:
+        try:
+            target = open_remote(src, folder)
+        except DataError:
+            raise
+        except Exception as exc:
+            reason = first_line(scrub(str(exc), src), default=type(exc).__name__)
+            if src.kind == "http" and isinstance(exc, OSError):
+                raise DataError(
+                    f"cannot reach data '{src.safe}' ({reason}); check the URL, and that its "
+                    "server is up and reachable from here") from exc
+            raise unreadable(src, src.format, reason) from exc
+        return read_file(src, target)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def known_format(src):
+    """Refuse a source whose name does not say parquet, CSV or TSV."""
+    if not src.format:
         raise DataError(
             f"cannot tell the format of data '{src.safe}': name it .parquet, .csv or .tsv"
         )
+
+
+def read_file(src, target):
+    """The raw frame in the local file ``target`` (Source ``src``, or its copy)."""
+    import pandas as pd
+
+    if not os.path.exists(target):
+        raise not_found(target)
+    if os.path.isdir(target):
+        raise DataError(f"data '{target}' is a folder; pass data= one parquet or CSV file")
+    if not os.path.isfile(target):
+        raise DataError(
+            f"data '{target}' is not a regular file (a device or a pipe); "
+            "pass data= one parquet or CSV file"
+        )
+    known_format(src)
+    kind = src.format
     try:
         with warnings.catch_warnings():
             # "Columns have mixed types": validate names the column and row instead.
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-            with socket_timeout(HTTP_TIMEOUT if src.kind == "http" else None):
-                if kind == "parquet":
-                    local = not isinstance(target, str) or "://" not in target
-                    frame = _read_parquet(target) if local else pd.read_parquet(target)
-                    # a key pandas saved as the index (patient_id) comes back as a column
-                    return frame if frame.index.names == [None] else frame.reset_index()
-                # low_memory=False: each column's type read from all its rows at once, not
-                # per chunk, so a passed-on column is one type (a key that turns to text
-                # after 262,144 rows cannot be written to parquet as ints and strings).
-                return pd.read_csv(target, sep="\t" if kind == "tsv" else ",",
-                                   low_memory=False)
+            if kind == "parquet":
+                frame = _read_parquet(target)
+                # a key pandas saved as the index (patient_id) comes back as a column
+                return frame if frame.index.names == [None] else frame.reset_index()
+            # low_memory=False: each column's type read from all its rows at once, not
+            # per chunk, so a passed-on column is one type (a key that turns to text
+            # after 262,144 rows cannot be written to parquet as ints and strings).
+            return pd.read_csv(target, sep="\t" if kind == "tsv" else ",", low_memory=False)
     except pd.errors.EmptyDataError as exc:
         raise DataError(
             f"data '{src.safe}' is empty; pass a file with a header row and data"
@@ -158,11 +233,6 @@ def read(src):
         ) from exc
     except Exception as exc:
         reason = first_line(scrub(str(exc), src), default=type(exc).__name__)
-        if src.kind == "http" and isinstance(exc, OSError):
-            raise DataError(
-                f"cannot reach data '{src.safe}' ({scrub(reason, src)}); check the URL, and "
-                "that its server is up and reachable from here"
-            ) from exc
         raise unreadable(src, kind, reason) from exc
 
 

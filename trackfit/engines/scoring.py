@@ -6,7 +6,8 @@ third of the bare estimator's throughput. Here the rows are laid out once, as th
 reads them (:func:`block`), trackfit checks them against the signature once, and the model
 predicts through its own flavor's ``load_model``: one code path for every flavor whose
 MLmodel names a ``loader_module`` (``mlflow.sklearn``, ``mlflow.lightgbm``, ...).
-pyfunc stays for a model whose signature is not all numbers, or that has no signature.
+pyfunc stays for a model whose signature is not all numbers (or ``any``), or that has no
+signature.
 """
 
 import importlib
@@ -38,11 +39,18 @@ def block(frame, names, rows=None):
 
 
 def columns(signature):
-    """The input column names of a signature whose inputs are all numbers, else None."""
+    """The input column names of a signature whose inputs are all numbers, else None.
+
+    A column of type ``any`` counts as a number: trackfit logs its models' columns so (see
+    fitting.models.signature), and the engines have read every column as float64.
+    """
+    from mlflow.types.schema import AnyType
+
     if signature is None or not signature.inputs.has_input_names():
         return None
     specs = signature.inputs.inputs
-    if any(getattr(getattr(s, "type", None), "name", None) not in NUMBER_TYPES for s in specs):
+    kinds = [getattr(s, "type", None) for s in specs]
+    if not all(isinstance(k, AnyType) or getattr(k, "name", None) in NUMBER_TYPES for k in kinds):
         return None
     return [s.name for s in specs]
 

@@ -10,10 +10,12 @@ import atexit
 import contextlib
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import uuid
 import warnings
+import zipfile
 from urllib.parse import urlsplit
 
 from .. import DataError, TrackfitError, first_line, optional, trust
@@ -32,6 +34,11 @@ LOG = None
 # What an executor's error starts with when it is a data problem to say in one line.
 DATA_PROBLEM = "trackfit data problem: "
 _keep_log = False
+# The zip of this trackfit package that ``ship`` gives executors: built once per process.
+PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_package_zip = None
+# Where drop-in plugins' modules live (estimators/plugins.py): files, not importable there.
+DROP_IN = "trackfit_plugins."
 
 
 def session(master):
@@ -96,6 +103,49 @@ def log_note():
         return ""
     _keep_log = True
     return f" (Spark's log: {LOG})"
+
+
+def ship(spark):
+    """trackfit itself to the executors of ``spark``'s session, once per session.
+
+    What executors run for trackfit (scoring a batch, a tune trial) is trackfit's code, and a
+    cluster's Python may hold the pins but not trackfit (``mlflow run`` imports it from the
+    project's folder, which executors do not see). So executors get this very package, as a
+    zip on their path ahead of anything installed there (``SparkContext.addPyFile``), and
+    the drop-in plugins this process loaded travel inside what is pickled (their files are
+    not importable there).
+    """
+    from pyspark import cloudpickle
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith(DROP_IN) and module is not None:
+            cloudpickle.register_pickle_by_value(module)
+    context = spark.sparkContext
+    path = _zip_of_package()
+    if os.path.basename(path) in (context._python_includes or []):
+        return
+    before = list(sys.path)
+    context.addPyFile(path)
+    sys.path[:] = before  # addPyFile puts it on this process's path too: keep the driver's own
+
+
+def _zip_of_package():
+    """A zip of this trackfit package (no bytecode), in a folder removed at exit."""
+    global _package_zip
+    if _package_zip is None:
+        folder = tempfile.mkdtemp(prefix="trackfit-ship-")
+        atexit.register(shutil.rmtree, folder, True)
+        path = os.path.join(folder, "trackfit.zip")
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            for where, dirs, files in os.walk(PACKAGE):
+                dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+                for name in sorted(files):
+                    if not name.endswith((".pyc", ".pyo")):
+                        full = os.path.join(where, name)
+                        archive.write(full, os.path.join(
+                            "trackfit", os.path.relpath(full, PACKAGE)))
+        _package_zip = path
+    return _package_zip
 
 
 @contextlib.contextmanager
@@ -390,6 +440,7 @@ class SparkEngine:
             )
         score = trust.scorer(model)  # None: not a checked copy (--trust-model), pyfunc's udf
         if score is not None:
+            ship(spark)  # the executors load the checked bytes with this trackfit's trust
             scored = score_batches(raw, [lab[n.strip().upper()] for n in needed], needed, score,
                                    f"model '{label}'", f"data '{src.safe}'")
         else:

@@ -14,12 +14,10 @@ def log_model(spec, model, X, y_pred):
     import importlib
     import inspect
 
-    from mlflow.models import infer_signature
-
     flavor = importlib.import_module(f"mlflow.{spec.flavor}")
     options = dict(
         name="model",
-        signature=infer_signature(X.head(), y_pred[:5]),
+        signature=signature(X, y_pred[:5]),
         input_example=X.head(5),
         pip_requirements=list(
             dict.fromkeys(project.model_requirements() + plugins.requirements(spec))),
@@ -31,3 +29,19 @@ def log_model(spec, model, X, y_pred):
         )
     with trust.own_model():  # log_model loads the model back to check its input example
         return flavor.log_model(model, **options)
+
+
+def signature(X, y_pred):
+    """The model's signature: each column of ``X`` by name, of MLflow's type ``any``.
+
+    MLflow refuses an int64 column where a signature says ``double`` ("Can not safely
+    convert int64 to float64"), and a float where it says ``long``; a CSV of whole numbers
+    (AGE 42) reads as int64, of decimals as float64. With ``any``, plain ``mlflow.pyfunc``
+    and ``mlflow models serve`` hand either to the model, which reads them as float64 as it
+    was fitted; MLflow still checks that every named column is there.
+    """
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types.schema import AnyType, ColSpec, Schema
+
+    inputs = Schema([ColSpec(AnyType(), str(name)) for name in X.columns])
+    return ModelSignature(inputs=inputs, outputs=infer_signature(X.head(), y_pred).outputs)

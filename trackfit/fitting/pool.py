@@ -64,9 +64,11 @@ def pool(n_jobs=1, trials_on=""):
     if trials_on:
         register_spark = optional("joblibspark", "tune", f"trials_on={trials_on}").register_spark
 
-        from ..engines.spark import session
+        from ..engines.spark import session, ship
 
-        session(trials_on)  # the active one, or one whose executors use this interpreter
+        # The active session, or one whose executors use this interpreter; a trial is
+        # trackfit's code (evaluate), which the executors get from this process.
+        ship(session(trials_on))
         register_spark()
         backend = "spark"
     # One thread per trial: a trial's OpenMP or BLAS team beside the others only slows it.

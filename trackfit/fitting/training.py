@@ -91,9 +91,9 @@ LATENCY_REPEATS = 5
 
 
 def cost(model, X_test, info):
-    """What the model costs to serve: ``predict_latency_ms``, the median of 5 timings of its
-    predict on the held-out rows, per 1,000 rows; ``model_size_bytes``, its folder on disk
-    as logged (the model's files, MLmodel, environment and input example)."""
+    """What the model costs to serve: ``predict_ms_per_1k_rows``, the median of 5 timings
+    of its predict on the held-out rows, in milliseconds per 1,000 rows; ``model_size_bytes``,
+    its folder on disk as logged (the model's files, MLmodel, environment and input example)."""
     import statistics
 
     timings = []

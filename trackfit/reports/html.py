@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from html import escape
 
 from ..tracking import tags
+from ..tracking.runs import LATENCY
 from . import evaluation
 
 TOP_MODELS = 3  # predicted-vs-actual and residual plots for this many best runs
@@ -18,7 +19,7 @@ BARS = [
     ("test_mean_absolute_error", "Mean absolute error by Estimator"),
     ("test_root_mean_squared_error", "RMSE by Estimator"),
     ("fit_seconds", "Fit seconds by Estimator"),
-    ("predict_latency_ms", "Predict ms per 1,000 rows by Estimator"),
+    (LATENCY, "Predict ms per 1,000 rows by Estimator"),
 ]
 COLORS = ["#3b6ea8", "#d1495b", "#2e8b57", "#8e5ea2", "#e08e0b"]
 WIDTH = 640  # scatter plots; the bar and strip charts are narrower, to sit three abreast
@@ -273,7 +274,7 @@ def page(table, runs, evaluations, metric, experiment=""):
     """
     best = table.drop_duplicates("estimator")  # each estimator's top-ranked run
     bars = [bar_chart(title, zip(best["estimator"].astype(str), best[column]),
-                      digits=3 if column in ("fit_seconds", "predict_latency_ms") else 4)
+                      digits=3 if column in ("fit_seconds", LATENCY) else 4)
             for column, title in BARS if column in best.columns]
     pairs = []
     ranked = enumerate(table.to_dict("records"), start=1)

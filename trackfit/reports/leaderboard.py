@@ -20,7 +20,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def leaderboard(runs, metric):
     """One row per training run, best first: estimator, key metrics, what the model costs
-    to serve (latency per 1,000 rows, size), fit time, run id and logged model id."""
+    to serve (predict ms per 1,000 rows, size), fit time, run id and logged model id."""
     import pandas as pd
 
     # A run logged by other code may have no estimator param: named, not a gap in a chart.

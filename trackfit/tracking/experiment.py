@@ -10,9 +10,10 @@ provider (entry-point group ``mlflow.default_experiment_provider``) that is in c
 else ``Default`` (id 0). MLproject cannot name an experiment, so trackfit registers
 :class:`LabExperiment`, in context only in a trackfit project's own folder: there,
 ``mlflow run .`` makes its run in ``experiment-diabetes``. Anywhere else (``mlflow run
-<git-url>``, or an ``mlflow`` without trackfit installed) the run may already sit in
-``Default``; a run cannot move between experiments, so the step stops with one line saying
-what to pass (:func:`check_run`).
+<git-url>``, or an ``mlflow`` without trackfit installed, as with ``--env-manager conda``)
+the run already sits in ``Default``; a run cannot move between experiments, so the step
+works there, and its last line names the experiment and how to choose another
+(:func:`chosen_by_mlflow`, :func:`note`).
 
 This module is imported when MLflow starts (through that entry point): it imports nothing
 heavy until asked for an experiment.
@@ -72,21 +73,20 @@ class LabExperiment:
         return ensure(EXPERIMENT)
 
 
-def check_run(run_id):
-    """Stop, in one line, a step whose ``mlflow run`` run landed in ``Default`` by default.
+def chosen_by_mlflow(run_id):
+    """Whether ``mlflow run`` put its run ``run_id`` in ``Default`` for want of a name.
 
     ``mlflow run`` gives its run's experiment as MLFLOW_EXPERIMENT_ID whether or not the user
     named one; so ``Default`` counts as chosen only through MLFLOW_EXPERIMENT_NAME.
     """
-    from .. import StoreError
     from .runs import client
 
-    experiment_id = client().get_run(run_id).info.experiment_id
-    if experiment_id != DEFAULT_ID or os.environ.get("MLFLOW_EXPERIMENT_NAME"):
-        return
-    client().set_terminated(run_id, "FAILED")
-    raise StoreError(
-        f"mlflow run made run {run_id} in experiment 'Default', as no experiment was given; "
-        f"trackfit's runs go in '{EXPERIMENT}' (where make ui looks): run again with "
-        f"--experiment-name {EXPERIMENT} (or MLFLOW_EXPERIMENT_NAME=Default to keep Default)"
-    )
+    if os.environ.get("MLFLOW_EXPERIMENT_NAME"):
+        return False
+    return client().get_run(run_id).info.experiment_id == DEFAULT_ID
+
+
+def note(step):
+    """The last line of a step whose run ``mlflow run`` put in ``Default`` (on stderr)."""
+    return (f"{step}: runs in experiment 'Default' (mlflow run chose it; pass "
+            f"--experiment-name NAME to choose another, e.g. --experiment-name {EXPERIMENT})")

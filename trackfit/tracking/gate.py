@@ -12,10 +12,11 @@ relative improvement over the champion, the direction from ``greater_is_better``
 
 import contextlib
 import json
+import os
 from dataclasses import asdict, dataclass
 
 from .. import DataError, TrackfitError, first_line
-from . import tags
+from . import store, tags
 from .runs import higher_is_better, recorded_params
 
 ARTIFACT = "gate.json"
@@ -105,6 +106,45 @@ def rows_for(metric):
     return "training" if metric.startswith("training_") else "held-out"
 
 
+SOURCES_ENV = "TRACKFIT_GATE_SOURCES"
+
+
+def readable(src):
+    """Whether the gate may read Source ``src`` again for a run: the embedded copy, a local
+    file, a runs:/ artifact of this store; a URL only under a prefix the registrar listed in
+    TRACKFIT_GATE_SOURCES (comma-separated; ``*`` for any). A run's data address is whatever
+    its author logged: without this, anyone who can log a run makes the registrar's machine
+    fetch any URL it can reach."""
+    if src.kind in ("embedded", "file", "run"):
+        return True
+    listed = [p.strip() for p in os.environ.get(SOURCES_ENV, "").split(",") if p.strip()]
+    return "*" in listed or any(_under(src.safe, prefix) for prefix in listed)
+
+
+def _under(url, prefix):
+    """``url`` is ``prefix`` or below it: the same scheme and host, the path within."""
+    from urllib.parse import urlsplit
+
+    found, base = urlsplit(url), urlsplit(prefix)
+    if not base.scheme or (found.scheme.lower(), found.netloc.lower()) != (
+            base.scheme.lower(), base.netloc.lower()):
+        return False
+    root = base.path.rstrip("/")
+    return found.path == root or found.path.startswith(root + "/")
+
+
+def unlisted(src, name, way_past):
+    """The one line for a training run whose data is a URL the registrar did not list."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(src.safe)
+    return DataError(
+        f"the gate will not fetch the data of training run {name}, {src.safe}: a run's data "
+        "address is whatever its author logged, and the gate reads only the embedded copy, "
+        "local files and runs:/ artifacts unless told; if you trust that source, list it in "
+        f"{SOURCES_ENV} (e.g. {SOURCES_ENV}={parts.scheme}://{parts.netloc}/), or {way_past}")
+
+
 def held_out(run, side="held-out", loaded=None):
     """(X, y, data, digest): the held-out rows of training run ``run`` (an MlflowClient Run),
     or its training rows for ``side="training"`` (the lab's rule, training_r2_score), rebuilt
@@ -132,12 +172,12 @@ def held_out(run, side="held-out", loaded=None):
     delete = (f"delete the run (mlflow runs delete --run-id {name}) so register weighs the "
               "next best")
     past = f"restore the data it read, or {delete}"
+    src = source.parse(data)
+    reuse = loaded is not None and loaded[1].digest == recorded
+    if not reuse and not readable(src):
+        raise unlisted(src, name, delete)
     try:
-        src = source.parse(data)
-        if loaded is not None and loaded[1].digest == recorded:
-            frame, dataset = loaded
-        else:
-            frame, dataset = choose(params.get("spark", "")).load(src)
+        frame, dataset = loaded if reuse else choose(params.get("spark", "")).load(src)
     except DataError as exc:
         found = str(exc).split("; ")[0]  # what is wrong, without the fix for a data= option
         raise DataError(f"the gate cannot read the data of training run {name}, the best by "
@@ -194,7 +234,11 @@ def evaluate(predict, X, y, prefix):
 
     data = X.assign(**{"__target__": np.asarray(y, dtype=float)})
     with quiet():
-        result = mlflow.models.evaluate(
+        # evaluate logs the rows as a dataset of the experiment; another gate logging the
+        # same rows at once makes the store's insert a duplicate key: tried again, evaluate
+        # finds that record and reuses it (store.retry).
+        result = store.retry(
+            mlflow.models.evaluate,
             lambda frame: np.asarray(predict(frame), dtype=float).ravel(), data,
             targets="__target__", model_type="regressor", evaluators="default",
             evaluator_config={"log_model_explainability": False, "metric_prefix": prefix})

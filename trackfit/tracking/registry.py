@@ -1,8 +1,11 @@
 """A register run: the best training run by a held-out metric -> a model version, alias
 ``champion``; and the registry names other tools rely on."""
 
+import contextlib
+import os
+
 from .. import TrackfitError, processes
-from . import gate, store, tags
+from . import experiment, gate, store, tags
 from .runs import (DEFAULT_METRIC, check_ranking, client, log, logged_model_uri, step_run,
                    training_runs)
 
@@ -22,13 +25,20 @@ class GateRefused(TrackfitError):
     """The promotion gate refused the challenger and the register run was ``strict``."""
 
 
+# What a models:/ URI cannot carry in a name: '@' starts the alias (models:/<name>@<alias>),
+# '/' the version, '?' a query, ':' MLflow refuses in a name; URL parsing drops tabs and
+# line breaks.
+NOT_IN_URIS = "@/:?"
+
+
 def check_names(model_name, alias):
     """A name the registry would refuse only once a version exists (an alias MLflow reserves
-    or cannot store), or one its search filters would misread (a quote), refused before
-    any run."""
+    or cannot store, a name MLflow refuses), one its search filters would misread (a quote),
+    or one its models:/ URI would misread, refused before any run."""
     from mlflow.exceptions import MlflowException
     from mlflow.utils.validation import (_validate_model_alias_name,
-                                         _validate_model_alias_name_reserved)
+                                         _validate_model_alias_name_reserved,
+                                         _validate_model_name)
 
     if not model_name.strip():
         raise TrackfitError("model_name is empty; pass a name for the registered model, e.g. "
@@ -37,6 +47,18 @@ def check_names(model_name, alias):
         raise TrackfitError(f"model_name {model_name!r} holds a quote, which the registry's "
                             "search filters cannot match; pass a name without quotes, e.g. "
                             "model_name=model-diabetes")
+    breaking = next((c for c in model_name if c in NOT_IN_URIS or not c.isprintable()), None)
+    if breaking is not None:
+        raise TrackfitError(
+            f"model_name {model_name!r} holds {breaking!r}, which a models:/<name>@<alias> URI "
+            "cannot carry ('@' starts the alias, '/' the version); pass a name without "
+            "@ / : ? or control characters, e.g. model_name=model-diabetes")
+    try:  # MLflow's own rules for a name ('.' and '..' read as paths)
+        _validate_model_name(model_name)
+    except MlflowException as exc:
+        raise TrackfitError(f"model_name {model_name!r} cannot be registered: "
+                            f"{exc.message.rstrip('.')}; pass a name like "
+                            "model_name=model-diabetes") from None
     try:  # MLflow's own rules for an alias
         _validate_model_alias_name(alias)
         _validate_model_alias_name_reserved(alias)
@@ -112,6 +134,115 @@ def _experiment_name(experiment_id):
         return f"id {experiment_id}"
 
 
+# Judgements one register makes when the alias keeps moving under it (other registers, or a
+# person, moving it while the gate scores): then it stops, moving nothing.
+ROUNDS = 3
+
+
+def _same(now, then):
+    """Whether the alias still holds the version it held when the gate judged."""
+    return (now is None) == (then is None) and (now is None or now.version == then.version)
+
+
+@contextlib.contextmanager
+def _alias_lock():
+    """Registers of this machine on one SQLite store take turns at the alias (the lock file
+    store.prepare uses); a server's registry has no lock, and the re-read stands alone."""
+    path = store.sqlite_path(store.tracking_uri())
+    if not path:
+        yield
+        return
+    with store.file_lock(os.path.abspath(path) + ".lock"):
+        yield
+
+
+def _rival(champion, here):
+    """(what the challenger must beat, the champion's experiment when it is not ``here``):
+    the champion of this experiment, or any champion when this experiment is Default."""
+    if champion is None:
+        return None, None
+    where, _ = _experiment_of(champion.run_id)
+    if where == here:
+        return champion, None
+    elsewhere = _experiment_name(where) if where is not None else "a deleted run"
+    return (champion if here == experiment.DEFAULT_ID else None), elsewhere
+
+
+def _version_of(model_name, best, metric, value):
+    """(the version of run ``best``, whether this register made it): a run that already has
+    a version is never registered twice."""
+    import mlflow
+
+    found = client().search_model_versions(f"name='{model_name}' and run_id='{best.run_id}'")
+    if found:
+        return min(found, key=lambda v: int(v.version)), False
+    # Two registers making the model's first version at once: one gets the store's
+    # duplicate-key error, and tried again finds the model there.
+    version = store.retry(
+        mlflow.register_model, logged_model_uri(best), model_name,
+        tags={"run_id": best.run_id, "metric": metric, "value": repr(value),
+              "estimator": str(best.get("params.estimator"))},
+    )
+    first = _first_version(model_name, best.run_id, version)
+    return first, first is version
+
+
+def _withdraw(model_name, version):
+    """Delete ``version``, made by this register, unless an alias points at it now."""
+    if version is not None and not client().get_model_version(
+            model_name, version.version).aliases:
+        client().delete_model_version(model_name, version.version)
+
+
+def _promote(model_name, alias, champion, best, metric, value):
+    """Compare-and-set: the version of ``best`` and ``alias`` on it, when the alias still
+    holds ``champion`` (what the gate judged against). Returns (moved, version, created,
+    now): moved with the alias's version now (None when no version holds it), and the
+    version this register made before it saw the move, if any."""
+    import mlflow
+
+    with processes.deferred(), _alias_lock():  # a version, its alias and tags, or none
+        now = _champion(model_name, alias)
+        if not _same(now, champion):
+            return True, None, False, now
+        version, created = _version_of(model_name, best, metric, value)
+        now = _champion(model_name, alias)  # again, just before moving it
+        if not _same(now, champion):
+            return True, version, created, now
+        if champion is None or champion.version != version.version:
+            _point_alias(model_name, alias, version.version)
+        mlflow.set_tags({tags.MODEL_NAME: model_name, tags.MODEL_VERSION: version.version,
+                         tags.REGISTERED_RUN_ID: version.run_id})
+    return False, version, created, None
+
+
+def _kept(result, model_name, alias, rival, best, metric, value):
+    import mlflow
+
+    mlflow.set_tags({tags.MODEL_NAME: model_name, tags.MODEL_VERSION: rival.version,
+                     tags.REGISTERED_RUN_ID: rival.run_id, tags.VERDICT: "kept",
+                     tags.CANDIDATE_RUN_ID: best.run_id})
+    print(f"register: kept version {rival.version} of {model_name} (run {rival.run_id}, "
+          f"{metric} {value:.4f}): the best run of experiment '{result['experiment']}' is the "
+          f"champion already, alias {alias} -> {rival.version}")
+    return {**result, "version": int(rival.version), "model_run_id": rival.run_id,
+            "value": value}
+
+
+def _refused(result, alias, champion, best, verdict, reason, strict):
+    stays = (f"alias {alias} stays on version {champion.version}"
+             if champion is not None else f"no version holds alias {alias}")
+    line = (f"register: refused run {best.run_id} ({best.get('params.estimator')}): "
+            f"{reason}; {stays}")
+    if strict:
+        raise GateRefused(line[len("register: "):])
+    print(line)
+    return {**result, "accepted": False, "verdict": "refused",
+            "version": None if champion is None else int(champion.version),
+            "model_run_id": None if champion is None else champion.run_id,
+            "value": verdict.value, "reason": reason}
+
+
 def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, threshold=None,
              min_improvement=0.0, min_relative_improvement=0.0, strict=False, nested=False,
              loaded=None):
@@ -126,87 +257,81 @@ def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, threshol
     gets the alias moved to that version, never a second version. A champion from another
     experiment is never ranked against this one's runs (other data, other splits): the gate
     treats the challenger as a first champion, and the printed line says where the alias was.
+    Except in ``Default``, where ``mlflow run`` puts the lab's runs when no experiment is
+    named (a git URL, an ``mlflow`` without trackfit): there the champion is weighed by the
+    gate wherever it came from, so a run from ``Default`` never takes the alias unweighed.
+    The alias moves by compare-and-set: when another register (or a person) moved it while
+    the gate judged, the gate judges again against the new champion, up to ROUNDS times.
     ``loaded``: the (frame, dataset) already read, for the gate's rows (``main``).
     """
-    import mlflow
-
     limits = gate.Thresholds(threshold, min_improvement, min_relative_improvement).check()
     check_names(model_name, alias)
     check_ranking(metric)
     with step_run("register", nested=nested, run_name="register") as run:
         log(params={"metric": metric, "model_name": model_name, "alias": alias,
                     **limits.params(), "strict": strict})
-        here = run.info.experiment_id
-        name = _experiment_name(here)
         best = training_runs(metric, max_results=1).iloc[0]
         gate.check_metric(metric)
-        value = float(best[f"metrics.{metric}"])
-        existing = {
-            v.run_id: v for v in client().search_model_versions(f"name='{model_name}'")
-        }
-        champion = _champion(model_name, alias)
-        elsewhere = None  # the champion's experiment, when it is not this one
-        if champion is not None:
-            where, _ = _experiment_of(champion.run_id)
-            if where != here:
-                elsewhere = _experiment_name(where) if where is not None else "a deleted run"
-        rival = champion if elsewhere is None else None  # what the challenger must beat
         result = {"run_id": run.info.run_id, "created": False, "accepted": True,
-                  "verdict": "kept", "experiment": name, "moved_from": None}
-        if rival is not None and rival.run_id == best.run_id:
-            mlflow.set_tags({tags.MODEL_NAME: model_name, tags.MODEL_VERSION: rival.version,
-                             tags.REGISTERED_RUN_ID: rival.run_id, tags.VERDICT: "kept",
-                             tags.CANDIDATE_RUN_ID: best.run_id})
-            print(f"register: kept version {rival.version} of {model_name} (run "
-                  f"{rival.run_id}, {metric} {value:.4f}): the best run of experiment "
-                  f"'{name}' is the champion already, alias {alias} -> {rival.version}")
-            return {**result, "version": int(rival.version),
-                    "model_run_id": rival.run_id, "value": value}
-        verdict = gate.judge(
-            metric, limits, logged_model_uri(best),
-            None if rival is None else f"models:/{model_name}/{rival.version}",
-            client().get_run(best.run_id), loaded)
-        reason = gate.log(verdict, limits, best.run_id,
-                          None if rival is None else rival.version)
-        if not verdict.accepted:
-            stays = (f"alias {alias} stays on version {champion.version}"
-                     if champion is not None else f"no version holds alias {alias}")
-            line = (f"register: refused run {best.run_id} ({best.get('params.estimator')}): "
-                    f"{reason}; {stays}")
-            if strict:
-                raise GateRefused(line[len("register: "):])
-            print(line)
-            return {**result, "accepted": False, "verdict": "refused",
-                    "version": None if champion is None else int(champion.version),
-                    "model_run_id": None if champion is None else champion.run_id,
-                    "value": verdict.value, "reason": reason}
-        version, created = existing.get(best.run_id), False
-        with processes.deferred():  # a version, its alias and the run's tags, or none
-            if version is None:
-                # Two registers making the model's first version at once: one gets the
-                # store's duplicate-key error, and tried again finds the model there.
-                version = store.retry(
-                    mlflow.register_model, logged_model_uri(best), model_name,
-                    tags={"run_id": best.run_id, "metric": metric, "value": repr(value),
-                          "estimator": str(best.get("params.estimator"))},
-                )
-                first = _first_version(model_name, best.run_id, version)
-                version, created = first, first is version
-            moved = champion is None or champion.version != version.version
-            if moved:
-                _point_alias(model_name, alias, version.version)
-            mlflow.set_tags({tags.MODEL_NAME: model_name,
-                             tags.MODEL_VERSION: version.version,
-                             tags.REGISTERED_RUN_ID: version.run_id})
-        what = "registered new version" if created else "kept version"
-        moved_from = int(champion.version) if moved and elsewhere is not None else None
-        line = (f"register: {what} {version.version} of {model_name} (run {version.run_id}, "
-                f"{metric} {value:.4f}, best of experiment '{name}'; gate: {reason}), alias "
-                f"{alias} -> {version.version}")
-        if moved_from is not None:
-            line += (f"; moved from version {champion.version}, a run of experiment "
-                     f"'{elsewhere}' (register under another model_name to keep both)")
-        print(line)
-        return {**result, "version": int(version.version), "created": created,
-                "model_run_id": version.run_id, "value": value, "verdict": "accepted",
-                "reason": reason, "moved_from": moved_from}
+                  "verdict": "kept", "experiment": _experiment_name(run.info.experiment_id),
+                  "moved_from": None}
+        return _gated(result, run.info.experiment_id, best, metric, model_name, alias,
+                      limits, strict, loaded)
+
+
+def _gated(result, here, best, metric, model_name, alias, limits, strict, loaded):
+    """The gate's rounds: judge ``best`` against the champion, then move the alias by
+    compare-and-set, judging again when it moved meanwhile."""
+    value = float(best[f"metrics.{metric}"])
+    champion, made, moves = _champion(model_name, alias), None, []
+    try:
+        for _ in range(ROUNDS):
+            rival, elsewhere = _rival(champion, here)
+            if rival is not None and rival.run_id == best.run_id:
+                return _kept(result, model_name, alias, rival, best, metric, value)
+            verdict = gate.judge(
+                metric, limits, logged_model_uri(best),
+                None if rival is None else f"models:/{model_name}/{rival.version}",
+                client().get_run(best.run_id), loaded)
+            reason = gate.log(verdict, limits, best.run_id,
+                              None if rival is None else rival.version)
+            if not verdict.accepted:
+                _withdraw(model_name, made)
+                return _refused(result, alias, champion, best, verdict, reason, strict)
+            moved, version, created, now = _promote(model_name, alias, champion, best,
+                                                    metric, value)
+            made = version if created else made
+            if not moved:
+                return _accepted(result, model_name, alias, champion, elsewhere, version,
+                                 made is not None and made.version == version.version,
+                                 metric, value, reason, moves)
+            moves.append("none" if now is None else str(now.version))
+            champion = now
+        raise TrackfitError(
+            f"alias {alias} of {model_name} moved {ROUNDS} times while this register judged "
+            f"(to version {', then '.join(moves)}): other registers are promoting at the same "
+            "time; nothing was moved, run register again once they are done")
+    except BaseException:
+        with contextlib.suppress(Exception):  # the error that stopped it is what to say
+            _withdraw(model_name, made)
+        raise
+
+
+def _accepted(result, model_name, alias, champion, elsewhere, version, created, metric,
+              value, reason, moves):
+    what = "registered new version" if created else "kept version"
+    moved = champion is None or champion.version != version.version
+    moved_from = int(champion.version) if moved and elsewhere is not None else None
+    line = (f"register: {what} {version.version} of {model_name} (run {version.run_id}, "
+            f"{metric} {value:.4f}, best of experiment '{result['experiment']}'; gate: "
+            f"{reason}), alias {alias} -> {version.version}")
+    if moves:
+        line += (f"; judged again after alias {alias} moved to version "
+                 f"{', then '.join(moves)} meanwhile")
+    if moved_from is not None:
+        line += (f"; moved from version {champion.version}, a run of experiment "
+                 f"'{elsewhere}' (register under another model_name to keep both)")
+    print(line)
+    return {**result, "version": int(version.version), "created": created,
+            "model_run_id": version.run_id, "value": value, "verdict": "accepted",
+            "reason": reason, "moved_from": moved_from}

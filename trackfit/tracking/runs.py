@@ -8,7 +8,7 @@ from ..processes import Stopped
 from . import tags as tagnames
 
 TRAIN_FILTER = f"tags.`{tagnames.STEP}` = 'train' and attributes.status = 'FINISHED'"
-LOWER_IS_BETTER = ("error", "loss", "_std", "seconds", "latency", "_bytes")
+LOWER_IS_BETTER = ("error", "loss", "_std", "seconds", "latency", "_ms_", "_bytes")
 LOWEST = "-1.7976931348623157e308"  # how MLflow stores -inf
 HIGHEST = "1.7976931348623157e308"  # and +inf: neither is ever ranked, as NaN is not
 # Ranking never defaults to training metrics: the held-out R2.
@@ -102,12 +102,14 @@ def active_experiment_id():
     return mlflow.active_run().info.experiment_id
 
 
-LATENCY = "predict_latency_ms"
+LATENCY = "predict_ms_per_1k_rows"  # its predict's milliseconds per 1,000 rows
 SIZE = "model_size_bytes"
 # What serving a run's model costs, measured on this machine and in this store (a timing;
 # bytes that move with the ids and times inside the model's files): shown, filtered and
 # ranked on, never compared for reproducibility.
 COSTS = (LATENCY, SIZE)
+# The same cost under the name runs logged before it was named for its unit.
+FORMER_COSTS = ("predict_latency_ms",)
 
 
 def check_ranking(metric, max_results=1, max_latency_ms=None):
@@ -166,7 +168,7 @@ def training_runs(metric, max_results=1000, experiment_ids=None, max_latency_ms=
     if max_latency_ms is not None and not anything.empty:
         raise StoreError(
             f"no training run with metric '{metric}' predicts within max_latency_ms="
-            f"{max_latency_ms} (runs logged before trackfit measured latency have none); "
+            f"{max_latency_ms} (runs logged before trackfit measured {LATENCY} have none); "
             "raise max_latency_ms or leave it empty")
     if anything.empty:
         name = client().get_experiment(ids[0]).name

@@ -72,8 +72,9 @@ def prepare(experiment_name=None):
     experiment is the one named by ``--experiment-name``, MLFLOW_EXPERIMENT_NAME or
     MLFLOW_EXPERIMENT_ID, else ``experiment-diabetes``; it is set with
     ``mlflow.set_experiment``, which copes with another process creating it meanwhile.
-    Under ``mlflow run`` the run, and so the experiment, already exist: nothing to set, but a
-    run MLflow put in ``Default`` for want of a name stops here (experiment.check_run).
+    Under ``mlflow run`` the run, and so the experiment, already exist: nothing to set.
+    Returns whether MLflow put that run in ``Default`` for want of a name
+    (experiment.chosen_by_mlflow), for the step's last line to say so.
     A new SQLite store starts as a copy of :func:`template` (see :func:`seed`).
     """
     import mlflow
@@ -91,13 +92,13 @@ def prepare(experiment_name=None):
             mlflow.MlflowClient().search_experiments(max_results=1)
     run_id = os.environ.get("MLFLOW_RUN_ID")
     if run_id:
-        experiment.check_run(run_id)
-        return
+        return experiment.chosen_by_mlflow(run_id)
     name = experiment_name
     if not name and not os.environ.get("MLFLOW_EXPERIMENT_ID"):
         name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or experiment.EXPERIMENT
     if name:
         mlflow.set_experiment(name)
+    return False
 
 
 _WRITE_AHEAD = set()  # the SQLite stores this process opens in write-ahead mode
