@@ -39,13 +39,14 @@ A step that loads a model uses ``with checked(model_uri, trust) as source:`` and
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import shutil
 import tempfile
 import threading
 
-from . import ModelRefused, StoreError, TrackfitError, first_line
+from . import ModelRefused, StoreError, TrackfitError, first_line, processes
 
 TRUST_ENV = "TRACKFIT_TRUST_MODELS"
 # MLflow's own guard: "false" refuses pickle and cloudpickle, and also skops (whose trusted
@@ -66,6 +67,30 @@ FLAVOR_KNOWN = {"pickled_model", "data", "model_path", "serialization_format",
                 "skops_trusted_types", "model_class", "code"}
 LOADER = __name__  # the loader_module of the folders trackfit rebuilds: this module
 EXAMPLE = "serving_input_example.json"
+# What skops reads from a model file (a zip: schema.json, then each member a "file" key of
+# the schema names, once per object that names it) is capped before it reads any of it:
+# at most UNPACK_RATIO times the file's own size (a skops file MLflow writes is stored,
+# not deflated: what it reads is about its size), or UNPACK_FLOOR for a small file, and
+# never more than MAX_UNPACKED. The built-ins fitted on 1M rows write at most ~14 GB
+# (extra-trees' 100 fully grown trees), read ~1.8 times their size at most (knn).
+MAX_UNPACKED = 64 * 2**30
+UNPACK_RATIO = 20
+UNPACK_FLOOR = 256 * 2**20
+MAX_SCHEMA = 64 * 2**20  # schema.json, parsed whole by skops
+MAX_MEMBERS = 100_000  # members of the zip, and objects of the schema naming one
+# The probe: the first load of a model file and a predict of a few rows run in a child
+# process (processes.forked) before this process loads it, so a model that crashes compiled
+# code, or needs far more memory or time than its size says, ends that child, not the step.
+# The child may map PROBE_MEMORY beyond its imports plus 4 times what the file unpacks to,
+# and take PROBE_SECONDS plus a second per 50 MB unpacked; BLAS, OpenMP and joblib run on
+# one thread in it.
+PROBE_MEMORY = 2**30
+PROBE_SECONDS = 20
+PROBE_IMPORTS = ["skops.io", "pandas", "joblib", "threadpoolctl", "sklearn.pipeline",
+                 "sklearn.dummy", "sklearn.ensemble", "sklearn.linear_model",
+                 "sklearn.neighbors", "sklearn.svm", "sklearn.tree", "trackfit.trust",
+                 "trackfit.estimators.plugins", "trackfit.estimators.tree_checks"]
+REFUSED, OUT_OF_MEMORY = 3, 4  # the probe's exit codes besides 0
 
 
 def trusted(trust=False):
@@ -107,6 +132,7 @@ def checked(model_uri, trust=False):
         with own_model():  # MLflow loads it: its guard lifted, as the user vouched
             yield model_uri
         return
+    processes.start_forker(PROBE_IMPORTS)  # its imports overlap the download and the check
     workspace = tempfile.mkdtemp(prefix="trackfit-model-")
     try:
         fetched = _download(model_uri, os.path.join(workspace, "fetched"))
@@ -437,8 +463,14 @@ def _rebuild(fetched, built):
     if problem:
         raise Refused(problem)
     mlmodel, plan = _plan(fetched)
-    with open(os.path.join(fetched, plan["file"]), "rb") as handle:
+    path = os.path.join(fetched, plan["file"])
+    size = os.path.getsize(path)
+    reads = unpacked(path, size) if plan["format"] == "skops" else size
+    probed = _probe(path, plan, _probe_rows(mlmodel, fetched), reads)
+    with open(path, "rb") as handle:
         data = handle.read()
+    if _digest(data) != probed:
+        raise Refused("its model file changed while it was probed")
     model, approval = _load_approved(data, plan)
     _columns_problem(mlmodel, model)
     os.makedirs(built)
@@ -463,6 +495,100 @@ def _rebuild(fetched, built):
             with open(os.path.join(built, EXAMPLE), "w", encoding="utf-8") as handle:
                 json.dump(parsed, handle)
     return model, approval
+
+
+def _probe(path, plan, rows, reads):
+    """Load the model file at ``path`` (``reads`` bytes unpacked) and predict ``rows`` in a
+    child process with capped memory and time; the SHA-256 of the bytes it loaded. Refused
+    when the child refuses the model or dies."""
+    import signal
+
+    memory = PROBE_MEMORY + 4 * reads
+    seconds = PROBE_SECONDS + reads // (50 * 2**20)
+    request = {"file": path, "plan": plan, "rows": rows, "cwd": os.getcwd(),
+               "env": dict(os.environ)}
+    try:
+        status, message = processes.forked(f"{__name__}:probe", request, seconds, memory,
+                                           PROBE_IMPORTS)
+    except OSError as exc:
+        raise Refused(f"it could not be probed in a child process ({first_line(exc)})") from None
+    if status == 0:
+        return message
+    if status == REFUSED:
+        raise Refused(message)
+    if status == OUT_OF_MEMORY or message.startswith("MemoryError"):
+        raise Refused(f"probing it ran out of memory: loading it and predicting a few rows "
+                      f"took more than the probe's {_size(memory)} (1 GB and 4 times the "
+                      f"{_size(reads)} its file unpacks to)")
+    if status == -signal.SIGALRM:
+        raise Refused(f"probing it took longer than {seconds} s: loading it and predicting a "
+                      "few rows should take seconds")
+    if status < 0:
+        raise Refused(f"probing it crashed the process (signal {-status}, "
+                      f"{signal.Signals(-status).name}) while loading it or predicting a few rows")
+    raise Refused(f"probing it crashed the process (exit code {status}"
+                  f"{': ' + message if message else ''})")
+
+
+def _probe_rows(mlmodel, fetched):
+    """Rows to probe a model with: its input example's first five, else three rows of zeros
+    in its signature's columns, else None (zeros as wide as the model says it reads)."""
+    try:
+        with open(os.path.join(fetched, EXAMPLE), encoding="utf-8") as handle:
+            split = json.load(handle)["dataframe_split"]
+        columns, data = split["columns"], split["data"][:5]
+        if data and all(isinstance(c, str) for c in columns) and all(
+                isinstance(row, list) and len(row) == len(columns) for row in data):
+            return {"columns": columns, "data": data}
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        pass
+    columns = _signature_columns(mlmodel)
+    if columns:
+        return {"columns": columns, "data": [[0.0] * len(columns)] * 3}
+    return None
+
+
+def probe(request):
+    """In the probe's child process: load the file as ``load_bytes`` does and predict the
+    rows. (0, the SHA-256 of the bytes loaded), (REFUSED, why) or (OUT_OF_MEMORY, '')."""
+    import joblib
+    from threadpoolctl import threadpool_limits
+
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"], **processes.FORKER_ENV)
+    threadpool_limits(1)
+    try:
+        with open(request["file"], "rb") as handle:
+            data = handle.read()
+        try:
+            model = load_bytes(data, request["plan"])
+        except Refused as exc:
+            return REFUSED, str(exc)
+        rows = _probe_frame(model, request["rows"])
+        with joblib.parallel_config(backend="sequential"):
+            try:
+                if rows is not None:
+                    model.predict(rows)
+            except MemoryError:
+                raise
+            except Exception:  # noqa: BLE001, S110 - raising is not crashing: predict says why
+                pass
+    except MemoryError:
+        return OUT_OF_MEMORY, ""
+    return 0, _digest(data)
+
+
+def _probe_frame(model, rows):
+    import numpy as np
+    import pandas as pd
+
+    if rows:
+        return pd.DataFrame(rows["data"], columns=rows["columns"])
+    width = getattr(model, "n_features_in_", None)
+    if not isinstance(width, (int, np.integer)) or not 0 < width <= 10_000:
+        return None
+    return np.zeros((3, int(width)))
 
 
 def _columns_problem(mlmodel, model):
@@ -493,11 +619,76 @@ def _digest(data):
     return hashlib.sha256(data).hexdigest()
 
 
+def unpacked(source, size):
+    """The bytes skops would read from the skops file ``source`` (a path or a file object)
+    of ``size`` bytes, counted from its zip directory and schema.json before any member is
+    read; Refused past the caps above (MAX_UNPACKED and its neighbours)."""
+    import zipfile
+
+    allowed = min(MAX_UNPACKED, max(UNPACK_FLOOR, UNPACK_RATIO * size))
+    try:
+        with zipfile.ZipFile(source) as archive:
+            members = archive.infolist()
+            if len(members) > MAX_MEMBERS:
+                raise Refused(f"its model file holds {len(members)} members, more than the "
+                              f"{MAX_MEMBERS} trackfit reads from a skops file")
+            sizes = {member.filename: member.file_size for member in members}
+            total = sum(member.file_size for member in members)
+            if sizes.get("schema.json", MAX_SCHEMA + 1) > MAX_SCHEMA:
+                raise Refused(f"its model file is not a skops file of at most "
+                              f"{_size(MAX_SCHEMA)} of schema.json")
+            schema = json.loads(archive.read("schema.json"))
+    except (zipfile.BadZipFile, ValueError, RecursionError, OSError, EOFError) as exc:
+        raise Refused(f"its model file is not a skops file ({type(exc).__name__})") from None
+    read = _referenced(schema, sizes)
+    if max(total, read) > allowed:
+        raise Refused(
+            f"its model file would unpack to {_size(max(total, read))} when loaded, past the "
+            f"cap of {_size(allowed)} for a file of {_size(size)} ({UNPACK_RATIO} times its "
+            f"size, at least {_size(UNPACK_FLOOR)}, at most {_size(MAX_UNPACKED)}): a zip "
+            "bomb, not a model saved by MLflow")
+    return read
+
+
+def _referenced(schema, sizes):
+    """What skops reads of the members ``schema`` names: each object naming one reads it,
+    unless an object of the same ``__id__`` came before (skops loads that one once)."""
+    by_id, read, count, stack = {}, 0, 0, [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            stack.extend(node.values())
+            name = node.get("file")
+            if not isinstance(name, str):
+                continue
+            count += 1
+            if count > MAX_MEMBERS:
+                raise Refused(f"its model file's schema names members more than "
+                              f"{MAX_MEMBERS} times")
+            size = sizes.get(name, 0)
+            saved_id = node.get("__id__")
+            if saved_id and isinstance(saved_id, int):  # the largest one of that id, once
+                by_id[saved_id] = max(by_id.get(saved_id, 0), size)
+            else:
+                read += size
+    return read + sum(by_id.values())
+
+
+def _size(count):
+    for unit, scale in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
+
+
 def load_bytes(data, plan):
     """The model in ``data`` (the bytes of the checked file), loaded and validated.
 
-    skops loads it trusting the approved types and no more; types the file holds beyond
-    them are refused before anything is built. Raises Refused.
+    What skops would read is capped first (``unpacked``); skops loads it trusting the
+    approved types and no more; types the file holds beyond them are refused before
+    anything is built. Raises Refused.
     """
     return _load_approved(data, plan)[0]
 
@@ -520,13 +711,17 @@ def _load_approved(data, plan):
 
 def _load_trusting(data, plan, approved):
     """(the model in ``data``, the unsafe types it holds), skops trusting ``approved`` and
-    no more. Asks no plugin: an executor runs it with the types the driver approved."""
+    no more. Asks no plugin: an executor runs it with the types the driver approved. What
+    skops would read is capped first (``unpacked``)."""
     if plan["format"] != "skops":
         return _load_own_format(data, plan), {plan["format"]}
     import skops.io
 
+    unpacked(io.BytesIO(data), len(data))
     try:
         found = set(skops.io.get_untrusted_types(data=data))
+    except MemoryError:
+        raise
     except Exception as exc:  # noqa: BLE001 - not a skops file at all
         raise Refused(f"its model file is not a skops file ({type(exc).__name__})") from None
     extra = sorted(found - set(approved))
@@ -535,6 +730,8 @@ def _load_trusting(data, plan, approved):
                       "list as trusted")
     try:
         model = skops.io.loads(data, trusted=sorted(approved))
+    except MemoryError:
+        raise
     except Exception as exc:  # noqa: BLE001 - a crafted file
         raise Refused(f"its model file cannot be loaded ({type(exc).__name__}: "
                       f"{first_line(exc)})") from None
