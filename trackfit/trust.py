@@ -22,6 +22,10 @@ reads its MLmodel as YAML and loads the model only when:
   is, every array compiled code reads checked, ``n_jobs`` capped), then its plugin's
   ``validate``, if it gives one (required for a type skops calls unsafe that the walk does
   not know).
+- what skops would read from the model file (each member once per object naming it) is
+  within a cap set by the file's own size (``unpacked``), counted before it reads any;
+- its first load and a predict of a few rows, in a child process with capped memory, time
+  and threads (``_probe``), do not kill that process.
 
 What was checked is what runs: trackfit loads the model file itself, with
 ``skops.io.loads(data, trusted=<the types approved>)`` (or the flavor's own text loader),
@@ -82,7 +86,7 @@ MAX_MEMBERS = 100_000  # members of the zip, and objects of the schema naming on
 # process (processes.forked) before this process loads it, so a model that crashes compiled
 # code, or needs far more memory or time than its size says, ends that child, not the step.
 # The child may map PROBE_MEMORY beyond its imports plus 4 times what the file unpacks to,
-# and take PROBE_SECONDS plus a second per 50 MB unpacked; BLAS, OpenMP and joblib run on
+# and take PROBE_SECONDS plus a second per 10 MB unpacked; BLAS, OpenMP and joblib run on
 # one thread in it.
 PROBE_MEMORY = 2**30
 PROBE_SECONDS = 20
@@ -504,7 +508,7 @@ def _probe(path, plan, rows, reads):
     import signal
 
     memory = PROBE_MEMORY + 4 * reads
-    seconds = PROBE_SECONDS + reads // (50 * 2**20)
+    seconds = PROBE_SECONDS + reads // (10 * 2**20)
     request = {"file": path, "plan": plan, "rows": rows, "cwd": os.getcwd(),
                "env": dict(os.environ)}
     try:
