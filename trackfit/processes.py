@@ -156,7 +156,7 @@ def forked(target, args, timeout, memory, preload=()):
 
     request = json.dumps({"target": target, "args": args, "timeout": int(timeout) + 1,
                           "memory": int(memory)}).encode() + b"\n"
-    for attempt in (1, 2):  # it may have just left after FORKER_IDLE: once more, anew
+    for _ in range(2):  # it may have just left after FORKER_IDLE: once more, anew
         start_forker(preload or _forker["preload"])
         with _forking:
             process = _forker["process"]
@@ -246,10 +246,14 @@ def _child_limits(request):
     ``timeout`` seconds (SIGALRM ends it), what it prints sent nowhere."""
     import resource
 
-    with open("/proc/self/statm", encoding="ascii") as handle:
-        mapped = int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    cap = mapped + request["memory"]
-    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    try:  # Linux says what is mapped; elsewhere the time limit alone applies
+        with open("/proc/self/statm", encoding="ascii") as handle:
+            mapped = int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        mapped = None
+    if mapped is not None:
+        cap = mapped + request["memory"]
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
     signal.alarm(request["timeout"])
     nowhere = os.open(os.devnull, os.O_RDWR)
