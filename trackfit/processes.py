@@ -206,8 +206,9 @@ def forker(preload):
     import sys
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    for name in preload:
-        importlib.import_module(name)
+    for name in preload:  # ahead of time, once; one missing here is the child's to import
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
     requests, answers = sys.stdin.buffer, sys.stdout.buffer
     while select.select([requests], [], [], FORKER_IDLE)[0]:
         line = requests.readline()

@@ -93,7 +93,7 @@ PROBE_SECONDS = 20
 PROBE_IMPORTS = ["skops.io", "pandas", "joblib", "threadpoolctl", "sklearn.pipeline",
                  "sklearn.dummy", "sklearn.ensemble", "sklearn.linear_model",
                  "sklearn.neighbors", "sklearn.svm", "sklearn.tree", "trackfit.trust",
-                 "trackfit.estimators.plugins", "trackfit.estimators.tree_checks"]
+                 "trackfit.estimators.plugins", "trackfit.estimators.checks"]
 REFUSED, OUT_OF_MEMORY = 3, 4  # the probe's exit codes besides 0
 
 
