@@ -814,18 +814,22 @@ def _run_check(model, name, check):
                       f"({type(exc).__name__}: {first_line(exc)})") from None
 
 
-_built = {}
+_built = {}  # id(spec): (spec, its class); the spec held, so its id is not reused
 
 
 def _builds(spec):
-    """The class of the estimators ``spec`` builds, or None if it cannot be built here."""
-    if spec.qualified_name not in _built:
+    """The class of the estimators ``spec`` builds, or None if it cannot be built here.
+
+    Asked once per spec: a catalogue found again (plugins.reset) has specs of its own, whose
+    drop-in modules are imported again, with classes of their own."""
+    if id(spec) not in _built:
         try:
             factory = spec.load_factory()
-            _built[spec.qualified_name] = factory if isinstance(factory, type) else type(factory())
+            kind = factory if isinstance(factory, type) else type(factory())
         except Exception:  # noqa: BLE001 - a plugin whose library is missing builds nothing
-            _built[spec.qualified_name] = None
-    return _built[spec.qualified_name]
+            kind = None
+        _built[id(spec)] = (spec, kind)
+    return _built[id(spec)][1]
 
 
 def _rebuilt_plan(folder):
