@@ -64,7 +64,9 @@ def test_only_a_loopback_address_or_name_counts_as_loopback(tmp_path, host, allo
 def test_make_server_adds_the_server_extra_alone(tmp_path):
     """``make server`` builds the lab's venv and adds the server extra: no test, tune or
     Spark extras (make's own plan of a fresh venv, -n: nothing is run)."""
-    plan = subprocess.run(["make", "-n", "server", f"VENV={tmp_path / 'venv'}"], cwd=PROJECT,
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    plan = subprocess.run(["make", "--no-print-directory", "-n", "server",
+                           f"VENV={tmp_path / 'venv'}"], cwd=PROJECT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert plan.returncode == 0, plan.stderr
     installs = [line.split("install", 1)[1].split() for line in plan.stdout.splitlines()
