@@ -101,6 +101,14 @@ class Command:
 
 DATA = Option("data", help="'diabetes' (the embedded copy), a parquet/CSV path, an http(s), "
                            "runs:/ or fsspec URL")
+TABLE = (
+    Option("target", help="the column to predict (default: the dataset's own, Y for diabetes)"),
+    Option("features", names, "comma-separated columns to learn from (default: every other "
+                              "column but keys)"),
+    Option("ignore", names, "comma-separated columns to leave out"),
+    Option("categorical", names, "comma-separated columns to treat as categories"),
+    Option("missing", help="impute (inside the model) or refuse missing values"),
+)
 TEST_SIZE = Option("test_size", number, "held-out share")
 RANDOM_STATE = Option("random_state", whole, "split and estimator seed")
 CV = Option("cv", whole, "folds on the training split; 0 = off")
@@ -117,18 +125,18 @@ COMMANDS = {
         "the whole lab: load, train each estimator, compare, register",
         (Option("estimators", names, "comma-separated estimator names, or all: every "
                                      "installed one"),
-         DATA, TEST_SIZE, RANDOM_STATE, CV, METRIC, MODEL_NAME, ALIAS,
+         DATA, *TABLE, TEST_SIZE, RANDOM_STATE, CV, METRIC, MODEL_NAME, ALIAS,
          Option("n_jobs", whole, "estimators trained at once, each on one thread; 0: one per "
                                   "core this process may use, 1: one after the other"), SPARK),
         models=True),
     "load": Command(
         "trackfit.entrypoints.load:load", "read, validate and log a data source",
-        (DATA, SPARK)),
+        (DATA, *TABLE, SPARK)),
     "train": Command(
         "trackfit.entrypoints.train:train", "train one estimator and log the run",
         (Option("estimator", help="estimator name or plugin:name"),
          Option("params", params, "hyperparameters, name=value,name=value"),
-         DATA, TEST_SIZE, RANDOM_STATE, CV, SPARK),
+         DATA, *TABLE, TEST_SIZE, RANDOM_STATE, CV, SPARK),
         models=True),
     "tune": Command(
         "trackfit.entrypoints.tune:tune",
@@ -142,7 +150,7 @@ COMMANDS = {
                                   "process may use"),
          Option("trials_on", help="a Spark master to run the trials on, e.g. local[2] "
                                   "(empty: worker processes here)"),
-         DATA, TEST_SIZE, RANDOM_STATE, CV,
+         DATA, *TABLE, TEST_SIZE, RANDOM_STATE, CV,
          Option("metric", help="the CV metric the search optimises"), SPARK),
         models=True),
     "compare": Command(

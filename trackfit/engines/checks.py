@@ -102,15 +102,15 @@ def infinite(name, rows, counts, first):
     )
 
 
-def check_rows(frame, src, test_size, cv):
+def check_rows(frame, src, test_size, cv, target=TARGET):
     """Refuse a frame too small for the held-out split and the folds asked for.
 
     The split is train_test_split's: ceil(test_size * rows) held out. Each metric needs two
     rows (R2 is undefined on one), so the held-out part and every fold need at least two.
     """
     rows = len(frame)
-    if TARGET in frame.columns and rows and (frame[TARGET] == frame[TARGET].iloc[0]).all():
-        raise constant_target(src.safe, float(frame[TARGET].iloc[0]))
+    if target in frame.columns and rows and (frame[target] == frame[target].iloc[0]).all():
+        raise constant_target(src.safe, float(frame[target].iloc[0]), target)
     held_out = math.ceil(test_size * rows)
     training = rows - held_out
     needed = max(2 * cv, 2)
@@ -144,7 +144,7 @@ def least_rows(rows, test_size, needed):
     return next((n for n in range(start, start + 1000) if enough(n)), start + 1000)
 
 
-def constant_target(name, value):
+def constant_target(name, value, target=TARGET):
     return DataError(
-        f"data '{name}' has the same {TARGET} ({value:g}) in every row: there is nothing to "
-        f"learn and R2 is undefined; pass data whose {TARGET} varies")
+        f"data '{name}' has the same {target} ({value:g}) in every row: there is nothing to "
+        f"learn and R2 is undefined; pass data whose {target} varies")

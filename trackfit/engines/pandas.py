@@ -14,6 +14,7 @@ import warnings
 
 from .. import DataError, first_line
 from . import scoring
+from . import table as tables
 from .checks import boolean, columns, infinite, missing_values, no_rows, not_found
 from .checks import not_numeric, unreadable
 from .source import EMBEDDED_SOURCE, FEATURES, TARGET, scrub
@@ -280,7 +281,43 @@ def load(src, require_target=True):
     return validate(read(src), src, require_target=require_target)
 
 
-def dataset(frame, src, name="diabetes"):
+def lab_shaped(raw):
+    """Whether raw rows look like the lab's: a column (or the header, if it is one column)
+    names one of the lab's columns; then the lab's checks and messages apply."""
+    lab = set(FEATURES + [TARGET])
+    header = " ".join(str(c) for c in raw.columns).upper()
+    return bool(lab & set(re.split(r"[^A-Z0-9]+", header)))
+
+
+def load_table(src, require_target=True):
+    """(the frame trackfit trains on, its Table) from Source ``src``.
+
+    The lab's table when the user names no target and the rows are the lab's (the embedded
+    copy, or a file of the lab's columns): validated as the lab always was. Otherwise the
+    table is inferred from the rows, with the dataset's own target or the one asked for."""
+    ask = src.ask or tables.Ask()
+    raw = read(src)
+    if not ask.given and (src.kind == "embedded" or lab_shaped(raw)):
+        return validate(raw, src, require_target), tables.lab(FEATURES)
+    if not ask.target and src.kind != "embedded":
+        names = [str(c) for c in raw.columns]
+        raise tables.no_target(names, src.safe, [c for c in FEATURES + [TARGET]
+                                                 if c not in {n.upper() for n in names}])
+    if not ask.target:
+        from dataclasses import replace
+
+        ask = replace(ask, target=TARGET)
+    frame, table = tables.infer(raw, ask, src.safe, src.table_name)
+    numbers = frame[table.columns(tables.NUMBER)]
+    endless = numbers.abs() == math.inf
+    if endless.any().any():
+        rows = endless.any(axis=1)
+        counts = {c: int(n) for c, n in endless.sum().items()}
+        raise infinite(src.safe, int(rows.sum()), counts, rows.idxmax())
+    return frame, table
+
+
+def dataset(frame, src, name="diabetes", target=TARGET):
     """The MLflow dataset for a frame, its source recorded without credentials."""
     import warnings
 
@@ -296,7 +333,7 @@ def dataset(frame, src, name="diabetes"):
         origin = src.safe  # MLflow records a local path as a local artifact source
     else:
         origin = CodeDatasetSource(tags={"uri": src.safe})
-    targets = TARGET if TARGET in frame.columns else None
+    targets = target if target in frame.columns else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "can be interpreted in multiple ways"
         return mlflow.data.from_pandas(frame, source=origin, targets=targets, name=name,
@@ -361,6 +398,36 @@ def write(frame, output):
             os.remove(partial)
 
 
+def table_rows(raw, src, needed, text, label):
+    """The columns ``needed`` of raw rows as a model of a table reads them: ``text`` ones as
+    text (None where missing), the others as float64 (NaN where missing: the model imputes);
+    a column it needs that is not there, or text in a number column, is one line. Other
+    columns are not read (they stay in the output)."""
+    import pandas as pd
+
+    raw = raw.rename(columns=str)
+    missing = [name for name in needed if name not in raw.columns]
+    if missing:
+        raise DataError(
+            f"data '{src.safe}' lacks column(s) {', '.join(missing)} that model '{label}' "
+            f"needs: {', '.join(needed)}; add them (empty values are imputed)")
+    if len(raw) == 0:
+        raise no_rows(src.safe)
+    inputs = {}
+    for name in needed:
+        values = raw[name]
+        if name in text:
+            inputs[name] = tables.as_text(values)
+            continue
+        numbers = pd.to_numeric(values, errors="coerce") if not \
+            pd.api.types.is_bool_dtype(values) else values.astype("float64")
+        bad = values[numbers.isna() & values.notna()]
+        if len(bad):
+            raise not_numeric(src.safe, name, bad.index[0], bad.iloc[0])
+        inputs[name] = numbers.astype("float64")
+    return pd.DataFrame(inputs, index=raw.index)
+
+
 class PandasEngine:
     """Reads, validates and scores in this process with pandas."""
 
@@ -371,9 +438,10 @@ class PandasEngine:
         return {}
 
     def load(self, src, require_target=True):
-        """(the validated float64 frame of the lab's columns, its MLflow dataset)."""
-        frame = load(src, require_target=require_target)
-        return frame, dataset(frame, src)
+        """(the validated frame, its MLflow dataset, its Table): the lab's columns as
+        float64, or the table the rows and the user's ask make."""
+        frame, table = load_table(src, require_target=require_target)
+        return frame, dataset(frame, src, table.name, table.target), table
 
     def check_output(self, output):
         if output and os.path.splitext(output)[1].lower() not in OUTPUT_FORMATS:
@@ -384,26 +452,31 @@ class PandasEngine:
         if output:
             output_folder(output)  # said before the rows are read and scored
 
-    def score(self, src, model, needed, output, label):
+    def score(self, src, model, needed, output, label, text=()):
         """Score ``src`` with the checked model folder ``model``; (predictions, row count).
 
         The input columns come back as they were, with a ``prediction`` column added;
         with ``output`` all of it is written there. ``label`` names the model in errors.
+        ``text``: the columns of ``needed`` the model reads as text; a model of the lab's
+        columns reads them validated as the lab's, any other its columns as named.
         """
         import numpy as np
 
         raw = read(src)
-        frame = validate(raw, src, require_target=False)  # the model's input only
-        if src.kind == "embedded":
-            raw = frame  # no file of the user's: the embedded copy in the lab's columns
-        missing = [name for name in needed if name not in frame.columns]
-        if missing:
-            raise DataError(
-                f"data '{src.safe}' lacks column(s) {', '.join(missing)} "
-                f"that model '{label}' needs: {' '.join(needed)}"
-            )
-        inputs = scoring.block(frame, needed)  # one float64 block
-        del frame
+        if text or not set(needed) <= set(FEATURES):
+            inputs = table_rows(raw, src, needed, text, label)
+        else:
+            frame = validate(raw, src, require_target=False)  # the model's input only
+            if src.kind == "embedded":
+                raw = frame  # no file of the user's: the embedded copy in the lab's columns
+            missing = [name for name in needed if name not in frame.columns]
+            if missing:
+                raise DataError(
+                    f"data '{src.safe}' lacks column(s) {', '.join(missing)} "
+                    f"that model '{label}' needs: {' '.join(needed)}"
+                )
+            inputs = scoring.block(frame, needed)  # one float64 block
+            del frame
         with np.errstate(over="ignore", invalid="ignore"):  # said below, in one line
             predictions = np.asarray(scoring.predictor(model)(inputs), dtype="float64")
         endless = ~np.isfinite(predictions)

@@ -43,6 +43,15 @@ def model_info(model):
     return info, inputs
 
 
+def text_columns(signature):
+    """The input columns a model's signature reads as text (a table's categories and
+    dates); the engines read every other one as numbers."""
+    if signature is None:
+        return []
+    return [spec.name for spec in signature.inputs.inputs
+            if getattr(getattr(spec, "type", None), "name", None) == "string"]
+
+
 def predict(src, model, output, engine, nested=False):
     """One predict run; returns its run id and the input rows with a ``prediction`` column.
 
@@ -56,9 +65,10 @@ def predict(src, model, output, engine, nested=False):
         log(params={"data": src.safe, "model": model, "output": output, **engine.params()})
         info, inputs = model_info(model)
         needed = inputs or FEATURES
+        text = text_columns(info.signature)
         # Refused unless the installed plugins vouch for it; what loads is the checked bytes.
         with trust.checked(model) as checked:
-            predictions, rows = engine.score(src, checked, needed, output, model)
+            predictions, rows = engine.score(src, checked, needed, output, model, text)
             mlflow.set_tags({tags.ROWS: rows, tags.MODEL_ID: info.model_id or ""})
             if output:
                 print(f"predict: {rows} predictions written to {output}, run {run.info.run_id}")

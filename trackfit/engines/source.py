@@ -3,7 +3,8 @@
 Also the lab's columns: every engine reads a source into these, as float64.
 """
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -23,9 +24,18 @@ class Source:
     kind: str  # embedded, file, run (runs:/ artifact), http, or fsspec (any other URL)
     safe: str  # the text with any password and query string (a SAS token, say) removed
     format: str  # parquet, csv or tsv; "" for the embedded copy or when the name does not say
+    ask: object = field(default=None, compare=False)  # table.Ask: the target, features, ...
 
     def __str__(self):
         return self.safe
+
+    @property
+    def table_name(self):
+        """The table's name, from the dataset or the file: penguins for data/penguins.csv."""
+        if self.kind == "embedded":
+            return self.safe
+        stem = Path(urlsplit(self.safe).path if "://" in self.safe else self.safe).stem
+        return re.sub(r"[^a-z0-9_.-]+", "-", stem.lower()).strip("-.") or "data"
 
 
 def redact(text):
@@ -42,11 +52,16 @@ def redact(text):
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
-def parse(data):
-    """The Source for what the user gave as ``data``: parsed once, at the command line."""
+def parse(data, ask=None):
+    """The Source for what the user gave as ``data``: parsed once, at the command line.
+
+    ``ask``: what the user said of its table (engines.table.Ask; None: nothing)."""
+    from .table import Ask
+
+    ask = (ask or Ask()).check()
     text = data or EMBEDDED
     if text == EMBEDDED:
-        return Source(text, "embedded", EMBEDDED, "")
+        return Source(text, "embedded", EMBEDDED, "", ask)
     if text.startswith("runs:/"):
         kind = "run"
     elif "://" not in text:
@@ -56,7 +71,7 @@ def parse(data):
     else:
         kind = "fsspec"
     path = text if kind == "file" else urlsplit(text).path
-    return Source(text, kind, redact(text), FORMATS.get(Path(path).suffix.lower(), ""))
+    return Source(text, kind, redact(text), FORMATS.get(Path(path).suffix.lower(), ""), ask)
 
 
 def scrub(message, src):

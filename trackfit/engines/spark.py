@@ -22,7 +22,7 @@ from .. import DataError, TrackfitError, first_line, optional, trust
 from . import checks
 from .pandas import load as pandas_load
 from .pandas import open_remote
-from .source import EMBEDDED, FORMATS, TARGET, parse, scrub
+from .source import EMBEDDED, FEATURES, FORMATS, TARGET, parse, scrub
 
 BYTES_PER_VALUE = 8  # the float64 frame sklearn trains on
 DRIVER_SHARE = 0.5  # of the driver's memory (or result size limit) one frame may take
@@ -403,9 +403,17 @@ class SparkEngine:
         return {"spark": self.master}
 
     def load(self, src, require_target=True):
-        """(the validated float64 pandas frame, converted with Arrow, its MLflow dataset)."""
+        """(the validated float64 pandas frame, converted with Arrow, its MLflow dataset, the
+        lab's Table)."""
         import mlflow.data
 
+        from .table import lab as lab_table
+
+        if src.ask is not None and src.ask.given:
+            raise DataError(
+                f"spark reads the lab's table only (the diabetes columns and Y), not a table "
+                f"named by target=, features=, ignore=, categorical= or missing=; train "
+                f"{src.safe} without spark= (pandas)")
         _check_exists(self.master, src)
         spark = session(self.master)
         raw, origin = read(spark, src)
@@ -413,14 +421,15 @@ class SparkEngine:
         frame = lab_frame(in_source_order(raw) if origin.get("path") else raw, lab)
         targets = TARGET if TARGET in lab else None
         dataset = mlflow.data.from_spark(frame, targets=targets, name="diabetes", **origin)
-        return to_pandas(spark, frame, rows, src), dataset
+        return to_pandas(spark, frame, rows, src), dataset, lab_table(FEATURES)
 
     def check_output(self, output):
         """Any output is a folder Spark writes (parquet, or CSV for a .csv name)."""
 
-    def score(self, src, model, needed, output, label):
+    def score(self, src, model, needed, output, label, text=()):
         """Score ``src`` with the checked model folder ``model``; (the scored Spark frame,
-        row count). The rows stay in Spark.
+        row count). The rows stay in Spark. A model of the lab's columns only: ``text``
+        columns, or columns other than the lab's, are one line.
 
         Every input column is kept as it was; ``prediction`` is added. With ``output`` the
         result is written as a parquet (or, for a .csv name, CSV) folder: complete or absent.
@@ -428,6 +437,10 @@ class SparkEngine:
         import mlflow.pyfunc
         from pyspark.sql import functions as F
 
+        if text or not {n.strip().upper() for n in needed} <= set(FEATURES):
+            raise DataError(
+                f"spark scores models of the lab's columns only; model '{label}' reads "
+                f"{', '.join(needed)}: predict without spark= (pandas)")
         _check_exists(self.master, src)
         spark = session(self.master)
         raw, _ = read(spark, src)

@@ -2,9 +2,16 @@
 
 from .. import engines
 from ..engines.source import parse
+from ..engines.table import Ask
 from ..tracking import datasets
 
 
-def load(data="diabetes", spark=""):
-    """One load run; returns its run id, the validated frame and the artifact URI."""
-    return datasets.load(parse(data), engines.choose(spark))
+def load(data="diabetes", target="", features=(), ignore=(), categorical=(), missing="impute",
+         spark=""):
+    """One load run; returns its run id, the validated frame, its table and the artifact URI.
+
+    ``target``: the column to predict (empty: the dataset's own, Y for diabetes);
+    ``features``, ``ignore``, ``categorical``: lists of column names; ``missing``: impute
+    or refuse."""
+    ask = Ask(target, tuple(features), tuple(ignore), tuple(categorical), missing)
+    return datasets.load(parse(data, ask), engines.choose(spark))

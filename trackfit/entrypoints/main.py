@@ -2,6 +2,7 @@
 
 from .. import EstimatorError, engines
 from ..engines.source import parse
+from ..engines.table import Ask
 from ..fitting import training
 from ..fitting.pool import workers
 from ..fitting.split import Split
@@ -11,7 +12,8 @@ from ..tracking.registry import ALIAS, MODEL_NAME
 from ..tracking.runs import DEFAULT_METRIC, log, step_run
 
 
-def main(estimators=("linear", "tree"), data="diabetes", test_size=Split.test_size,
+def main(estimators=("linear", "tree"), data="diabetes", target="", features=(), ignore=(),
+         categorical=(), missing="impute", test_size=Split.test_size,
          random_state=Split.random_state, cv=Split.cv, metric=DEFAULT_METRIC,
          model_name=MODEL_NAME, alias=ALIAS, n_jobs=0, spark=""):
     """Every step as a nested run under one parent; returns each step's result.
@@ -19,13 +21,16 @@ def main(estimators=("linear", "tree"), data="diabetes", test_size=Split.test_si
     ``estimators`` is a list of names (or plugin:name); ``["all"]`` is every installed
     estimator. ``n_jobs``: how many to train at once, each on one thread (0: one per core
     this process may use; 1: one after the other, the serial path). ``spark``: a Spark
-    master, or empty for pandas. The data is read once, and every estimator trains from
+    master, or empty for pandas. ``target``: the column to predict (empty: the dataset's
+    own, Y for diabetes); ``features``, ``ignore``, ``categorical``: lists of column names;
+    ``missing``: impute or refuse. The data is read once, and every estimator trains from
     that frame.
     """
     if isinstance(estimators, str):
         raise EstimatorError(f"estimators is a list of names, e.g. {estimators.split(',')!r}")
     names = training.installed() if list(estimators) == ["all"] else list(estimators)
-    src, how, engine = parse(data), Split(test_size, random_state, cv), engines.choose(spark)
+    ask = Ask(target, tuple(features), tuple(ignore), tuple(categorical), missing)
+    src, how, engine = parse(data, ask), Split(test_size, random_state, cv), engines.choose(spark)
     with step_run("main", run_name="main"):
         if not names:
             raise EstimatorError("estimators is empty; pass e.g. estimators=linear,tree or all")
@@ -45,8 +50,8 @@ def main(estimators=("linear", "tree"), data="diabetes", test_size=Split.test_si
                     "n_jobs": n_jobs, **engine.params()})
         loaded = datasets.load(src, engine, nested=True)
         trained = training.train_all(names, src, how, engine,
-                                     (loaded["frame"], loaded["dataset"]), metric, n_jobs)
+                                     (loaded["frame"], loaded["dataset"], loaded["table"]), metric, n_jobs)
         compared = compare.compare(metric, nested=True)
         registered = registry.register(metric, model_name, alias, nested=True,
-                                       loaded=(loaded["frame"], loaded["dataset"]))
+                                       loaded=(loaded["frame"], loaded["dataset"], loaded["table"]))
         return {"load": loaded, "train": trained, "compare": compared, "register": registered}

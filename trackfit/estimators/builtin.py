@@ -27,6 +27,11 @@ NEIGHBOURS = [
 # they need no validate of their own.
 
 
+# On a table other than the lab's, every model is a pipeline: numbers scaled first for the
+# estimators that say ``scaling`` (fitting.pipeline), text one-hot encoded unless the
+# estimator takes ``categories="native"`` (hist-gb: ordinal codes, its own categorical
+# splits). The lab's models stay the bare estimators.
+
 # What `tune` searches when no space is given: the hyperparameters that move these models
 # most on data of the lab's size (hundreds of rows, unscaled features, a target near 150).
 ALPHA = {"alpha": "loguniform(1e-3,100)"}
@@ -36,25 +41,26 @@ TREES = {"n_estimators": "int(50,300)", "max_depth": "2|4|8|16|none",
 
 @hookimpl
 def register_estimators(register):
-    register("linear", "sklearn.linear_model:LinearRegression",
+    register("linear", "sklearn.linear_model:LinearRegression", scaling=True,
              description="Ordinary least squares (the lab's first model)")
     register("tree", "sklearn.tree:DecisionTreeRegressor", defaults={"max_depth": 5},
              description="Decision tree, depth 5 as in the lab", trusted_types=TREE,
              search_space={"max_depth": "int(2,12)", "min_samples_leaf": "int(1,30)",
                            "max_features": "uniform(0.2,1.0)"})
-    register("ridge", "sklearn.linear_model:Ridge", description="Least squares with an L2 penalty",
-             search_space=ALPHA)
-    register("lasso", "sklearn.linear_model:Lasso", description="Least squares with an L1 penalty",
-             search_space=ALPHA)
-    register("elasticnet", "sklearn.linear_model:ElasticNet",
+    register("ridge", "sklearn.linear_model:Ridge", scaling=True,
+             description="Least squares with an L2 penalty", search_space=ALPHA)
+    register("lasso", "sklearn.linear_model:Lasso", scaling=True,
+             description="Least squares with an L1 penalty", search_space=ALPHA)
+    register("elasticnet", "sklearn.linear_model:ElasticNet", scaling=True,
              description="Least squares with L1 and L2 penalties",
              search_space={**ALPHA, "l1_ratio": "uniform(0.05,1.0)"})
-    register("knn", "sklearn.neighbors:KNeighborsRegressor",
+    register("knn", "sklearn.neighbors:KNeighborsRegressor", scaling=True,
              description="k nearest neighbours, mean of their targets",
              trusted_types=NEIGHBOURS,
              search_space={"n_neighbors": "int(1,50)", "weights": "uniform|distance",
                            "p": "1|2"})
-    register("svr", "sklearn.svm:SVR", description="Support vector regression, RBF kernel",
+    register("svr", "sklearn.svm:SVR", scaling=True,
+             description="Support vector regression, RBF kernel",
              search_space={"C": "loguniform(0.1,10000)", "epsilon": "loguniform(0.01,10)",
                            "gamma": "scale|auto"})
     register("forest", "sklearn.ensemble:RandomForestRegressor",
@@ -70,6 +76,7 @@ def register_estimators(register):
                            "subsample": "uniform(0.5,1.0)"})
     register("hist-gb", "sklearn.ensemble:HistGradientBoostingRegressor",
              description="Histogram-based gradient boosting", trusted_types=HIST_GB,
+             categories="native",
              search_space={"learning_rate": "loguniform(0.01,0.3)",
                            "max_leaf_nodes": "int(8,64)", "min_samples_leaf": "int(5,50)",
                            "l2_regularization": "loguniform(1e-6,10)"})

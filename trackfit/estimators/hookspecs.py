@@ -8,7 +8,8 @@ def register_estimators(register):
     """Register regression estimators.
 
     Call ``register(name, factory, defaults=None, description="", flavor="sklearn",
-    trusted_types=(), search_space=None, validate=None)`` once per estimator:
+    trusted_types=(), search_space=None, validate=None, scaling=False,
+    categories="onehot")`` once per estimator:
 
     - ``name``: what users pass as ``-P estimator=NAME`` (lower case, ``a-z0-9._-``).
     - ``factory``: a ``"module:attr"`` string, imported only when the estimator is
@@ -28,6 +29,12 @@ def register_estimators(register):
     - ``search_space``: what ``tune`` searches by default: a dict of hyperparameter names to
       ranges in the ``-P space=`` syntax (``{"alpha": "loguniform(1e-3,100)"}``) or lists of
       choices (``{"max_depth": [2, 4, None]}``). None: nothing worth tuning.
+
+    - ``scaling``: True when the estimator needs its numbers scaled (linear models, SVR,
+      k-NN): on a table other than the lab's, the pipeline scales them first.
+    - ``categories``: ``"onehot"`` (the default): text columns reach the estimator as one
+      column per value; ``"native"``: as ordinal codes (missing and unseen values NaN) in
+      the first columns, one column each (hist-gb).
 
     docs/plugins.md has the whole contract.
     """

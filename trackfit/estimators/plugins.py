@@ -33,6 +33,7 @@ ENTRY_POINT_GROUP = "trackfit"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 FACTORY_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 BUILT_IN = ("scikit_learn", "trackfit.estimators.builtin")
+CATEGORY_WAYS = ("onehot", "native")  # how an estimator takes text columns
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class EstimatorSpec:
     distribution: str = ""
     search_space: dict = field(default_factory=dict)
     validate: object = None  # checks a loaded model before its first predict (trackfit.trust)
+    scaling: bool = False  # numbers scaled before it (linear models, SVR, k-NN)
+    categories: str = "onehot"  # "native": text columns as ordinal codes, not one-hot
 
     @property
     def qualified_name(self):
@@ -217,10 +220,11 @@ def _collect(manager, info, module):
 
     def register(
         name, factory, defaults=None, description="", flavor="sklearn", trusted_types=(),
-        search_space=None, validate=None,
+        search_space=None, validate=None, scaling=False, categories="onehot",
     ):
         specs.append(_make_spec(info, name, factory, defaults, description, flavor,
-                                trusted_types, search_space, specs, validate))
+                                trusted_types, search_space, specs, validate, scaling,
+                                categories))
 
     for impl in impls:
         impl.function(**{arg: register for arg in impl.argnames})
@@ -230,7 +234,7 @@ def _collect(manager, info, module):
 
 
 def _make_spec(info, name, factory, defaults, description, flavor, trusted_types, search_space,
-               earlier, validate=None):
+               earlier, validate=None, scaling=False, categories="onehot"):
     def invalid(problem):
         return TrackfitError(f"registered an invalid estimator {name!r}: {problem}")
 
@@ -257,6 +261,10 @@ def _make_spec(info, name, factory, defaults, description, flavor, trusted_types
             raise invalid(f"validate {validate!r} is not of the form 'module:attr'")
     elif validate is not None and not callable(validate):
         raise invalid("validate must be a 'module:attr' string or a callable")
+    if not isinstance(scaling, bool):
+        raise invalid("scaling must be True or False")
+    if categories not in CATEGORY_WAYS:
+        raise invalid(f"categories must be one of {', '.join(CATEGORY_WAYS)}")
     try:
         search_space = space.from_plugin({} if search_space is None else search_space)
     except ValueError as exc:
@@ -273,6 +281,8 @@ def _make_spec(info, name, factory, defaults, description, flavor, trusted_types
         distribution=info.distribution,
         search_space=search_space,
         validate=validate,
+        scaling=scaling,
+        categories=categories,
     )
 
 

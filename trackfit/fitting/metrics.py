@@ -30,13 +30,16 @@ def cv_scores(estimator, X, y, folds, error_score=float("nan")):
     The folds are taken by row index from one array (``X.to_numpy()`` of a one-block frame
     is a view): each fold copies its rows once, where folds of a frame copy them twice.
     ``error_score="raise"``: a fold the estimator fails on raises instead of scoring NaN.
+    A pipeline (a table's model) takes its folds of the raw frame: it selects columns by name.
     """
     import numpy as np
     from sklearn.model_selection import KFold, cross_validate
+    from sklearn.pipeline import Pipeline
 
     if "copy_X" in estimator.get_params(deep=False):
         estimator = estimator.set_params(copy_X=False)  # each fold's rows are its own copy
-    result = cross_validate(estimator, np.asarray(X), y, cv=KFold(folds), scoring=SCORERS,
+    rows = X if isinstance(estimator, Pipeline) else np.asarray(X)
+    result = cross_validate(estimator, rows, y, cv=KFold(folds), scoring=SCORERS,
                             error_score=error_score)
     out, each = {}, {}
     for name, scorer in SCORERS.items():

@@ -31,10 +31,11 @@ class Split:
         return {"test_size": self.test_size, "random_state": self.random_state, "cv": self.cv}
 
 
-def split(frame, how):
+def split(frame, how, table=None):
     """The rows train_test_split picks, taken once by index: X_train, X_test, y_train, y_test.
 
-    Each X is a frame of one float64 block of the features.
+    For the lab's table (``table`` None or lab) each X is a frame of one float64 block of
+    the features; for any other table, the feature columns as the model reads them raw.
     """
     import numpy as np
     from sklearn.model_selection import train_test_split
@@ -42,6 +43,11 @@ def split(frame, how):
     train_rows, test_rows = train_test_split(
         np.arange(len(frame)), test_size=how.test_size, random_state=how.random_state
     )
+    if table is not None and not table.lab:
+        y = frame[table.target].to_numpy(dtype="float64")
+        X = frame[table.features]
+        return (X.iloc[train_rows].reset_index(drop=True),
+                X.iloc[test_rows].reset_index(drop=True), y[train_rows], y[test_rows])
     y = frame[TARGET].to_numpy()
     return (block(frame, FEATURES, train_rows), block(frame, FEATURES, test_rows),
             y[train_rows], y[test_rows])

@@ -4,12 +4,14 @@ import time
 
 from ..engines import checks
 from ..engines.pandas import release
+from ..engines.table import SCHEMA, Ask, schema_text
 from ..estimators import hyperparams, plugins
 from ..reports import evaluation
 from ..tracking import provenance, store, tags
 from ..tracking.runs import DATASET_NAME, LATENCY, SIZE, higher_is_better, log, step_run
 from .metrics import cv_scores, scores
 from .models import log_model
+from .pipeline import build
 from .progress import Progress
 from .split import split
 
@@ -36,34 +38,36 @@ def train(estimator, params, src, how, engine, loaded=None, nested=False,
         how.check()
         params = dict(params or {})
         spec, model = resolve(estimator, params, how.random_state)
-        frame, dataset = loaded or engine.load(src)
-        checks.check_rows(frame, src, how.test_size, how.cv)
+        frame, dataset, table = loaded or engine.load(src)
+        checks.check_rows(frame, src, how.test_size, how.cv, table.target)
         store.retry(mlflow.log_input, dataset, context="training")
         digest = dataset.digest
-        X_train, X_test, y_train, y_test = split(frame, how)
+        X_train, X_test, y_train, y_test = split(frame, how, table)
         del frame, dataset, loaded  # the split holds the rows now: no second copy in the fits
         release()
+        fitted = build(table, spec, model)  # the lab's: the estimator itself
         started = time.perf_counter()
         try:
-            model.fit(X_train, y_train)
+            fitted.fit(X_train, y_train)
         except (ValueError, TypeError) as exc:
             raise hyperparams.rejected(spec, params, exc) from exc
         fit_seconds = time.perf_counter() - started
-        train_pred = model.predict(X_train)
-        test_pred = model.predict(X_test)
+        train_pred = fitted.predict(X_train)
+        test_pred = fitted.predict(X_test)
         metrics = {**scores(y_train, train_pred, "training"), **scores(y_test, test_pred, "test")}
         train_pred = train_pred[:5]  # what the signature needs
         folds = {}
         if how.cv:
-            cv_metrics, folds = cv_scores(clone(model), X_train, y_train, how.cv)
+            cv_metrics, folds = cv_scores(clone(fitted), X_train, y_train, how.cv)
             metrics.update(cv_metrics)
-        info = log_model(spec, model, X_train, train_pred)
-        metrics.update(cost(model, X_test, info))
+        info = log_model(spec, fitted, X_train, train_pred, table)
+        metrics.update(cost(fitted, X_test, info))
         evaluation.log(y_test, test_pred, folds)
+        mlflow.log_text(schema_text(table), SCHEMA)
         # Metrics logged after the model and linked to it: logged before, log_model links
         # them itself by reading back every metric's history. One write for all of it.
         logged = {**model.get_params(deep=False), "estimator": estimator, **how.params(),
-                  "data": src.safe, **engine.params()}
+                  "data": src.safe, **engine.params(), **asked(src, table), **table.params()}
         log(params=logged, metrics=metrics, model_id=info.model_id,
             dataset=(DATASET_NAME, digest), tags={
             "estimator_name": type(model).__name__,
@@ -84,6 +88,14 @@ def train(estimator, params, src, how, engine, loaded=None, nested=False,
         )
         return {"run_id": run.info.run_id, "estimator": estimator, "metrics": metrics,
                 "model_uri": info.model_uri}
+
+
+def asked(src, table):
+    """The run params of what the user said of the table: the target as resolved."""
+    ask = src.ask or Ask()
+    if table.lab:
+        return {"target": table.target}
+    return {**{k: v for k, v in ask.params().items() if v}, "target": table.target}
 
 
 LATENCY_ROWS = 1000

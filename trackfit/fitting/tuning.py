@@ -14,6 +14,7 @@ from ..estimators import space as spacemod
 from ..tracking import tags as tagnames
 from ..tracking.runs import client, higher_is_better, log, step_run
 from .metrics import SCORERS
+from .pipeline import build
 from .pool import pool, workers
 from .progress import Progress
 from .split import split
@@ -129,12 +130,13 @@ class TrialLog:
 
 
 def search_study(spec, searched, search, trials, n_jobs, trials_on, X, y, cv, metric, seed,
-                 record=None, progress=None):
+                 record=None, progress=None, table=None):
     """The Optuna study: ``trials`` trials, ``n_jobs`` at a time, each passed to ``record``.
 
     Trials are asked for in batches of ``n_jobs`` and told in trial order, so a seeded study
     gives the same trials whatever the workers' timing. Returns the best trial as (number,
     params, CV metrics) and the number of failed trials; raises if every trial failed.
+    ``table``: each trial's model is the pipeline a training run of that table fits.
     """
     import optuna
 
@@ -155,7 +157,8 @@ def search_study(spec, searched, search, trials, n_jobs, trials_on, X, y, cv, me
             built, results = {}, {}
             for trial in asked:
                 try:
-                    built[trial.number] = hyperparams.build(spec, trial.params, seed)
+                    built[trial.number] = build(
+                        table, spec, hyperparams.build(spec, trial.params, seed))
                 except TrackfitError as exc:
                     results[trial.number] = (None, str(exc), 0.0)
             tasks = [(model, X, y, cv) for model in built.values()]
@@ -216,7 +219,7 @@ def tune(estimator, space, trials, search, n_jobs, trials_on, src, how, engine, 
         if search == "grid":  # a grid of ranges fails here, before any work
             trials = len(grid_points(searched, trials, how.random_state))
         loaded = loaded or engine.load(src)
-        X_train, _, y_train, _ = split(loaded[0], how)  # train's own split
+        X_train, _, y_train, _ = split(loaded[0], how, loaded[2])  # train's own split
         log(params={"estimator": estimator, "space": spacemod.to_text(searched),
                     "trials": trials, "search": search, "n_jobs": n_jobs,
                     "trials_on": trials_on, "data": src.safe, **how.params(),
@@ -226,7 +229,8 @@ def tune(estimator, space, trials, search, n_jobs, trials_on, src, how, engine, 
         try:
             best, failed = search_study(spec, searched, search, trials, n_jobs, trials_on,
                                         X_train, y_train, how.cv, metric, how.random_state,
-                                        trial_log.record, Progress("tune", trials, "trials"))
+                                        trial_log.record, Progress("tune", trials, "trials"),
+                                        loaded[2])
         finally:  # every finished trial is written, also after an error or Ctrl-C
             trial_log.close()
 

@@ -150,9 +150,11 @@ def held_out(run, side="held-out", loaded=None):
     or its training rows for ``side="training"`` (the lab's rule, training_r2_score), rebuilt
     from its recorded data and split; DataError unless they hash as it logged.
 
-    ``loaded``: the (frame, dataset) the caller already read (``main``), used when it is the
-    run's data; otherwise the data is read again with the engine the run used."""
+    ``loaded``: the (frame, dataset, table) the caller already read (``main``), used when
+    it is the run's data; otherwise the data is read again with the engine the run used, its
+    table rebuilt from what the run recorded (target, features, ignore, categorical, missing)."""
     from ..engines import choose, source
+    from ..engines.table import ask_from
     from ..fitting.split import Split, split
 
     params, recorded = recorded_params(run), run.data.tags.get(tags.DATA_DIGEST)
@@ -172,12 +174,16 @@ def held_out(run, side="held-out", loaded=None):
     delete = (f"delete the run (mlflow runs delete --run-id {name}) so register weighs the "
               "next best")
     past = f"restore the data it read, or {delete}"
-    src = source.parse(data)
+    try:
+        src = source.parse(data, ask_from(params))
+    except DataError as exc:
+        raise DataError(f"training run {name} recorded a table the gate cannot rebuild "
+                        f"({first_line(exc)}); {delete}") from None
     reuse = loaded is not None and loaded[1].digest == recorded
     if not reuse and not readable(src):
         raise unlisted(src, name, delete)
     try:
-        frame, dataset = loaded if reuse else choose(params.get("spark", "")).load(src)
+        frame, dataset, table = loaded if reuse else choose(params.get("spark", "")).load(src)
     except DataError as exc:
         found = str(exc).split("; ")[0]  # what is wrong, without the fix for a data= option
         raise DataError(f"the gate cannot read the data of training run {name}, the best by "
@@ -195,7 +201,7 @@ def held_out(run, side="held-out", loaded=None):
     except (TrackfitError, ValueError) as exc:
         raise DataError(f"training run {name} recorded a split the gate cannot rebuild "
                         f"({first_line(exc)}); {delete}") from None
-    X_train, X_test, y_train, y_test = split(frame, how)
+    X_train, X_test, y_train, y_test = split(frame, how, table)
     if side == "training":
         return X_train, y_train, src.safe, recorded
     return X_test, y_test, src.safe, recorded

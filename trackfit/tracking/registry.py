@@ -262,7 +262,7 @@ def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, threshol
     gate wherever it came from, so a run from ``Default`` never takes the alias unweighed.
     The alias moves by compare-and-set: when another register (or a person) moved it while
     the gate judged, the gate judges again against the new champion, up to ROUNDS times.
-    ``loaded``: the (frame, dataset) already read, for the gate's rows (``main``).
+    ``loaded``: the (frame, dataset, table) already read, for the gate's rows (``main``).
     """
     limits = gate.Thresholds(threshold, min_improvement, min_relative_improvement).check()
     check_names(model_name, alias)
