@@ -279,17 +279,35 @@ def run(args):
     if command.models:
         skops_first()
     in_default = False
+    table = table_of(values)
     if command.store:
-        from ..tracking import store
+        from ..tracking import experiment, store
 
-        in_default = store.prepare(args.experiment_name)
+        default = experiment.for_table(table) if table else None
+        in_default = store.prepare(args.experiment_name, default)
     result = command.load()(**values)
     if in_default:  # on stderr: stdout may be data (predict's CSV)
-        from ..tracking import experiment
-
         sys.stdout.flush()
         print(experiment.note(args.command), file=sys.stderr)
+    elif command.store and table and os.environ.get("MLFLOW_RUN_ID"):
+        line = experiment.elsewhere(args.command, os.environ["MLFLOW_RUN_ID"], table)
+        if line:
+            sys.stdout.flush()
+            print(line, file=sys.stderr)
     return result
+
+
+def table_of(values):
+    """The name of the table a command's options name (penguins for --data penguins.csv
+    --target body_mass_g; diabetes for the lab), or None for a command without one."""
+    if "data" not in values or "target" not in values:
+        return None
+    from ..engines.source import parse
+    from ..engines.table import Ask
+
+    ask = Ask(values["target"], tuple(values["features"]), tuple(values["ignore"]),
+              tuple(values["categorical"]), values["missing"])
+    return parse(values["data"], ask).table_name
 
 
 def list_estimators(json=False):

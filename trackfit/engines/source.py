@@ -31,9 +31,12 @@ class Source:
 
     @property
     def table_name(self):
-        """The table's name, from the dataset or the file: penguins for data/penguins.csv."""
+        """The table's name, from the dataset or the file: penguins for data/penguins.csv;
+        the lab's (diabetes) when the user names no target: a file is then the lab's."""
         if self.kind == "embedded":
             return self.safe
+        if self.ask is None or not self.ask.given:
+            return EMBEDDED
         stem = Path(urlsplit(self.safe).path if "://" in self.safe else self.safe).stem
         return re.sub(r"[^a-z0-9_.-]+", "-", stem.lower()).strip("-.") or "data"
 

@@ -96,6 +96,12 @@ class Table:
     def keys(self):
         return self.columns(KEY)
 
+    @property
+    def schema(self):
+        """(target, numbers, categories, dates) as the run params say them: runs rank
+        together only when these match (tracking.runs.same_table)."""
+        return (self.target, *(",".join(self.columns(role)) for role in FEATURE_ROLES))
+
     def to_dict(self):
         found = asdict(self)
         found["roles"] = {name: role for name, role in self.roles}

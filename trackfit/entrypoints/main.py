@@ -31,6 +31,8 @@ def main(estimators=("linear", "tree"), data="diabetes", target="", features=(),
     names = training.installed() if list(estimators) == ["all"] else list(estimators)
     ask = Ask(target, tuple(features), tuple(ignore), tuple(categorical), missing)
     src, how, engine = parse(data, ask), Split(test_size, random_state, cv), engines.choose(spark)
+    if model_name == MODEL_NAME:  # the default: each table its own registered model
+        model_name = registry.for_table(src.table_name)
     with step_run("main", run_name="main"):
         if not names:
             raise EstimatorError("estimators is empty; pass e.g. estimators=linear,tree or all")

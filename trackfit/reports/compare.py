@@ -3,7 +3,8 @@
 import tempfile
 
 from ..tracking import tags
-from ..tracking.runs import DEFAULT_METRIC, check_ranking, log, step_run, training_runs
+from ..tracking.runs import DEFAULT_METRIC, check_ranking, log, same_table, schema_of, step_run
+from ..tracking.runs import training_runs
 from . import html, leaderboard
 
 
@@ -12,7 +13,8 @@ def compare(metric=DEFAULT_METRIC, max_results=100, max_latency_ms=None, nested=
 
     The store ranks every finished training run (ties: the faster model first); the
     leaderboard holds the best ``max_results`` of them, only those that predict 1,000 rows
-    within ``max_latency_ms`` if given. Each run's metrics are its logged model's.
+    within ``max_latency_ms`` if given. Each run's metrics are its logged model's. Only runs
+    of one table rank together: those sharing the best run's target and feature columns.
     """
     import mlflow
     import pandas as pd
@@ -22,6 +24,7 @@ def compare(metric=DEFAULT_METRIC, max_results=100, max_latency_ms=None, nested=
         log(params={"metric": metric, "max_results": max_results,
                     "max_latency_ms": "" if max_latency_ms is None else max_latency_ms})
         runs = training_runs(metric, max_results, max_latency_ms=max_latency_ms)
+        runs, left = same_table(runs)
         table = leaderboard.leaderboard(runs, metric)
         with tempfile.TemporaryDirectory() as folder:
             leaderboard.write(table, folder)
@@ -32,6 +35,10 @@ def compare(metric=DEFAULT_METRIC, max_results=100, max_latency_ms=None, nested=
                          tags.TRAINING_RUNS: len(table)})
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        if left:
+            print(f"compare: left out {left} training run(s) of another table: they predict "
+                  f"another target or from other columns than the best run's (target "
+                  f"{schema_of(runs.iloc[0])[0]}); give each table its own experiment")
         print(f"compare: {len(table)} training runs of experiment '{experiment}' ranked by "
               f"{metric}, run {run.info.run_id}")
         return {"run_id": run.info.run_id, "leaderboard": table}

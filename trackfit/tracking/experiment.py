@@ -73,6 +73,25 @@ class LabExperiment:
         return ensure(EXPERIMENT)
 
 
+def for_table(name):
+    """The experiment a table's runs go in by default: ``experiment-<name>``, so tables never
+    mix; the lab's stays ``experiment-diabetes``."""
+    return f"experiment-{name}"
+
+
+def elsewhere(step, run_id, table):
+    """The last line of a step under ``mlflow run`` whose run sits in another table's
+    experiment (MLflow chose it before trackfit started), or "" when it is the table's own."""
+    from .runs import client
+
+    found = client().get_experiment(client().get_run(run_id).info.experiment_id).name
+    wanted = for_table(table)
+    if found == wanted or os.environ.get("MLFLOW_EXPERIMENT_NAME") or table == "diabetes":
+        return ""
+    return (f"{step}: runs in experiment '{found}' (mlflow run chose it); pass "
+            f"--experiment-name {wanted} to keep table {table}'s runs apart")
+
+
 def chosen_by_mlflow(run_id):
     """Whether ``mlflow run`` put its run ``run_id`` in ``Default`` for want of a name.
 

@@ -6,11 +6,17 @@ import os
 
 from .. import TrackfitError, processes
 from . import experiment, gate, store, tags
-from .runs import (DEFAULT_METRIC, check_ranking, client, log, logged_model_uri, step_run,
-                   training_runs)
+from .runs import (DEFAULT_METRIC, check_ranking, client, log, logged_model_uri, same_table,
+                   step_run, training_runs)
 
 MODEL_NAME = "model-diabetes"
 ALIAS = "champion"
+
+
+def for_table(name):
+    """The registered model a table's runs go to by default: ``model-<name>``, so tables
+    never mix; the lab's stays ``model-diabetes``."""
+    return f"model-{name}"
 
 
 def model_uri(model_name=MODEL_NAME, alias=ALIAS):
@@ -270,7 +276,10 @@ def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, threshol
     with step_run("register", nested=nested, run_name="register") as run:
         log(params={"metric": metric, "model_name": model_name, "alias": alias,
                     **limits.params(), "strict": strict})
-        best = training_runs(metric, max_results=1).iloc[0]
+        if loaded is None:
+            best = training_runs(metric, max_results=1).iloc[0]
+        else:  # main: the best run of the table it read, whatever else the experiment holds
+            best = same_table(training_runs(metric), loaded[2].schema)[0].iloc[0]
         gate.check_metric(metric)
         result = {"run_id": run.info.run_id, "created": False, "accepted": True,
                   "verdict": "kept", "experiment": _experiment_name(run.info.experiment_id),

@@ -186,6 +186,34 @@ DATASET_NAME = "diabetes"  # the name the engines give the dataset a training ru
 IN_CHUNK = 500  # run ids per search_logged_models filter
 
 
+LAB_SCHEMA = ("Y", "AGE,SEX,BMI,BP,S1,S2,S3,S4,S5,S6", "", "")
+SCHEMA_PARAMS = ("params.target", "params.table.number", "params.table.category",
+                 "params.table.date")
+
+
+def schema_of(run):
+    """A training run's (target, numbers, categories, dates), from its params (a row of
+    ``training_runs``); a run from before tables is the lab's."""
+    import pandas as pd
+
+    found = [run.get(name) for name in SCHEMA_PARAMS]
+    if all(value is None or pd.isna(value) for value in found):
+        return LAB_SCHEMA
+    return tuple("" if value is None or pd.isna(value) else str(value) for value in found)
+
+
+def same_table(runs, schema=None):
+    """(the runs that share ``schema``, else the first run's target and feature columns;
+    how many were left out). Runs of another table hold other rows: ranking them together
+    would compare scores on different data."""
+    if runs.empty:
+        return runs, 0
+    keys = runs.apply(schema_of, axis=1)
+    wanted = schema or keys.iloc[0]
+    kept = runs[keys == wanted].reset_index(drop=True)
+    return kept, len(runs) - len(kept)
+
+
 def with_logged_models(runs, metric):
     """``runs`` with each training run's MLflow 3 logged model: a ``model_id`` column, and
     the metrics the model holds for the run's dataset (what the MLflow UI's model page shows)

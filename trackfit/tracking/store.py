@@ -64,13 +64,14 @@ def file_lock(path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def prepare(experiment_name=None):
+def prepare(experiment_name=None, default=None):
     """Open the store and set the experiment, safe when many trackfit processes start at once.
 
     MLflow creates a new SQLite store's tables on first use; two processes doing that at once
     leave it half-migrated, so the first use holds a lock file next to the database. The
     experiment is the one named by ``--experiment-name``, MLFLOW_EXPERIMENT_NAME or
-    MLFLOW_EXPERIMENT_ID, else ``experiment-diabetes``; it is set with
+    MLFLOW_EXPERIMENT_ID, else ``default`` (a table's ``experiment-<name>``), else
+    ``experiment-diabetes``; it is set with
     ``mlflow.set_experiment``, which copes with another process creating it meanwhile.
     Under ``mlflow run`` the run, and so the experiment, already exist: nothing to set.
     Returns whether MLflow put that run in ``Default`` for want of a name
@@ -95,7 +96,7 @@ def prepare(experiment_name=None):
         return experiment.chosen_by_mlflow(run_id)
     name = experiment_name
     if not name and not os.environ.get("MLFLOW_EXPERIMENT_ID"):
-        name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or experiment.EXPERIMENT
+        name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or default or experiment.EXPERIMENT
     if name:
         mlflow.set_experiment(name)
     return False
