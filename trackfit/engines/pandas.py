@@ -282,11 +282,12 @@ def load(src, require_target=True):
 
 
 def lab_shaped(raw):
-    """Whether raw rows look like the lab's: a column (or the header, if it is one column)
-    names one of the lab's columns; then the lab's checks and messages apply."""
+    """Whether raw rows look like the lab's: their header names at least half of the lab's
+    columns (in any case, also run together by another separator); then the lab's checks
+    and messages apply."""
     lab = set(FEATURES + [TARGET])
     header = " ".join(str(c) for c in raw.columns).upper()
-    return bool(lab & set(re.split(r"[^A-Z0-9]+", header)))
+    return 2 * len(lab & set(re.split(r"[^A-Z0-9]+", header))) >= len(lab)
 
 
 def load_table(src, require_target=True):

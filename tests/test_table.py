@@ -1,0 +1,241 @@
+"""Your own table: any regression table by its target, text, dates, keys and missing values
+handled inside the one logged model, as a user sees it (runs, params, schema.json, the
+registry, predictions from trackfit and from plain MLflow, one-line errors)."""
+
+import json
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from .conftest import runs, versions
+from .test_errors import assert_failed_run, assert_one_line_error
+
+
+def penguins(rows=300, seed=0):
+    """A penguins-like table: species, island and sex as text, missing values in a number
+    and in a text column and in the target, body_mass_g to predict."""
+    rng = np.random.default_rng(seed)
+    species = rng.choice(["Adelie", "Gentoo", "Chinstrap"], rows)
+    sex = rng.choice(["male", "female"], rows).astype(object)
+    flipper = rng.normal(200, 14, rows).round(0)
+    mass = (3000 + (species == "Gentoo") * 1300 + (sex == "male") * 500
+            + (flipper - 200) * 20 + rng.normal(0, 200, rows)).round(0)
+    frame = pd.DataFrame({
+        "species": species, "island": rng.choice(["Biscoe", "Dream", "Torgersen"], rows),
+        "bill_length_mm": rng.normal(44, 5, rows).round(1), "flipper_length_mm": flipper,
+        "sex": sex, "body_mass_g": mass})
+    frame.loc[rng.choice(rows, 10, replace=False), "sex"] = None
+    frame.loc[rng.choice(rows, 5, replace=False), "bill_length_mm"] = np.nan
+    frame.loc[[3, 7], "body_mass_g"] = np.nan
+    return frame
+
+
+def cars(rows=200, seed=1):
+    """A cars-like table: Name a key, Year date text, Origin text, Horsepower with missing
+    values, Miles_per_Gallon to predict."""
+    rng = np.random.default_rng(seed)
+    origin = rng.choice(["USA", "Europe", "Japan"], rows, p=[0.6, 0.2, 0.2])
+    cylinders = rng.choice([4, 6, 8], rows)
+    weight = (1500 + cylinders * 300 + rng.normal(0, 200, rows)).round(0)
+    year = rng.integers(1970, 1983, rows)
+    mpg = (50 - cylinders * 2 - weight / 400 + (year - 1970) * 0.6
+           + (origin == "Japan") * 3 + rng.normal(0, 2, rows)).round(1)
+    frame = pd.DataFrame({
+        "Name": [f"car {i}" for i in range(rows)], "Miles_per_Gallon": mpg,
+        "Cylinders": cylinders, "Horsepower": (50 + cylinders * 15).astype(float),
+        "Weight_in_lbs": weight, "Year": [f"{y}-01-01" for y in year], "Origin": origin})
+    frame.loc[rng.choice(rows, 6, replace=False), "Horsepower"] = np.nan
+    frame.loc[[0, 1, 2], "Miles_per_Gallon"] = np.nan
+    return frame
+
+
+@pytest.fixture
+def penguins_csv(tmp_path):
+    path = tmp_path / "penguins.csv"
+    penguins().to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def cars_csv(tmp_path):
+    path = tmp_path / "cars.csv"
+    cars().to_csv(path, index=False)
+    return path
+
+
+def new_penguins():
+    """Rows to score: an island never seen, a missing sex and flipper, no target."""
+    rows = penguins().drop(columns="body_mass_g").head(4).copy()
+    rows.loc[0, "island"] = "Atlantis"
+    rows.loc[1, "sex"] = None
+    rows.loc[2, "flipper_length_mm"] = np.nan
+    return rows
+
+
+def artifact_json(run_id, path):
+    return json.loads(mlflow.artifacts.load_text(f"runs:/{run_id}/{path}"))
+
+
+def test_main_on_penguins_trains_registers_and_scores_raw_rows(store, run_cli, penguins_csv,
+                                                               tmp_path):
+    done = run_cli("main", "--data", str(penguins_csv), "--target", "body_mass_g",
+                   "--estimators", "linear,tree,hist-gb", "--cv", "3")
+    assert done.returncode == 0, done.stderr
+    # the roles, once, in one short block; the dropped rows counted
+    assert done.stdout.count("table penguins: target body_mass_g") == 1
+    assert "(2 row(s) without it dropped)" in done.stdout
+    assert "  category: species, island, sex" in done.stdout
+    assert "  number:   bill_length_mm, flipper_length_mm" in done.stdout
+    assert "imputed:  bill_length_mm, sex" in done.stdout
+    trained = runs(store, "train", "FINISHED")
+    assert len(trained) == 3
+    for run in trained:
+        params = run.data.params
+        assert params["target"] == "body_mass_g"
+        assert params["table.category"] == "species,island,sex"
+        assert params["table.imputed"] == "bill_length_mm,sex"
+        schema = artifact_json(run.info.run_id, "schema.json")
+        assert schema["target"] == "body_mass_g" and schema["dropped"] == 2
+        assert schema["roles"]["species"] == "category"
+        assert run.data.metrics["test_r2_score"] > 0.7
+    # the table's own registered model, not the lab's
+    assert len(versions(store, "model-penguins")) == 1
+    assert versions(store, "model-diabetes") == []
+    # plain MLflow takes raw rows: an unseen island and missing values give finite numbers
+    model = mlflow.pyfunc.load_model("models:/model-penguins@champion")
+    predicted = model.predict(new_penguins())
+    assert len(predicted) == 4 and np.isfinite(predicted).all()
+    names = [spec.name for spec in model.metadata.signature.inputs.inputs]
+    assert names == ["species", "island", "bill_length_mm", "flipper_length_mm", "sex"]
+    # and trackfit's predict, which keeps every column it was given
+    rows = tmp_path / "new.csv"
+    new_penguins().assign(tag=["a", "b", "c", "d"]).to_csv(rows, index=False)
+    out = tmp_path / "out.csv"
+    done = run_cli("predict", "--data", str(rows), "--model", "models:/model-penguins@champion",
+                   "--output", str(out))
+    assert done.returncode == 0, done.stderr
+    scored = pd.read_csv(out)
+    assert list(scored.columns) == list(new_penguins().columns) + ["tag", "prediction"]
+    assert np.allclose(scored["prediction"], predicted)
+
+
+def test_cars_key_stays_out_of_the_model_and_in_the_predictions(store, run_cli, cars_csv,
+                                                                tmp_path):
+    done = run_cli("main", "--data", str(cars_csv), "--target", "Miles_per_Gallon",
+                   "--estimators", "linear,forest", "--cv", "0")
+    assert done.returncode == 0, done.stderr
+    assert "key:      Name (distinct in every row)" in done.stdout
+    assert "date:     Year" in done.stdout
+    (run, *_) = runs(store, "train", "FINISHED")
+    schema = artifact_json(run.info.run_id, "schema.json")
+    assert schema["roles"] == {"Name": "key", "Cylinders": "number", "Horsepower": "number",
+                               "Weight_in_lbs": "number", "Year": "date", "Origin": "category"}
+    model = mlflow.pyfunc.load_model("models:/model-cars@champion")
+    assert "Name" not in [spec.name for spec in model.metadata.signature.inputs.inputs]
+    out = tmp_path / "out.csv"
+    done = run_cli("predict", "--data", str(cars_csv), "--model", "models:/model-cars@champion",
+                   "--output", str(out))
+    assert done.returncode == 0, done.stderr
+    scored = pd.read_csv(out)
+    assert scored["Name"].tolist() == cars()["Name"].tolist()
+    assert np.isfinite(scored["prediction"]).all()
+
+
+def test_the_gate_rebuilds_the_table_from_the_runs_params(store, run_cli, penguins_csv):
+    """register on its own (no frame in hand) reads the data again with the run's table."""
+    for estimator in ("linear", "tree"):
+        done = run_cli("train", "--estimator", estimator, "--data", str(penguins_csv),
+                       "--target", "body_mass_g", "--cv", "0")
+        assert done.returncode == 0, done.stderr
+    done = run_cli("register", "--model_name", "model-penguins")
+    assert done.returncode == 0, done.stderr
+    assert "registered new version 1 of model-penguins" in done.stdout
+
+
+@pytest.mark.parametrize("args, phrases", [
+    (("--target", "body_mass"), ["target 'body_mass' is not a column",
+                                 "did you mean 'body_mass_g'?"]),
+    (("--target", "species"), ["target 'species'", "is not numeric", "'Adelie'"]),
+    ((), ["does not say what to predict", "pass target="]),
+    (("--target", "body_mass_g", "--features", "wings"), ["features= names 'wings'"]),
+    (("--target", "body_mass_g", "--missing", "refuse"), ["has missing values in"]),
+    (("--target", "body_mass_g", "--ignore",
+      "species,island,bill_length_mm,flipper_length_mm,sex"), ["no column left to learn"]),
+])
+def test_bad_input_is_one_line_and_the_run_failed(store, run_cli, penguins_csv, args, phrases):
+    done = run_cli("train", "--data", str(penguins_csv), *args)
+    assert_one_line_error(done, *phrases)
+    assert_failed_run(store, "train")
+
+
+def test_a_target_with_one_value_is_one_line(store, run_cli, tmp_path):
+    path = tmp_path / "flat.csv"
+    penguins().assign(body_mass_g=4000.0).to_csv(path, index=False)
+    done = run_cli("train", "--data", str(path), "--target", "body_mass_g")
+    assert_one_line_error(done, "has the same body_mass_g (4000) in every row")
+
+
+def test_predict_names_a_column_the_model_needs(store, run_cli, penguins_csv, tmp_path):
+    done = run_cli("train", "--estimator", "linear", "--data", str(penguins_csv),
+                   "--target", "body_mass_g", "--cv", "0")
+    assert done.returncode == 0, done.stderr
+    (run,) = runs(store, "train", "FINISHED")
+    rows = tmp_path / "rows.csv"
+    new_penguins().drop(columns="island").to_csv(rows, index=False)
+    done = run_cli("predict", "--data", str(rows), "--model", f"runs:/{run.info.run_id}/model")
+    assert_one_line_error(done, "lacks column(s) island")
+
+
+def test_a_tables_runs_go_to_its_own_experiment(store, run_cli, penguins_csv):
+    done = run_cli("train", "--estimator", "tree", "--data", str(penguins_csv),
+                   "--target", "body_mass_g", "--cv", "0", MLFLOW_EXPERIMENT_NAME="")
+    assert done.returncode == 0, done.stderr
+    found = mlflow.MlflowClient().get_experiment_by_name("experiment-penguins")
+    assert found is not None
+    assert len(mlflow.MlflowClient().search_runs([found.experiment_id])) == 1
+
+
+def test_compare_ranks_one_table_and_says_what_it_left_out(store, run_cli, penguins_csv):
+    assert run_cli("train", "--estimator", "linear", "--cv", "0").returncode == 0  # the lab
+    done = run_cli("train", "--estimator", "linear", "--data", str(penguins_csv),
+                   "--target", "body_mass_g", "--cv", "0")
+    assert done.returncode == 0, done.stderr
+    done = run_cli("compare")
+    assert done.returncode == 0, done.stderr
+    assert "compare: left out 1 training run(s) of another table" in done.stdout
+    assert "compare: 1 training runs" in done.stdout
+
+
+def test_native_categories_reach_hist_gb_as_codes_and_linear_gets_scaled_numbers(
+        store, penguins_csv):
+    from trackfit.engines.source import parse
+    from trackfit.engines.table import Ask
+    from trackfit.entrypoints.train import train
+
+    model_of = {}
+    for estimator in ("hist-gb", "ridge", "tree"):
+        result = train(estimator, data=str(penguins_csv), target="body_mass_g", cv=0)
+        model_of[estimator] = mlflow.sklearn.load_model(result["model_uri"])
+    del parse, Ask
+    prepare = model_of["hist-gb"].named_steps["prepare"]
+    assert type(prepare.named_transformers_["category"]).__name__ == "OrdinalEncoder"
+    ridge_numbers = model_of["ridge"].named_steps["prepare"].named_transformers_["number"]
+    assert "scale" in ridge_numbers.named_steps
+    tree_numbers = model_of["tree"].named_steps["prepare"].named_transformers_["number"]
+    assert "scale" not in tree_numbers.named_steps
+    encoder = model_of["tree"].named_steps["prepare"].named_transformers_["category"]
+    assert type(encoder.named_steps["encode"]).__name__ == "OneHotEncoder"
+
+
+def test_the_labs_model_stays_the_bare_estimator(store):
+    from trackfit.entrypoints.train import train
+
+    result = train("linear", cv=0)
+    assert round(result["metrics"]["test_r2_score"], 4) == 0.3929
+    model = mlflow.sklearn.load_model(result["model_uri"])
+    assert type(model).__name__ == "LinearRegression"
+    (run,) = runs(store, "train", "FINISHED")
+    assert run.data.params["target"] == "Y"
+    assert artifact_json(run.info.run_id, "schema.json")["lab"] is True
