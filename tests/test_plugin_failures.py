@@ -175,7 +175,7 @@ def test_misspelled_hooks_are_reported(site, tmp_path, capsys):
     assert listed["typo"]["error"] == (
         "implements unknown hook register_estimator (did you mean register_estimators?)")
     assert listed["unmarked"]["error"] == (
-        "implements no trackfit hook (expected register_estimators)")
+        "implements no trackfit hook (expected register_estimators or register_datasets)")
     assert "badarg" in listed and "'reg'" in listed["badarg"]["error"]
     assert listed["scikit_learn"]["error"] == ""
 

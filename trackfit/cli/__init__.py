@@ -201,6 +201,9 @@ COMMANDS = {
     "estimators": Command(
         "trackfit.cli:list_estimators", "list the estimators the plugins provide", (JSON,),
         store=False),
+    "datasets": Command(
+        "trackfit.cli:list_datasets", "list the named datasets the plugins provide (data=NAME)",
+        (JSON,), store=False),
     "plugins": Command(
         "trackfit.cli:list_plugins", "list the plugins found, loaded or failed", (JSON,),
         store=False),
@@ -332,6 +335,18 @@ def list_estimators(json=False):
     for plugin in catalogue().plugins:
         if plugin.error:
             print(f"trackfit: plugin '{plugin.name}' skipped: {plugin.error}", file=sys.stderr)
+
+
+def list_datasets(json=False):
+    from ..estimators.plugins import catalogue
+
+    found = catalogue().datasets
+    if json:
+        _print_json([{"name": d.name, "plugin": d.plugin, "target": d.target,
+                      "description": d.description, "loader": str(d.loader)} for d in found])
+        return
+    for d in found:
+        print(f"{d.name:<14} {d.plugin:<14} target {d.target:<10} {d.description}")
 
 
 def list_plugins(json=False):

@@ -17,7 +17,7 @@ from . import scoring
 from . import table as tables
 from .checks import boolean, columns, infinite, missing_values, no_rows, not_found
 from .checks import not_numeric, unreadable
-from .source import EMBEDDED_SOURCE, FEATURES, TARGET, scrub
+from .source import EMBEDDED, EMBEDDED_SOURCE, FEATURES, TARGET, scrub
 
 
 
@@ -151,10 +151,10 @@ def read(src):
     """The raw frame at Source ``src``, or a DataError naming the problem and the fix.
 
     A remote source is copied to a temporary file first, within TRACKFIT_READ_TIMEOUT."""
-    if src.kind == "embedded":
-        from sklearn.datasets import load_diabetes
-
-        return load_diabetes(scaled=False, as_frame=True).frame
+    if src.kind == "embedded" and src.text == EMBEDDED:
+        return diabetes()
+    if src.kind == "embedded":  # a dataset a plugin registered
+        return named(src.text).load()
     if src.kind == "file":
         return read_file(src, src.text)
     known_format(src)
@@ -281,6 +281,22 @@ def load(src, require_target=True):
     return validate(read(src), src, require_target=require_target)
 
 
+def diabetes():
+    """The lab's 442 rows, the diabetes dataset's loader: the ten measurements and Y."""
+    from sklearn.datasets import load_diabetes
+
+    frame = load_diabetes(scaled=False, as_frame=True).frame
+    frame.columns = FEATURES + [TARGET]
+    return frame
+
+
+def named(name):
+    """The dataset a plugin registered as ``name``."""
+    from ..estimators import plugins
+
+    return plugins.catalogue().dataset(name)
+
+
 def lab_shaped(raw):
     """Whether raw rows look like the lab's: their header names at least half of the lab's
     columns (in any case, also run together by another separator); then the lab's checks
@@ -298,16 +314,16 @@ def load_table(src, require_target=True):
     table is inferred from the rows, with the dataset's own target or the one asked for."""
     ask = src.ask or tables.Ask()
     raw = read(src)
-    if not ask.given and (src.kind == "embedded" or lab_shaped(raw)):
+    if not ask.given and (src.text == EMBEDDED or src.kind != "embedded" and lab_shaped(raw)):
         return validate(raw, src, require_target), tables.lab(FEATURES)
     if not ask.target and src.kind != "embedded":
         names = [str(c) for c in raw.columns]
         raise tables.no_target(names, src.safe, [c for c in FEATURES + [TARGET]
                                                  if c not in {n.upper() for n in names}])
-    if not ask.target:
+    if not ask.target:  # a named dataset: its own target
         from dataclasses import replace
 
-        ask = replace(ask, target=TARGET)
+        ask = replace(ask, target=TARGET if src.text == EMBEDDED else named(src.text).target)
     frame, table = tables.infer(raw, ask, src.safe, src.table_name)
     numbers = frame[table.columns(tables.NUMBER)]
     endless = numbers.abs() == math.inf
@@ -326,8 +342,10 @@ def dataset(frame, src, name="diabetes", target=TARGET):
     from mlflow.data.code_dataset_source import CodeDatasetSource
     from mlflow.data.http_dataset_source import HTTPDatasetSource
 
-    if src.kind == "embedded":
+    if src.kind == "embedded" and src.text == EMBEDDED:
         origin = EMBEDDED_SOURCE
+    elif src.kind == "embedded":
+        origin = CodeDatasetSource(tags={"dataset": src.text, "loader": str(named(src.text).loader)})
     elif src.kind == "http":
         origin = HTTPDatasetSource(src.safe)
     elif src.kind == "file":

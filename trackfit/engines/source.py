@@ -63,8 +63,8 @@ def parse(data, ask=None):
 
     ask = (ask or Ask()).check()
     text = data or EMBEDDED
-    if text == EMBEDDED:
-        return Source(text, "embedded", EMBEDDED, "", ask)
+    if text == EMBEDDED or is_dataset(text):
+        return Source(text, "embedded", text, "", ask)
     if text.startswith("runs:/"):
         kind = "run"
     elif "://" not in text:
@@ -75,6 +75,20 @@ def parse(data, ask=None):
         kind = "fsspec"
     path = text if kind == "file" else urlsplit(text).path
     return Source(text, kind, redact(text), FORMATS.get(Path(path).suffix.lower(), ""), ask)
+
+
+DATASET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")  # no dot, no slash: never a file's
+
+
+def is_dataset(text):
+    """Whether ``text`` names a dataset a plugin registered (and no file here is named so)."""
+    import os
+
+    if not DATASET_NAME.match(text) or os.path.exists(text):
+        return False
+    from ..estimators import plugins
+
+    return plugins.catalogue().dataset(text) is not None
 
 
 def scrub(message, src):

@@ -236,6 +236,9 @@ def read(spark, src):
 
     The origin is what mlflow.data.from_spark records: {"path": ...} or {"table_name": ...}.
     """
+    if src.kind == "embedded" and src.text != EMBEDDED:
+        raise DataError(f"spark reads the lab's table only, not dataset '{src.text}'; read it "
+                        "without spark= (pandas)")
     if src.kind == "embedded":
         return spark.createDataFrame(pandas_load(parse(EMBEDDED))), {}  # the lab's columns
     if src.kind == "run":

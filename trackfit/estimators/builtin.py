@@ -97,3 +97,10 @@ def register_estimators(register):
                            "l2_regularization": "loguniform(1e-6,10)"})
     register("dummy", "sklearn.dummy:DummyRegressor",
              description="Predicts the training mean: the baseline to beat")
+
+
+@hookimpl
+def register_datasets(register):
+    register("diabetes", "trackfit.engines.pandas:diabetes", "Y",
+             description="The lab: diabetes progression Y from ten measurements, 442 rows "
+                         "(scikit-learn's copy)")

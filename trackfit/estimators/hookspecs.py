@@ -38,3 +38,17 @@ def register_estimators(register):
 
     docs/plugins.md has the whole contract.
     """
+
+
+@hookspec
+def register_datasets(register):
+    """Register named datasets: what users pass as ``data=NAME``.
+
+    Call ``register(name, loader, target, description="")`` once per dataset:
+
+    - ``name``: what users pass as ``-P data=NAME`` (lower case, ``a-z0-9._-``).
+    - ``loader``: a ``"module:attr"`` string, imported only when the dataset is read, or a
+      callable; called with no arguments it returns the rows as a pandas DataFrame.
+    - ``target``: the column ``data=NAME`` predicts unless the user names another.
+    - ``description``: one line shown by ``python -m trackfit datasets``.
+    """

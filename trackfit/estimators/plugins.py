@@ -83,6 +83,35 @@ class EstimatorSpec:
             ) from exc
 
 
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One named dataset a plugin registered."""
+
+    name: str
+    loader: object
+    target: str
+    plugin: str
+    description: str = ""
+
+    def load(self):
+        """The dataset's rows: the loader's DataFrame."""
+        import pandas as pd
+
+        loader = self.loader
+        try:
+            if not callable(loader):
+                loader = _import_attr(loader)
+            frame = loader()
+        except Exception as exc:  # a broken loader is one line about it
+            raise TrackfitError(
+                f"dataset '{self.name}' (plugin '{self.plugin}') cannot be read: "
+                f"{type(exc).__name__}: {exc}; install what the plugin needs") from exc
+        if not isinstance(frame, pd.DataFrame):
+            raise TrackfitError(f"dataset '{self.name}' (plugin '{self.plugin}'): its loader "
+                                f"returned a {type(frame).__name__}, not a pandas DataFrame")
+        return frame
+
+
 def _import_attr(text):
     """The object a ``"module:attr"`` string names (``attr`` may be dotted)."""
     module_name, attr = text.split(":")
@@ -101,15 +130,22 @@ class PluginInfo:
     version: str = ""
     distribution: str = ""
     estimators: list = field(default_factory=list)
+    datasets: list = field(default_factory=list)
     error: str = ""
 
 
 class Catalogue:
     """Every estimator the loaded plugins registered, and every plugin found."""
 
-    def __init__(self, plugins, specs):
+    def __init__(self, plugins, specs, datasets=()):
         self.plugins = plugins
         self.specs = specs
+        self.datasets = list(datasets)
+
+    def dataset(self, name):
+        """The dataset registered as ``name``, or None."""
+        found = [d for d in self.datasets if d.name == name]
+        return found[0] if found else None
 
     def names(self):
         return sorted({spec.name for spec in self.specs})
@@ -214,9 +250,24 @@ def _collect(manager, info, module):
         for impl in manager.hook.register_estimators.get_hookimpls()
         if impl.plugin_name == info.name
     ]
-    if not impls:
-        raise TrackfitError("implements no trackfit hook (expected register_estimators)")
+    dataset_impls = [
+        impl
+        for impl in manager.hook.register_datasets.get_hookimpls()
+        if impl.plugin_name == info.name
+    ]
+    if not impls and not dataset_impls:
+        raise TrackfitError("implements no trackfit hook (expected register_estimators or "
+                            "register_datasets)")
     specs = []
+    datasets = []
+
+    def register_dataset(name, loader, target, description=""):
+        datasets.append(_make_dataset(info, name, loader, target, description, datasets))
+
+    for impl in dataset_impls:
+        impl.function(**{arg: register_dataset for arg in impl.argnames})
+    if dataset_impls and not datasets:
+        raise TrackfitError("registered no dataset")
 
     def register(
         name, factory, defaults=None, description="", flavor="sklearn", trusted_types=(),
@@ -228,9 +279,29 @@ def _collect(manager, info, module):
 
     for impl in impls:
         impl.function(**{arg: register for arg in impl.argnames})
-    if not specs:
+    if impls and not specs:
         raise TrackfitError("registered no estimator")
-    return specs
+    return specs, datasets
+
+
+def _make_dataset(info, name, loader, target, description, earlier):
+    def invalid(problem):
+        return TrackfitError(f"registered an invalid dataset {name!r}: {problem}")
+
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise invalid("name must be lower case letters, digits, '.', '_' or '-'")
+    if any(d.name == name for d in earlier):
+        raise invalid("registered twice by this plugin")
+    if isinstance(loader, str):
+        if not FACTORY_PATTERN.match(loader):
+            raise invalid(f"loader {loader!r} is not of the form 'module:attr'")
+    elif not callable(loader):
+        raise invalid("loader must be a 'module:attr' string or a callable")
+    if not isinstance(target, str) or not target:
+        raise invalid("target must name the column to predict")
+    if not isinstance(description, str):
+        raise invalid("description must be a string")
+    return DatasetSpec(name, loader, target, info.name, description)
 
 
 def _make_spec(info, name, factory, defaults, description, flavor, trusted_types, search_space,
@@ -292,7 +363,7 @@ def load_catalogue():
     only = _env_names("TRACKFIT_LOAD_PLUGINS")
     manager = pluggy.PluginManager("trackfit")
     manager.add_hookspecs(hookspecs)
-    plugins, specs = [], []
+    plugins, specs, datasets = [], [], []
     for name, source, version, distribution, loader in _candidates():
         if {name, distribution} & disabled or (only and not {name, distribution} & only):
             continue
@@ -308,7 +379,12 @@ def load_catalogue():
         try:
             module = loader()
             info.version = info.version or str(getattr(module, "__version__", ""))
-            found = _collect(manager, info, module)
+            found, named = _collect(manager, info, module)
+            clash = next((d for d in named for seen in datasets if seen.name == d.name), None)
+            if clash:
+                first = next(seen for seen in datasets if seen.name == clash.name)
+                raise TrackfitError(f"registers dataset '{clash.name}', which plugin "
+                                    f"'{first.plugin}' registered first; uninstall one")
         except Exception as exc:  # a broken plugin must not break the others
             if manager.has_plugin(name):
                 manager.unregister(name=name)
@@ -317,8 +393,10 @@ def load_catalogue():
             )
             continue
         info.estimators = [spec.name for spec in found]
+        info.datasets = [d.name for d in named]
         specs.extend(found)
-    return Catalogue(plugins, specs)
+        datasets.extend(named)
+    return Catalogue(plugins, specs, datasets)
 
 
 def requirements(spec):
