@@ -3,6 +3,7 @@ handled inside the one logged model, as a user sees it (runs, params, schema.jso
 registry, predictions from trackfit and from plain MLflow, one-line errors)."""
 
 import json
+import warnings
 
 import mlflow
 import numpy as np
@@ -239,3 +240,73 @@ def test_the_labs_model_stays_the_bare_estimator(store):
     (run,) = runs(store, "train", "FINISHED")
     assert run.data.params["target"] == "Y"
     assert artifact_json(run.info.run_id, "schema.json")["lab"] is True
+
+
+def test_mlflow_models_serve_takes_raw_rows_with_nulls_and_unseen_values(store, penguins_csv):
+    """What `mlflow models serve` does with a request body, without starting a server."""
+    from mlflow.models import validate_serving_input
+
+    from trackfit.entrypoints.train import train
+
+    result = train("ridge", data=str(penguins_csv), target="body_mass_g", cv=0)
+    body = json.dumps({"dataframe_split": {
+        "columns": ["species", "island", "bill_length_mm", "flipper_length_mm", "sex"],
+        "data": [["Gentoo", "Atlantis", 45.1, 210, None], [None, "Dream", None, 190, "male"]]}})
+    with warnings.catch_warnings():  # MLflow calls it deprecated; the server still uses it
+        warnings.simplefilter("ignore", FutureWarning)
+        predicted = validate_serving_input(result["model_uri"], body)
+    assert len(predicted) == 2 and np.isfinite(np.asarray(predicted, dtype=float)).all()
+
+
+BIRDS = '''
+import pluggy
+
+hookimpl = pluggy.HookimplMarker("trackfit")
+
+
+def penguins():
+    import pandas as pd
+
+    return pd.read_csv({path!r})
+
+
+@hookimpl
+def register_datasets(register):
+    register("penguins", penguins, "body_mass_g", description="Penguins: body mass")
+'''
+
+
+def test_a_named_dataset_from_a_plugin_trains_with_its_own_target(store, run_cli, tmp_path,
+                                                                   penguins_csv):
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "birds.py").write_text(BIRDS.format(path=str(penguins_csv)))
+    done = run_cli("datasets")
+    assert done.returncode == 0, done.stderr
+    listed = {line.split()[0]: line for line in done.stdout.splitlines()}
+    assert "target body_mass_g" in listed["penguins"] and "target Y" in listed["diabetes"]
+    done = run_cli("main", "--data", "penguins", "--estimators", "tree", "--cv", "0")
+    assert done.returncode == 0, done.stderr
+    assert "table penguins: target body_mass_g" in done.stdout
+    assert len(versions(store, "model-penguins")) == 1
+
+
+def test_the_lab_read_as_a_table_is_a_pipeline_of_its_measurements(store):
+    from trackfit.entrypoints.train import train
+
+    result = train("linear", data="diabetes", ignore=["SEX"], cv=0)
+    model = mlflow.sklearn.load_model(result["model_uri"])
+    assert type(model).__name__ == "Pipeline"
+    assert list(model.named_steps["prepare"].transformers_[0][2]) == [
+        "AGE", "BMI", "BP", "S1", "S2", "S3", "S4", "S5", "S6"]
+
+
+def test_a_text_column_past_the_cap_is_capped_and_says_how_to_change_it():
+    from trackfit.engines.table import CATEGORY_CAP, Ask, infer
+
+    rows = 3 * CATEGORY_CAP
+    frame = pd.DataFrame({"town": [f"t{i % (CATEGORY_CAP + 10)}" for i in range(rows)],
+                          "size": np.arange(rows, dtype=float) % 7,
+                          "price": np.arange(rows, dtype=float)})
+    _, table = infer(frame, Ask("price"), "towns.csv", "towns")
+    assert dict(table.roles)["town"] == "category" and table.capped == ("town",)
+    assert f"the {CATEGORY_CAP} most frequent kept" in table.describe()

@@ -246,7 +246,8 @@ def _role(name, values, rows):
     if _is_date(present):
         return DATE, ""
     if present.nunique() > CATEGORY_CAP:
-        return CATEGORY, f"{present.nunique()} values: the {CATEGORY_CAP} most frequent kept"
+        return CATEGORY, (f"{present.nunique()} values: the {CATEGORY_CAP} most frequent "
+                          "kept, the rest as one; ignore= it to leave it out")
     return CATEGORY, ""
 
 
