@@ -283,6 +283,7 @@ def run(args):
         skops_first()
     in_default = False
     table = table_of(values)
+    given_run = os.environ.get("MLFLOW_RUN_ID")  # mlflow run's; gone once the step ends it
     if command.store:
         from ..tracking import experiment, store
 
@@ -292,8 +293,8 @@ def run(args):
     if in_default:  # on stderr: stdout may be data (predict's CSV)
         sys.stdout.flush()
         print(experiment.note(args.command), file=sys.stderr)
-    elif command.store and table and os.environ.get("MLFLOW_RUN_ID"):
-        line = experiment.elsewhere(args.command, os.environ["MLFLOW_RUN_ID"], table)
+    elif command.store and table and given_run:
+        line = experiment.elsewhere(args.command, given_run, table)
         if line:
             sys.stdout.flush()
             print(line, file=sys.stderr)

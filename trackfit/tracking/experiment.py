@@ -89,7 +89,7 @@ def elsewhere(step, run_id, table):
     if found == wanted or os.environ.get("MLFLOW_EXPERIMENT_NAME") or table == "diabetes":
         return ""
     return (f"{step}: runs in experiment '{found}' (mlflow run chose it); pass "
-            f"--experiment-name {wanted} to keep table {table}'s runs apart")
+            f"--experiment-name {wanted} to keep the {table} table's runs apart")
 
 
 def chosen_by_mlflow(run_id):
