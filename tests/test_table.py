@@ -310,3 +310,13 @@ def test_a_text_column_past_the_cap_is_capped_and_says_how_to_change_it():
     _, table = infer(frame, Ask("price"), "towns.csv", "towns")
     assert dict(table.roles)["town"] == "category" and table.capped == ("town",)
     assert f"the {CATEGORY_CAP} most frequent kept" in table.describe()
+
+
+def test_a_tables_run_reruns_to_the_same_numbers(store, run_cli, penguins_csv):
+    done = run_cli("train", "--estimator", "forest", "--data", str(penguins_csv),
+                   "--target", "body_mass_g", "--cv", "2")
+    assert done.returncode == 0, done.stderr
+    (run,) = runs(store, "train", "FINISHED")
+    done = run_cli("rerun", run.info.run_id, "--force")
+    assert done.returncode == 0, done.stderr
+    assert "metrics match run" in done.stdout

@@ -3,6 +3,7 @@
 import os
 
 from .. import TrackfitError
+from ..engines.table import ask_from
 from ..estimators import hyperparams, plugins
 from ..estimators.hyperparams import SEED_PARAM
 from ..tracking import provenance
@@ -74,10 +75,13 @@ def recorded_arguments(run):
         for name, value in default.items()
         if name != SEED_PARAM and name in logged and logged[name] != str(value)
     }
+    ask = ask_from(logged)  # the table as the run read it: the lab's, or the target asked
     return {
         "estimator": logged["estimator"],
         "params": changed,
         "data": logged["data"],
+        "target": ask.target, "features": list(ask.features), "ignore": list(ask.ignore),
+        "categorical": list(ask.categorical), "missing": ask.missing,
         "test_size": float(logged["test_size"]),
         "random_state": seed,
         "cv": int(float(logged["cv"])),
