@@ -54,20 +54,23 @@ def table(rows=120, seed=0):
 
 
 def pipeline(estimator, scale=False, encoder=None):
-    """The shape every logged model has: Pipeline(prepare -> model)."""
-    numbers = [("impute", SimpleImputer(strategy="median"))]
+    """The shape every logged model has: Pipeline(prepare -> model). ``encoder``: text
+    imputed then one-hot encoded by default; an OrdinalEncoder reads the raw text itself,
+    coding missing and unseen values apart (for estimators taking categories natively)."""
+    numbers = [("impute", SimpleImputer(strategy="median", keep_empty_features=True))]
     if scale:
         numbers.append(("scale", StandardScaler()))
     encoder = encoder or OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=10,
                                        sparse_output=False)
+    categories = encoder if isinstance(encoder, OrdinalEncoder) else Pipeline([
+        ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
+        ("encode", encoder)])
     prepare = ColumnTransformer([
+        ("categories", categories, ["island", "sex"]),
         ("numbers", Pipeline(numbers), ["weight", "height"]),
-        ("categories", Pipeline([("impute", SimpleImputer(strategy="constant",
-                                                          fill_value="missing")),
-                                 ("encode", encoder)]), ["island", "sex"]),
         ("dates", Pipeline([("parts", DateParts()),
                             ("impute", SimpleImputer(strategy="median"))]), ["when"]),
-    ], remainder="drop")
+    ], remainder="drop", sparse_threshold=0)
     return Pipeline([("prepare", prepare), ("model", estimator)])
 
 
@@ -99,7 +102,8 @@ def test_a_pipeline_of_each_built_in_loads_and_predicts_raw_rows(name):
     unseen text and missing values."""
     X, y = table()
     encoder = None if name != "hist-gb" else OrdinalEncoder(
-        handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1)
+        handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan,
+        max_categories=3)
     model = pipeline(spec(name).load_factory()(), scale=name in SCALED,
                      encoder=encoder).fit(X, y)
     data = skops.io.dumps(model)
@@ -123,7 +127,8 @@ def test_the_preprocessing_types_are_exactly_what_its_pipelines_hold():
     X, y = table()
     held = set()
     for encoder in (OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-                    OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)):
+                    OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
+                                   encoded_missing_value=-1)):
         model = pipeline(LinearRegression(), scale=True, encoder=encoder).fit(X, y)
         held |= set(skops.io.get_untrusted_types(data=skops.io.dumps(model)))
     assert held == {"numpy.dtype", "trackfit.estimators.preprocessing.DateParts"}

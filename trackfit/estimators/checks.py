@@ -1076,13 +1076,14 @@ def _check_columns(step, width, where):
         raise ValueError(f"{where} names two transformers alike")
     inputs = state.get("_transformer_to_input_indices")
     offsets = state.get("output_indices_")
-    listed = sorted(set(labels) | {"remainder"})  # a remainder of no columns: listed only here
-    if type(inputs) is not dict or sorted(inputs, key=str) != listed \
-            or type(offsets) is not dict or sorted(offsets, key=str) != listed:
+    if "remainder" not in labels and type(inputs) is dict and type(offsets) is dict \
+            and inputs.get("remainder") == [] and offsets.get("remainder") == slice(0, 0):
+        # every column selected: scikit-learn lists an empty remainder in the indices only
+        inputs = {k: v for k, v in inputs.items() if k != "remainder"}
+        offsets = {k: v for k, v in offsets.items() if k != "remainder"}
+    if type(inputs) is not dict or sorted(inputs, key=str) != sorted(labels) \
+            or type(offsets) is not dict or sorted(offsets, key=str) != sorted(labels):
         raise ValueError(f"{where}'s input and output indices do not list its transformers")
-    if "remainder" not in labels and (inputs["remainder"] != [] or state["_remainder"][2:] != ([],)
-                                      or offsets["remainder"] != slice(0, 0)):
-        raise ValueError(f"{where} lists remaining columns it does not hold")
     at = 0
     for label, transformer, columns in fitted:
         part = f"{where}.{label}"
