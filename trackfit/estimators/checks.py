@@ -619,12 +619,12 @@ def _is_pipeline(model):
 def prepared(model):
     """Walk the Pipeline ``model``'s steps before its estimator: (the estimator, the width
     those steps pass on to it)."""
-    steps = _pipeline_steps(model, "the model's Pipeline")
+    steps = _pipeline_steps(model, "its Pipeline")
     if len(steps) < 2:
         raise ValueError("its Pipeline holds no preprocessing before its estimator")
     width = _input_width(steps[0][1], "its Pipeline's first step")
     for name, step in steps[:-1]:
-        width = _step(step, width, f"its Pipeline's step '{name}'")
+        width = _step(step, width, f"its step {name}")
     return steps[-1][1], width
 
 
@@ -785,7 +785,7 @@ def _check_steps(pipeline, width, where):
     """A Pipeline inside a ColumnTransformer: its steps in turn. (Its ``n_features_in_`` is
     its first step's: a Pipeline's own is a property, never stored.)"""
     for name, step in _pipeline_steps(pipeline, where):
-        width = _step(step, width, f"{where}'s step '{name}'")
+        width = _step(step, width, f"{where}.{name}")
     return width
 
 
@@ -854,8 +854,8 @@ def _check_imputer(step, width, where):
             or stats.dtype.kind not in "fiuO":
         shown = f"{stats.dtype} {stats.shape}" if isinstance(stats, np.ndarray) \
             else type(stats).__name__
-        raise ValueError(f"its SimpleImputer's statistics_ is {shown}, not {width} fill "
-                         "values, one per column it reads")
+        raise ValueError(f"{where}'s statistics_ is {shown}, not {width} fill values, one per "
+                         "column it reads")
     values = stats.tolist()
     if stats.dtype.kind == "O" and not all(isinstance(v, (str, int, float)) and
                                            not isinstance(v, bool) or v is None
@@ -973,8 +973,8 @@ def _check_one_hot(step, width, where):
             raise ValueError(f"{where} drops category {drop} of column {at}, which has "
                              f"{count}")
         if out != count - (drop is not None) or highest - (drop is not None) >= out:
-            raise ValueError(f"{where}'s column {at} encodes to {count} columns less "
-                             f"{int(drop is not None)} dropped, not the {out} it claims")
+            raise ValueError(f"{where}'s column {at} encodes to "
+                             f"{count - (drop is not None)} columns, not the {out} it claims")
     return int(sum(outs))
 
 
@@ -1060,7 +1060,7 @@ def _check_columns(step, width, where):
         if type(entry) not in (list, tuple) or len(entry) != 3 or not _plain(entry[0]) \
                 or not _selection(entry[2]):
             raise ValueError(f"{where}'s transformers are not (name, transformer, columns)")
-        _template(entry[1], f"{where}'s transformer {entry[0]!r}")
+        _template(entry[1], f"{where}'s transformer {entry[0]}")
     if type(state.get("_columns")) is not list or not all(map(_selection, state["_columns"])) \
             or not _plain(state["_remainder"][2:]):
         raise ValueError(f"{where}'s column selections are not plain data")
@@ -1086,7 +1086,7 @@ def _check_columns(step, width, where):
         raise ValueError(f"{where}'s input and output indices do not list its transformers")
     at = 0
     for label, transformer, columns in fitted:
-        part = f"{where}'s transformer '{label}'"
+        part = f"{where}.{label}"
         if not _selection(columns):
             raise ValueError(f"{part} selects columns by a {_name(type(columns))}")
         chosen = _selected(columns, width, names, part)
