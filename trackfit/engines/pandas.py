@@ -152,7 +152,9 @@ def read(src):
 
     A remote source is copied to a temporary file first, within TRACKFIT_READ_TIMEOUT."""
     if src.kind == "embedded" and src.text == EMBEDDED:
-        return diabetes()
+        from sklearn.datasets import load_diabetes
+
+        return load_diabetes(scaled=False, as_frame=True).frame
     if src.kind == "embedded":  # a dataset a plugin registered
         return named(src.text).load()
     if src.kind == "file":
@@ -313,7 +315,8 @@ def load_table(src, require_target=True):
     copy, or a file of the lab's columns): validated as the lab always was. Otherwise the
     table is inferred from the rows, with the dataset's own target or the one asked for."""
     ask = src.ask or tables.Ask()
-    raw = read(src)
+    # the lab's copy read as a table: in the lab's column names, as its dataset gives it
+    raw = diabetes() if src.text == EMBEDDED and ask.given else read(src)
     if not ask.given and (src.text == EMBEDDED or src.kind != "embedded" and lab_shaped(raw)):
         return validate(raw, src, require_target), tables.lab(FEATURES)
     if not ask.target and src.kind != "embedded":
@@ -483,6 +486,8 @@ class PandasEngine:
 
         raw = read(src)
         if text or not set(needed) <= set(FEATURES):
+            if src.text == EMBEDDED:
+                raw = diabetes()
             inputs = table_rows(raw, src, needed, text, label)
         else:
             frame = validate(raw, src, require_target=False)  # the model's input only
