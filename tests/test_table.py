@@ -320,3 +320,16 @@ def test_a_tables_run_reruns_to_the_same_numbers(store, run_cli, penguins_csv):
     done = run_cli("rerun", run.info.run_id, "--force")
     assert done.returncode == 0, done.stderr
     assert "metrics match run" in done.stdout
+
+
+def test_the_report_names_the_target_and_shows_the_schema(store, penguins_csv):
+    from trackfit.entrypoints.compare import compare
+    from trackfit.entrypoints.train import train
+
+    train("tree", data=str(penguins_csv), target="body_mass_g", cv=0)
+    result = compare()
+    page = mlflow.artifacts.load_text(f"runs:/{result['run_id']}/report.html")
+    assert "Target: <code>body_mass_g</code>" in page
+    assert "category: <code>species</code>, <code>island</code>, <code>sex</code>" in page
+    assert "imputed: <code>bill_length_mm</code>, <code>sex</code>" in page
+    assert "actual body_mass_g" in page

@@ -348,7 +348,8 @@ def dataset(frame, src, name="diabetes", target=TARGET):
     if src.kind == "embedded" and src.text == EMBEDDED:
         origin = EMBEDDED_SOURCE
     elif src.kind == "embedded":
-        origin = CodeDatasetSource(tags={"dataset": src.text, "loader": str(named(src.text).loader)})
+        loader = str(named(src.text).loader)
+        origin = CodeDatasetSource(tags={"dataset": src.text, "loader": loader})
     elif src.kind == "http":
         origin = HTTPDatasetSource(src.safe)
     elif src.kind == "file":

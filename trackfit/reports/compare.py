@@ -39,6 +39,7 @@ def compare(metric=DEFAULT_METRIC, max_results=100, max_latency_ms=None, nested=
             print(f"compare: left out {left} training run(s) of another table: they predict "
                   f"another target or from other columns than the best run's (target "
                   f"{schema_of(runs.iloc[0])[0]}); give each table its own experiment")
+        target = schema_of(runs.iloc[0])[0] if len(runs) else "Y"
         print(f"compare: {len(table)} training runs of experiment '{experiment}' ranked by "
-              f"{metric}, run {run.info.run_id}")
+              f"{metric}, run {run.info.run_id} (target {target})")
         return {"run_id": run.info.run_id, "leaderboard": table}

@@ -263,7 +263,39 @@ def origins(runs):
         commit = next((c for c in (ours, mlflows) if isinstance(c, str) and c), "unknown")
         commits.append(commit + (" with uncommitted changes" if dirty == "true" else ""))
     return (f'<p class="meta">Data digest: {listed(digests)}<br>'
-            f'Commit: {listed(commits)}</p>')
+            f'Commit: {listed(commits)}</p>{schema(runs)}')
+
+
+SCHEMA_ROLES = ("number", "category", "date", "key", "ignored", "imputed")
+
+
+def schema(runs):
+    """The table the ranked runs learned from: its target and each role's columns, as the
+    best run recorded them (compare ranks one table's runs)."""
+    if runs.empty:
+        return ""
+    best = runs.iloc[0]
+
+    def param(name):
+        value = best.get(f"params.{name}")
+        return value if isinstance(value, str) else ""
+
+    target = param("target") or "Y"
+    def codes(text):
+        return ", ".join(f"<code>{escape(c)}</code>" for c in text.split(","))
+
+    roles = [f"{role}: {codes(param(f'table.{role}'))}"
+             for role in SCHEMA_ROLES if param(f"table.{role}")]
+    return (f'<p class="meta">Target: <code>{escape(target)}</code>'
+            + (f"<br>{'<br>'.join(roles)}" if roles else "") + "</p>")
+
+
+def target_of(runs):
+    """The target the ranked runs predict (Y for the lab's, and runs from before tables)."""
+    if runs.empty:
+        return "Y"
+    value = runs.iloc[0].get("params.target")
+    return value if isinstance(value, str) and value else "Y"
 
 
 def page(table, runs, evaluations, metric, experiment=""):
@@ -284,11 +316,12 @@ def page(table, runs, evaluations, metric, experiment=""):
         actual, predicted = found["y_true"], found["y_pred"]
         name = escape(f"#{rank} {record['estimator']} ({record['run_id'][:8]})")
         color = COLORS[i % len(COLORS)]
+        target = target_of(runs)
         pairs.append(scatter(f"Predicted vs actual: {name}", actual, predicted,
-                             "actual Y", "predicted Y", color, "diagonal"))
+                             f"actual {target}", f"predicted {target}", color, "diagonal"))
         pairs.append(scatter(f"Residuals: {name}", predicted,
                              [a - p for a, p in zip(actual, predicted)],
-                             "predicted Y", "actual \u2212 predicted", color, "zero"))
+                             f"predicted {target}", "actual \u2212 predicted", color, "zero"))
     if not top:
         pairs = ['<p class="note">No run logged held-out predictions (evaluation.json).</p>']
     folds = []
