@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from .conftest import runs, versions
+from .conftest import runs, spark_missing, versions
 from .test_errors import assert_failed_run, assert_one_line_error
 
 
@@ -333,3 +333,23 @@ def test_the_report_names_the_target_and_shows_the_schema(store, penguins_csv):
     assert "category: <code>species</code>, <code>island</code>, <code>sex</code>" in page
     assert "imputed: <code>bill_length_mm</code>, <code>sex</code>" in page
     assert "actual body_mass_g" in page
+
+
+@pytest.mark.skipif(spark_missing() is not None, reason=str(spark_missing()))
+@pytest.mark.slow  # the session's local Spark: a JVM and Python workers
+def test_spark_reads_a_table_to_the_same_numbers_and_scores_its_pipeline(store, spark,
+                                                                         cars_csv, tmp_path):
+    from trackfit.entrypoints.predict import predict
+    from trackfit.entrypoints.train import train
+
+    by_pandas = train("tree", data=str(cars_csv), target="Miles_per_Gallon", cv=0)
+    by_spark = train("tree", data=str(cars_csv), target="Miles_per_Gallon", cv=0,
+                     spark="local[2]")
+    assert by_spark["metrics"]["test_r2_score"] == by_pandas["metrics"]["test_r2_score"]
+    out = tmp_path / "scored"
+    predict(str(cars_csv), by_spark["model_uri"], str(out), spark="local[2]")
+    scored = pd.read_parquet(out).sort_values("Name", key=lambda s: s.str[4:].astype(int))
+    assert scored["Name"].tolist() == cars()["Name"].tolist()
+    expected = mlflow.pyfunc.load_model(by_spark["model_uri"]).predict(
+        cars().drop(columns=["Name", "Miles_per_Gallon"]))
+    assert np.allclose(scored["prediction"], expected)

@@ -412,19 +412,34 @@ class SparkEngine:
 
         from .table import lab as lab_table
 
-        if src.ask is not None and src.ask.given:
-            raise DataError(
-                f"spark reads the lab's table only (the diabetes columns and Y), not a table "
-                f"named by target=, features=, ignore=, categorical= or missing=; train "
-                f"{src.safe} without spark= (pandas)")
         _check_exists(self.master, src)
         spark = session(self.master)
         raw, origin = read(spark, src)
+        if src.ask is not None and src.ask.given:
+            return self.load_table(spark, raw, origin, src)
         lab, rows = check(raw, src, require_target)
         frame = lab_frame(in_source_order(raw) if origin.get("path") else raw, lab)
         targets = TARGET if TARGET in lab else None
         dataset = mlflow.data.from_spark(frame, targets=targets, name="diabetes", **origin)
         return to_pandas(spark, frame, rows, src), dataset, lab_table(FEATURES)
+
+    def load_table(self, spark, raw, origin, src):
+        """(frame, dataset, Table) of a table the user named by its target: the rows in
+        their source's order, converted with Arrow, and their roles inferred as the pandas
+        engine infers them, so a table trains to the same numbers on either engine."""
+        import mlflow.data
+
+        from . import table as tables
+
+        ordered = in_source_order(raw) if origin.get("path") else raw
+        rows = ordered.count()
+        frame, table = tables.infer(to_pandas(spark, ordered, rows, src), src.ask, src.safe,
+                                    src.table_name)
+        with warnings.catch_warnings():  # "Inferred schema contains integer column(s)"
+            warnings.simplefilter("ignore", UserWarning)
+            dataset = mlflow.data.from_spark(ordered, targets=table.target, name=table.name,
+                                             **origin)
+        return frame, dataset, table
 
     def check_output(self, output):
         """Any output is a folder Spark writes (parquet, or CSV for a .csv name)."""
@@ -440,13 +455,11 @@ class SparkEngine:
         import mlflow.pyfunc
         from pyspark.sql import functions as F
 
-        if text or not {n.strip().upper() for n in needed} <= set(FEATURES):
-            raise DataError(
-                f"spark scores models of the lab's columns only; model '{label}' reads "
-                f"{', '.join(needed)}: predict without spark= (pandas)")
         _check_exists(self.master, src)
         spark = session(self.master)
         raw, _ = read(spark, src)
+        if text or not {n.strip().upper() for n in needed} <= set(FEATURES):
+            return self.score_table(spark, raw, src, model, needed, output, label, text)
         lab, rows = check(raw, src, require_target=False)
         missing = [n for n in needed if n.strip().upper() not in lab]
         if missing:
@@ -468,6 +481,28 @@ class SparkEngine:
             with executor_data_problems():
                 write(spark, scored, output)
         return scored, rows
+
+    def score_table(self, spark, raw, src, model, needed, output, label, text):
+        """Score the rows of a table's model (a pipeline of raw columns) on the executors:
+        each batch's ``text`` columns as text, the others as numbers, missing ones imputed
+        by the model. A column it needs that the rows lack is one line."""
+        missing = [n for n in needed if n not in raw.columns]
+        if missing:
+            raise DataError(
+                f"data '{src.safe}' lacks column(s) {', '.join(missing)} that model "
+                f"'{label}' needs: {', '.join(needed)}; add them (empty values are imputed)")
+        score = trust.scorer(model)
+        if score is None:
+            raise DataError(f"spark scores a table's model through trackfit's trust check "
+                            f"only; predict model '{label}' without --trust-model, or without "
+                            "spark= (pandas)")
+        ship(spark)
+        scored = score_batches(raw, list(needed), needed, score, f"model '{label}'",
+                               f"data '{src.safe}'", text=list(text))
+        if output:
+            with executor_data_problems():
+                write(spark, scored, output)
+        return scored, raw.count()
 
     def show(self, predictions):
         """Print the first 20 predictions as CSV on stdout, and say so on stderr."""
@@ -492,7 +527,7 @@ def executor_data_problems():
         raise DataError(line) from None
 
 
-def score_batches(frame, columns, names, score, model="the model", data="the data"):
+def score_batches(frame, columns, names, score, model="the model", data="the data", text=None):
     """``frame`` with a double ``prediction`` column: ``score`` on each Arrow batch.
 
     A batch with a prediction that is not finite fails the job with one line naming
@@ -503,6 +538,8 @@ def score_batches(frame, columns, names, score, model="the model", data="the dat
     them (text ' 59' is 59); every other column is passed on as Arrow holds it, never
     converted to pandas and back (mapInArrow: on 10,000,000 rows on local[2], scoring took
     5.0 s where mapInPandas took 6.6 s, and scoring and writing 11.6 s, not 18.1).
+    ``text``: a table's model: its columns as the model reads them raw (text as text,
+    the rest as numbers, missing values left to the model), not one float64 block.
     """
     from pyspark.sql.types import DoubleType, StructField, StructType
 
@@ -521,8 +558,9 @@ def score_batches(frame, columns, names, score, model="the model", data="the dat
 
         for batch in batches:
             features = batch.select(columns).to_pandas().set_axis(names, axis=1)
+            inputs = block(features, names) if text is None else raw_columns(features, text)
             with np.errstate(over="ignore", invalid="ignore"):  # said below, in one line
-                values = score(block(features, names))
+                values = score(inputs)
             endless = int((~np.isfinite(values)).sum())
             if endless:
                 raise ValueError(
@@ -535,6 +573,18 @@ def score_batches(frame, columns, names, score, model="the model", data="the dat
                 kept[:at_prediction] + [scored] + kept[at_prediction:], names=names_out)
 
     return frame.mapInArrow(predict, StructType(fields))
+
+
+def raw_columns(features, text):
+    """A batch as a table's model reads it: ``text`` columns as text (None where missing),
+    the others as float64 (NaN where missing or not a number)."""
+    import pandas as pd
+
+    from .table import as_text
+
+    return pd.DataFrame({name: as_text(values) if name in text else
+                         pd.to_numeric(values, errors="coerce").astype("float64")
+                         for name, values in features.items()}, index=features.index)
 
 
 def write(spark, frame, output):
