@@ -353,3 +353,25 @@ def test_spark_reads_a_table_to_the_same_numbers_and_scores_its_pipeline(store, 
     expected = mlflow.pyfunc.load_model(by_spark["model_uri"]).predict(
         cars().drop(columns=["Name", "Miles_per_Gallon"]))
     assert np.allclose(scored["prediction"], expected)
+
+
+def test_tune_searches_a_tables_pipeline(store, penguins_csv):
+    from trackfit.entrypoints.tune import tune
+
+    result = tune("ridge", trials=2, n_jobs=1, data=str(penguins_csv), target="body_mass_g",
+                  cv=2)
+    assert result["failed"] == 0
+    model = mlflow.sklearn.load_model(result["train"]["model_uri"])
+    assert type(model).__name__ == "Pipeline"
+
+
+def test_the_unnamed_index_column_a_csv_writer_adds_is_a_key(tmp_path):
+    from trackfit.engines.source import parse
+    from trackfit.engines.table import Ask
+    from trackfit.engines.pandas import load_table
+
+    path = tmp_path / "with_index.csv"
+    penguins().to_csv(path)  # index written: a first column named "Unnamed: 0" when read
+    _, table = load_table(parse(str(path), Ask("body_mass_g")))
+    assert table.keys == ["Unnamed: 0"]
+    assert "Unnamed: 0" not in table.features
