@@ -354,3 +354,16 @@ def test_a_bare_estimator_still_loads_as_before():
     data = skops.io.dumps(model)
     loaded = trust.load_bytes(data, plan("forest"))
     np.testing.assert_allclose(loaded.predict(lab()[0]), model.predict(lab()[0]))
+
+
+def test_a_pipeline_around_an_estimator_no_plugin_registers_is_refused():
+    """The last step decides whose checks run: a class no installed plugin registers is
+    refused by name, whatever preprocessing comes before it."""
+    from sklearn.linear_model import HuberRegressor
+
+    X, y = table()
+    data = skops.io.dumps(pipeline(HuberRegressor(), scale=True).fit(X, y))
+    with pytest.raises(trust.Refused, match="it is a Pipeline whose estimator is a "
+                       "sklearn.linear_model._huber.HuberRegressor, and no installed plugin "
+                       "registers that estimator"):
+        trust.load_bytes(data, plan("linear"))

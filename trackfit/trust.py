@@ -787,7 +787,8 @@ def _validate(model, plan, unsafe):
     else:
         owners = [spec for spec in specs if plan["format"] in spec.trusted_types]
     if not owners:
-        held = f" holding {', '.join(sorted(unsafe))}" if unsafe else ""
+        own = unsafe - set(_preprocessing())
+        held = f" holding {', '.join(sorted(own))}" if own else ""
         raise Refused(f"it is a {name}{held}, and no installed plugin registers that "
                       "estimator to check it")
     declared = set().union(*(spec.trusted_types for spec in owners))
