@@ -341,7 +341,7 @@ def _model_reads(model_uri, found, run):
     return columns, run.data.params.get("target", TARGET)
 
 
-def _settled(model_name, given, split, columns, target, frames):
+def _settled(model_name, given, split, columns, target, frames, run_id):
     """(the exam to judge on, its Rows): the pinned one read again; with none pinned,
     ``given`` or the challenger's held-out rows (``split``), pinned by compare-and-set."""
     pinned = exams.read(model_name)
@@ -367,6 +367,7 @@ def _settled(model_name, given, split, columns, target, frames):
             return pinned, rows
         print(f"register: another register pinned exam {pinned.named()} to {model_name} "
               f"meanwhile (by {pinned.by} at {pinned.at}); judging on it")
+    exams.fits(pinned, columns, target, run_id, model_name)
     return pinned, exams.rows_of(pinned, "", frames, model_name)
 
 
@@ -377,7 +378,7 @@ def _examined(model_name, given, best, loaded):
     found = gate.rebuilt(run, loaded)
     columns, target = _model_reads(logged_model_uri(best), found, run)
     frames = {found.data: found.frame}
-    pinned, rows = _settled(model_name, given, found, columns, target, frames)
+    pinned, rows = _settled(model_name, given, found, columns, target, frames, best.run_id)
     exams.fits(pinned, columns, target, best.run_id, model_name)
     return pinned, rows, found
 
