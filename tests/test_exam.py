@@ -300,3 +300,55 @@ def test_a_champion_that_trained_on_exam_rows_is_named_in_the_verdict(store, tmp
            "flatters it" in result["reason"]
     found = gate_of(result["run_id"])
     assert found["champion_shared"] == seen and found["candidate_shared"] == 0
+
+
+class Permissions:
+    """What MLflow's basic auth would answer, for server_auth's exam rule."""
+
+    def __init__(self, admin=False, may_set_alias=False, may_delete_alias=False):
+        self.store = self
+        self.admin, self.set, self.delete = admin, may_set_alias, may_delete_alias
+
+    def get_user(self, name):
+        return type("User", (), {"is_admin": self.admin})()
+
+    def validate_can_set_model_or_prompt_version_alias(self):
+        return self.set
+
+    def validate_can_delete_model_or_prompt_version_alias(self):
+        return self.delete
+
+
+@pytest.mark.parametrize("path, body, who, permissions, allowed", [
+    ("set-tag", {"key": "trackfit.exam.digest", "value": "0"}, "ana", Permissions(), False),
+    ("set-tag", {"key": "trackfit.exam.digest", "value": "0"}, "ana",
+     Permissions(may_set_alias=True), True),
+    ("set-tag", {"key": "trackfit.exam.by", "value": "bob"}, "ana",
+     Permissions(may_set_alias=True), False),  # by names the login that writes it
+    ("set-tag", {"key": "trackfit.exam.by", "value": "bob"}, "ana",
+     Permissions(admin=True), False),
+    ("delete-tag", {"key": "trackfit.exam.source"}, "ana", Permissions(may_set_alias=True),
+     False),  # removing the exam takes what removing the alias takes
+    ("delete-tag", {"key": "trackfit.exam.source"}, "ana", Permissions(may_delete_alias=True),
+     True),
+    ("create", {"tags": [{"key": "trackfit.exam.by", "value": "bob"}]}, "ana", Permissions(),
+     False),
+    ("create", {"tags": [{"key": "trackfit.exam.by", "value": "ana"}]}, "ana", Permissions(),
+     True),
+])
+def test_the_team_server_guards_the_exam_like_the_alias(path, body, who, permissions,
+                                                          allowed):
+    from flask import Flask, request
+
+    from trackfit.tracking import server_auth
+
+    url = f"/api/2.0/mlflow/registered-models/{path}"
+    method = "DELETE" if path == "delete-tag" else "POST"
+    with Flask("server").test_request_context(url, method=method,
+                                              json={"name": MODEL, **body}):
+        written = server_auth.exam_tags(request)
+        assert written
+        assert server_auth.exam_allowed(request.path, written, who, permissions) is allowed
+    with Flask("server").test_request_context(url, method=method, json={
+            "name": MODEL, "key": "note", "value": "x", "tags": []}):
+        assert server_auth.exam_tags(request) == {}  # other tags: MLflow's own check alone
