@@ -173,7 +173,7 @@ def champion_reads(model_name, alias=ALIAS):
         found = gate.rebuilt(run)
     except TrackfitError:  # its data is gone: its model's signature still says
         found = None
-    columns, target = _model_reads(f"models:/{model_name}/{champion.version}", found, run)
+    columns, target = _model_reads(found, run)
     return columns, target, champion, found
 
 
@@ -322,22 +322,13 @@ def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, threshol
                       limits, strict, loaded, exam)
 
 
-def _model_reads(model_uri, found, run):
-    """(input columns, target) of the model at ``model_uri``: its signature's inputs (else
-    the columns it trained on, ``found``: gate.Rebuilt) and the run's ``target`` param."""
-    import mlflow
-
-    from ..engines.source import TARGET
-
-    from ..engines.source import FEATURES
+def _model_reads(found, run):
+    """(input columns, target) of a training run's model: the columns its split trained on
+    (``found``: gate.Rebuilt; its signature's inputs by construction) and its ``target``
+    param (the lab's Y when it has none)."""
+    from ..engines.source import FEATURES, TARGET
 
     columns = list(FEATURES if found is None else found.X_train.columns)
-    try:
-        signature = mlflow.models.get_model_info(model_uri).signature
-        if signature is not None and signature.inputs is not None:
-            columns = signature.inputs.input_names()
-    except Exception:  # noqa: BLE001 - no readable MLmodel: the trust check says why later
-        pass
     return columns, run.data.params.get("target", TARGET)
 
 
@@ -376,7 +367,7 @@ def _examined(model_name, given, best, loaded):
     against the challenger's model and training rows."""
     run = client().get_run(best.run_id)
     found = gate.rebuilt(run, loaded)
-    columns, target = _model_reads(logged_model_uri(best), found, run)
+    columns, target = _model_reads(found, run)
     frames = {found.data: found.frame}
     pinned, rows = _settled(model_name, given, found, columns, target, frames, best.run_id)
     exams.fits(pinned, columns, target, best.run_id, model_name)
@@ -384,7 +375,9 @@ def _examined(model_name, given, best, loaded):
 
 
 def _champion_shared(rival, rows, pinned, loaded):
-    """(exam rows the champion ``rival`` trained on, or None; why not checked)."""
+    """(exam rows the champion ``rival`` trained on, or None; why not checked).
+    ``loaded``: a (frame, with its .digest) already read, reused when it is the champion's
+    data (the challenger's, most often)."""
     from mlflow.exceptions import MlflowException
 
     from .. import first_line
@@ -420,7 +413,7 @@ def _gated(result, here, best, metric, model_name, alias, limits, strict, loaded
                     reason = gate.log(verdict, limits, best.run_id,
                                       None if rival is None else rival.version)
                     return _refused(result, alias, champion, best, verdict, reason, strict)
-            shared, unchecked = _champion_shared(rival, rows, pinned, loaded)
+            shared, unchecked = _champion_shared(rival, rows, pinned, (found.frame, found))
             verdict = gate.judge(
                 metric, limits, logged_model_uri(best),
                 None if rival is None else f"models:/{model_name}/{rival.version}",
