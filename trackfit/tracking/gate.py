@@ -1,9 +1,10 @@
 """The promotion gate: a challenger takes the alias only when it is measurably better.
 
-Both models, the challenger and the current champion, are scored on the same rows: the
-challenger's own held-out split (its training rows for a training_* metric, the lab's rule), rebuilt from what its training run recorded (the data it
-read, ``test_size``, ``random_state``) and refused unless the rows hash to the digest the
-run logged. Each model is loaded through trackfit's trust check and scored with
+Both models, the challenger and the current champion, are scored on the same rows: the exam
+pinned to the registered model (exam.py), never rows the challenger chose. A challenger is
+examined only if none of its training rows, rebuilt from what its training run recorded (the
+data it read, ``test_size``, ``random_state``; refused unless they hash to the digest the run
+logged), is an exam row. Each model is loaded through trackfit's trust check and scored with
 ``mlflow.models.evaluate`` (a callable model: evaluate itself would load a model URI with
 pyfunc, past the trust check), then MLflow's own ``MetricThreshold`` checks are applied
 with ``mlflow.validate_evaluation_results``: the floor (``threshold``), the absolute and the
@@ -100,12 +101,6 @@ def check_metric(metric):
             f"{', '.join(f'test_{name}' for name in sorted(GATED))}")
 
 
-def rows_for(metric):
-    """Which side of the split ``metric`` is measured on: "training" for training_*, else
-    "held-out" (test_*, and cv_*, which no fitted model can recompute)."""
-    return "training" if metric.startswith("training_") else "held-out"
-
-
 SOURCES_ENV = "TRACKFIT_GATE_SOURCES"
 
 
@@ -145,19 +140,6 @@ def unlisted(src, name, way_past):
         f"{SOURCES_ENV} (e.g. {SOURCES_ENV}={parts.scheme}://{parts.netloc}/), or {way_past}")
 
 
-def held_out(run, side="held-out", loaded=None):
-    """(X, y, data, digest): the held-out rows of training run ``run`` (an MlflowClient Run),
-    or its training rows for ``side="training"``, rebuilt from its recorded data and split;
-    DataError unless they hash as it logged.
-
-    ``loaded``: the (frame, dataset) the caller already read (``main``), used when it is the
-    run's data; otherwise the data is read again with the engine the run used."""
-    found = rebuilt(run, loaded)
-    if side == "training":
-        return found.X_train, found.y_train, found.data, found.digest
-    return found.X_test, found.y_test, found.data, found.digest
-
-
 @dataclass(frozen=True)
 class Rebuilt:
     """Both sides of a training run's split, rebuilt; ``data`` its source without
@@ -175,7 +157,12 @@ class Rebuilt:
 
 
 def rebuilt(run, loaded=None):
-    """The Rebuilt split of training run ``run``: see :func:`held_out`."""
+    """The Rebuilt split of training run ``run`` (an MlflowClient Run), from its recorded
+    data and split; DataError unless the data hashes as it logged.
+
+    ``loaded``: a (frame, dataset) the caller already read (``main``), used when it is the
+    run's data (the same digest); otherwise the data is read again with the engine the run
+    used."""
     from ..engines import choose, source
     from ..fitting.split import Split, split
 

@@ -285,8 +285,8 @@ def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, threshol
     """One register run; returns the version that holds the alias and whether it is new.
 
     It ranks the training runs of its own run's experiment. The best by ``metric`` is the
-    challenger; the promotion gate (gate.py) scores it and the champion on the challenger's
-    held-out rows and checks MLflow's thresholds: ``threshold`` the floor,
+    challenger; the promotion gate (gate.py) scores it and the champion on the model's
+    pinned exam and checks MLflow's thresholds: ``threshold`` the floor,
     ``min_improvement`` (absolute) and ``min_relative_improvement`` over the champion; with
     neither, it must be better. A refused challenger gets no version and the alias stays;
     ``strict`` makes the refusal an error (exit 1 for CI). A run that already has a version
