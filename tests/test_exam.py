@@ -105,7 +105,9 @@ def test_a_tripled_rows_challenger_is_refused_and_the_registry_is_unchanged(
     assert line == (f"trackfit: error: refused run {deep['run_id']} (tree): its training rows "
                     "share 131 of the exam's 133 rows (by row hash over its columns and Y): "
                     "it would be examined on rows it learned from; train it on data without "
-                    f"the exam's rows; {LAB_EXAM}; alias champion stays on version 1")
+                    "the exam's rows, or delete the run (mlflow runs delete --run-id "
+                    f"{deep['run_id']}) so register weighs the next best; {LAB_EXAM}; alias "
+                    "champion stays on version 1")
     assert (tags_of(store), [str(v.version) for v in versions(store)]) == before
     assert champion(store).run_id == linear["run_id"]
     (refused,) = runs(store, "register", "FAILED")

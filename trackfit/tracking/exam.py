@@ -256,11 +256,12 @@ def fits(exam, columns, target, run_id, model_name):
         "another model_name, or pin an exam of its table (trackfit exam set <data>)")
 
 
-def leaked(count, exam):
+def leaked(count, exam, run_id):
     """The refusal of a challenger that trained on ``count`` of the exam's rows."""
     return (f"its training rows share {count} of the exam's {exam.rows} rows (by row hash "
             f"over its columns and {exam.target}): it would be examined on rows it learned "
-            "from; train it on data without the exam's rows")
+            "from; train it on data without the exam's rows, or delete the run (mlflow runs "
+            f"delete --run-id {run_id}) so register weighs the next best")
 
 
 def _write(model_name, exam):

@@ -409,7 +409,7 @@ def _gated(result, here, best, metric, model_name, alias, limits, strict, loaded
                 count = exams.shared(rows, found.X_train, found.y_train, pinned.target)
                 if count:
                     verdict = gate.leak(metric, limits, pinned, count,
-                                        exams.leaked(count, pinned))
+                                        exams.leaked(count, pinned, best.run_id))
                     reason = gate.log(verdict, limits, best.run_id,
                                       None if rival is None else rival.version)
                     return _refused(result, alias, champion, best, verdict, reason, strict)
