@@ -354,3 +354,21 @@ def test_the_team_server_guards_the_exam_like_the_alias(path, body, who, permiss
     with Flask("server").test_request_context(url, method=method, json={
             "name": MODEL, "key": "note", "value": "x", "tags": []}):
         assert server_auth.exam_tags(request) == {}  # other tags: MLflow's own check alone
+
+
+def test_a_pinned_exam_at_an_unlisted_url_is_not_fetched(store, run_cli):
+    """The pinned address is read as a training run's data is: a URL only under a prefix
+    listed in TRACKFIT_GATE_SOURCES; unlisted, one line and no request."""
+    train("linear", cv=0)
+    register()
+    mlflow.MlflowClient().set_registered_model_tag(MODEL, "trackfit.exam.source",
+                                                   "http://127.0.0.1:9/exam.csv")
+    train("tree", cv=0)
+    result = run_cli("register", "--metric", "training_r2_score")
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line == (f"trackfit: error: the gate will not fetch the exam of {MODEL}, "
+                    "http://127.0.0.1:9/exam.csv, unless told: list it in "
+                    "TRACKFIT_GATE_SOURCES if you trust that source, or pass it as "
+                    "exam=<its address>")
+    assert [str(v.version) for v in versions(store)] == ["1"]
