@@ -359,6 +359,24 @@ def spark_predict(report, sizes, scratch, store):
                   "--spark local[2]")
 
 
+def exam_register(report, repeat):
+    """Figure 13: the lab's register with the exam check against the same register without
+    it, side by side in one process (bench/inprocess.py register)."""
+    folder = fresh()
+    rounds = max(repeat, 5)
+    try:
+        _, _, out, _ = run([PYTHON, str(PROJECT / "bench/inprocess.py"), "register",
+                            str(rounds)], folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    result = json.loads(out.strip().splitlines()[-1])
+    ratio = result["ratio"]
+    report.figure(13, "register with the exam check / without",
+                  f"{ratio:.2f} ({result['seconds_with']:.2f} s / "
+                  f"{result['seconds_without']:.2f} s)", "<= 1.2", ratio <= 1.2,
+                  f"python bench/inprocess.py register {rounds}")
+
+
 def _rows(text, section):
     """The table rows of ``section`` in an earlier BENCHMARKS.md, by their first cell."""
     match = re.search(rf"(?ms)^{section}\n(.*?)(?=^## |\Z)", text)
@@ -417,7 +435,7 @@ def main(argv=None):
     rows = 20_000 if args.smoke else 1_000_000
     # The smoke run: a linear model, a tree and the one built-in with a thread team of its own.
     estimators = ["linear", "tree", "hist-gb"] if args.smoke else BUILT_IN
-    only = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 13))
+    only = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 14))
     header = environment()
     print("\n".join(header), flush=True)
     report = Report()
@@ -441,7 +459,8 @@ def main(argv=None):
                  10: lambda: main_all(report, args.repeat, 0 if args.smoke else 5, estimators),
                  11: lambda: predict_command(report, args.repeat, 10 * rows, big, store),
                  12: lambda: spark_predict(report, (20_000,) if args.smoke
-                                          else (1_000_000, 10_000_000), scratch, store)}
+                                          else (1_000_000, 10_000_000), scratch, store),
+                 13: lambda: exam_register(report, args.repeat)}
         for number, step in steps.items():
             if number in only or (number == 1 and 2 in only):
                 step()
