@@ -51,9 +51,9 @@ def main(estimators=("linear", "tree"), data="diabetes", target="", features=(),
         log(params={"estimators": ",".join(estimators), "data": src.safe, "metric": metric,
                     "n_jobs": n_jobs, **engine.params()})
         loaded = datasets.load(src, engine, nested=True)
-        trained = training.train_all(names, src, how, engine,
-                                     (loaded["frame"], loaded["dataset"], loaded["table"]), metric, n_jobs)
+        read = (loaded["frame"], loaded["dataset"], loaded["table"])
+        trained = training.train_all(names, src, how, engine, read, metric, n_jobs)
         compared = compare.compare(metric, nested=True)
         registered = registry.register(metric, model_name, alias, nested=True,
-                                       loaded=(loaded["frame"], loaded["dataset"], loaded["table"]))
+                                       loaded=read)
         return {"load": loaded, "train": trained, "compare": compared, "register": registered}

@@ -385,8 +385,8 @@ def _examined(model_name, given, best, loaded):
 
 def _champion_shared(rival, rows, pinned, loaded):
     """(exam rows the champion ``rival`` trained on, or None; why not checked).
-    ``loaded``: a (frame, with its .digest) already read, reused when it is the champion's
-    data (the challenger's, most often)."""
+    ``loaded``: a (frame, with its .digest, table) already read, reused when it is the
+    champion's data (the challenger's, most often)."""
     from mlflow.exceptions import MlflowException
 
     from .. import first_line
@@ -422,7 +422,8 @@ def _gated(result, here, best, metric, model_name, alias, limits, strict, loaded
                     reason = gate.log(verdict, limits, best.run_id,
                                       None if rival is None else rival.version)
                     return _refused(result, alias, champion, best, verdict, reason, strict)
-            shared, unchecked = _champion_shared(rival, rows, pinned, (found.frame, found))
+            shared, unchecked = _champion_shared(rival, rows, pinned,
+                                                 (found.frame, found, found.table))
             verdict = gate.judge(
                 metric, limits, logged_model_uri(best),
                 None if rival is None else f"models:/{model_name}/{rival.version}",
