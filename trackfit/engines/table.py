@@ -68,8 +68,9 @@ def ask_from(params):
     def names(key):
         return tuple(n for n in (params.get(key) or "").split(",") if n)
 
-    return Ask(params.get("target", ""), names("features"), names("ignore"),
-               names("categorical"), params.get("missing") or "impute")
+    target = params.get("table.target") or params.get("target", "")
+    return Ask(target, names("features"), names("ignore"), names("categorical"),
+               params.get("missing") or "impute")
 
 
 @dataclass(frozen=True)

@@ -280,7 +280,7 @@ def schema(runs):
         value = best.get(f"params.{name}")
         return value if isinstance(value, str) else ""
 
-    target = param("target") or "Y"
+    target = param("table.target") or "Y"
     def codes(text):
         return ", ".join(f"<code>{escape(c)}</code>" for c in text.split(","))
 
@@ -294,7 +294,7 @@ def target_of(runs):
     """The target the ranked runs predict (Y for the lab's, and runs from before tables)."""
     if runs.empty:
         return "Y"
-    value = runs.iloc[0].get("params.target")
+    value = runs.iloc[0].get("params.table.target")
     return value if isinstance(value, str) and value else "Y"
 
 

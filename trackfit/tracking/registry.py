@@ -338,7 +338,8 @@ def _model_reads(found, run):
     from ..engines.source import FEATURES, TARGET
 
     columns = list(FEATURES if found is None else found.X_train.columns)
-    return columns, run.data.params.get("target", TARGET)
+    params = run.data.params  # under `mlflow run`, target is what -P gave: "" for the lab
+    return columns, params.get("table.target") or params.get("target") or TARGET
 
 
 def _settled(model_name, given, split, columns, target, frames, run_id):

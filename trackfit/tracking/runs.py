@@ -187,7 +187,8 @@ IN_CHUNK = 500  # run ids per search_logged_models filter
 
 
 LAB_SCHEMA = ("Y", "AGE,SEX,BMI,BP,S1,S2,S3,S4,S5,S6", "", "")
-SCHEMA_PARAMS = ("params.target", "params.table.number", "params.table.category",
+# table.target, not target: under `mlflow run` the target param is what -P gave (often "")
+SCHEMA_PARAMS = ("params.table.target", "params.table.number", "params.table.category",
                  "params.table.date")
 
 
