@@ -38,7 +38,9 @@ test: test-venv
 	$(BIN)/python -m pytest
 
 # Speed figures into BENCHMARKS.md (bench/run.py --smoke: each once, small, quick).
+# The bench extra adds the peers that share trackfit's environment (Optuna's MLflow tracking).
 bench: test-venv
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/run.py
 
 # The MLflow UI on MLFLOW_TRACKING_URI (default sqlite:///mlflow.db); prints and opens the

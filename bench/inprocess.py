@@ -3,6 +3,7 @@
     python bench/inprocess.py predict DATA REPEAT   (needs models:/model-diabetes@champion)
     python bench/inprocess.py fit REPEAT NAMES   (NAMES: linear,tree,...)
     python bench/inprocess.py tune TRIALS REPEAT
+    python bench/inprocess.py register REPEAT
 """
 
 import json
@@ -108,6 +109,48 @@ def tune(trials, repeat):
     return result
 
 
+def register(repeat):
+    """The lab's register with the exam (the pinned rows read again and hashed, the
+    challenger's and the champion's training rows checked for exam rows) against the same
+    register as it was before the exam (the challenger's held-out rows rebuilt, no pin, no
+    leak check), A B A B in one process and store: seconds of each.
+
+    The store holds the lab's runs (linear, tree) and a ridge champion (alpha=1), its exam
+    pinned by its first register; each register judges linear against ridge and refuses it
+    (min_improvement 0.01), so every round judges the same models on the same rows."""
+    from trackfit.engines.source import FEATURES, TARGET
+    from trackfit.entrypoints.register import register as step
+    from trackfit.entrypoints.train import train
+    from trackfit.tracking import exam, gate, registry, store
+    from trackfit.tracking.runs import client
+
+    store.prepare()
+    train("ridge", {"alpha": 1.0}, cv=0)
+    step()
+    train("linear", cv=0)
+    train("tree", cv=0)
+    with_exam = (registry._examined, exam.shared, registry._champion_shared)
+
+    def before(model_name, given, best, loaded):  # what the gate read before the exam
+        found = gate.rebuilt(client().get_run(best.run_id), loaded)
+        pinned = exam.Exam(found.data, "", found.digest, TARGET, len(found.y_test),
+                           tuple(FEATURES))
+        return pinned, exam.Rows(found.X_test, found.y_test, None), found
+
+    without = (before, lambda *args: 0, lambda *args: (None, ""))
+    times = {"with": [], "without": []}
+    for _ in range(repeat):
+        for name, parts in (("with", with_exam), ("without", without)):
+            registry._examined, exam.shared, registry._champion_shared = parts
+            started = time.perf_counter()
+            assert not step(min_improvement=0.01)["accepted"]
+            times[name].append(time.perf_counter() - started)
+    registry._examined, exam.shared, registry._champion_shared = with_exam
+    result = {f"seconds_{k}": statistics.median(v) for k, v in times.items()}
+    result["ratio"] = statistics.median(a / b for a, b in zip(times["with"], times["without"]))
+    return result
+
+
 if __name__ == "__main__":
     import contextlib
     import io
@@ -119,6 +162,8 @@ if __name__ == "__main__":
             result = predict(sys.argv[2], int(sys.argv[3]))
         elif sys.argv[1] == "tune":
             result = tune(int(sys.argv[2]), int(sys.argv[3]))
+        elif sys.argv[1] == "register":
+            result = register(int(sys.argv[2]))
         else:
             result = fit(int(sys.argv[2]), sys.argv[3].split(","))
     print(json.dumps(result))

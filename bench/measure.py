@@ -14,21 +14,23 @@ PYTHON = sys.executable
 EXPERIMENT = "experiment-diabetes"
 
 
-def env_for(folder, **extra):
-    """A user's environment with a fresh SQLite store in ``folder``."""
+def env_for(folder, own_store=False, **extra):
+    """A user's environment with a fresh SQLite store in ``folder``; with ``own_store``, no
+    store named: the command's MLflow uses its own default (a peer run as its users run it)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env.update(MLFLOW_TRACKING_URI=f"sqlite:///{Path(folder) / 'mlflow.db'}",
-               MLFLOW_EXPERIMENT_NAME=EXPERIMENT, MPLBACKEND="Agg",
+    if not own_store:
+        env["MLFLOW_TRACKING_URI"] = f"sqlite:///{Path(folder) / 'mlflow.db'}"
+    env.update(MLFLOW_EXPERIMENT_NAME=EXPERIMENT, MPLBACKEND="Agg",
                PYTHONPATH=str(PROJECT), **extra)
     env["PATH"] = os.pathsep.join([str(Path(PYTHON).parent), env.get("PATH", "")])
     return env
 
 
-def run(command, folder, check=True, **extra):
+def run(command, folder, check=True, own_store=False, **extra):
     """Run ``command`` in ``folder``; returns (seconds, peak RSS in MB, stdout, CPU seconds)."""
     started = time.perf_counter()
     with open(Path(folder) / "stdout.txt", "w") as out, open(Path(folder) / "stderr.txt", "w") as err:
-        process = subprocess.Popen(command, cwd=folder, env=env_for(folder, **extra),
+        process = subprocess.Popen(command, cwd=folder, env=env_for(folder, own_store, **extra),
                                    stdout=out, stderr=err)
         _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
@@ -48,8 +50,9 @@ def fresh(template=None):
     return folder
 
 
-def interleaved(commands, repeat, template=None):
-    """Each command ``repeat`` times, A B A B ..., each in a fresh folder and store.
+def interleaved(commands, repeat, template=None, own_store=()):
+    """Each command ``repeat`` times, A B A B ..., each in a fresh folder and store; those
+    named in ``own_store`` in a fresh folder with their MLflow's default store.
 
     Returns {name: [(seconds, peak_mb, cpu_seconds), ...]}.
     """
@@ -58,7 +61,7 @@ def interleaved(commands, repeat, template=None):
         for name, command in commands.items():
             folder = fresh(template)
             try:
-                seconds, peak, _, cpu = run(command, folder)
+                seconds, peak, _, cpu = run(command, folder, own_store=name in own_store)
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
             results[name].append((seconds, peak, cpu))

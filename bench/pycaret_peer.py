@@ -1,12 +1,15 @@
 """The peer of figure 10: PyCaret's compare_models on trackfit's 12 built-in regressors.
 
     TRACKFIT_PYCARET_PYTHON=<a PyCaret 3.3.2 venv>/bin/python python bench/run.py --only 10
+    python bench/pycaret_peer.py FOLDS [lean]
 
 Run by that interpreter, not trackfit's (PyCaret 3.3.2 pins an older scikit-learn, pandas and
 numpy; BENCHMARKS.md says how to make its venv). The same 442 rows, the same 70/30 split
 size, 5-fold CV on the training rows, every model and its metrics logged to MLflow
-(``log_experiment``) in the store MLFLOW_TRACKING_URI names, with PyCaret's defaults
-otherwise: its preprocessing and ``n_jobs=-1``, every core.
+(``log_experiment``), with PyCaret's defaults otherwise: its preprocessing and
+``n_jobs=-1``, every core. bench/run.py runs it as its users run it, in its MLflow's default
+store (``./mlruns`` for MLflow 2.x). ``lean``: PyCaret at its leanest, one core and no
+preprocessing.
 """
 
 import os
@@ -28,13 +31,14 @@ MODELS = {"linear": "lr", "tree": "dt", "ridge": "ridge", "lasso": "lasso",
           "dummy": "dummy"}
 
 
-def main(folds=5):
+def main(folds=5, lean=False):
     frame = load_diabetes(scaled=False, as_frame=True).frame
     frame.columns = ["AGE", "SEX", "BMI", "BP", "S1", "S2", "S3", "S4", "S5", "S6", "Y"]
     setup(frame, target="Y", train_size=0.7, session_id=0, fold=folds,
           log_experiment=True,
           experiment_name=os.environ.get("MLFLOW_EXPERIMENT_NAME", "experiment-diabetes"),
-          verbose=False, html=False, system_log=False)
+          verbose=False, html=False, system_log=False,
+          **({"n_jobs": 1, "preprocess": False} if lean else {}))
     compare_models(include=list(MODELS.values()), n_select=len(MODELS), verbose=False)
     table = pull()
     best = table.iloc[0]
@@ -44,4 +48,4 @@ def main(folds=5):
 
 
 if __name__ == "__main__":
-    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 5))
+    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 5, sys.argv[2:3] == ["lean"]))

@@ -24,6 +24,9 @@ from trackfit.tracking.registry import GateRefused
 from .conftest import PROJECT, runs, versions
 
 MODEL = "model-diabetes"
+# The lab's exam, pinned by the first register: the 133 rows held out at random_state 0.
+LAB_EXAM = ("exam diabetes, held-out 30% at random_state 0 (133 rows, target Y, digest "
+            "c5d09cf4ec14a7a04cb94056539b2598)")
 
 
 def champion(uri):
@@ -112,7 +115,7 @@ def test_a_floor_refuses_a_first_champion_and_nothing_is_registered(store, capsy
     assert versions(store) == []
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert line == (f"register: refused run {trained['run_id']} (linear): r2_score 0.3929: "
-                    "threshold 0.4 not met; no version holds alias champion")
+                    f"threshold 0.4 not met, on {LAB_EXAM}; no version holds alias champion")
     assert register(threshold=0.35, min_improvement=0.5)["accepted"]
     assert champion(store).run_id == trained["run_id"]
 
@@ -121,7 +124,7 @@ def test_strict_makes_a_refusal_exit_1_for_ci(store, ridge_champion, capsys):
     assert cli.main(["register", "--min_improvement", "0.01", "--strict", "true"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("trackfit: error: refused run ") and err.count("\n") == 1
-    assert "min_improvement 0.01 not met; alias champion stays on version 1" in err
+    assert f"min_improvement 0.01 not met, on {LAB_EXAM}; alias champion stays on version 1" in err
     failed = runs(store, "register", "FAILED")
     assert len(failed) == 1 and failed[0].data.tags["trackfit.verdict"] == "refused"
     assert str(champion(store).version) == "1"
@@ -524,8 +527,8 @@ def test_a_champion_promoted_while_the_gate_judged_is_judged_against(store, caps
     assert sorted(str(v.version) for v in versions(store)) == ["1", "2"]
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert line == (f"register: refused run {ridge['run_id']} (ridge): r2_score 0.3919 vs "
-                    "champion 0.3929: not better than the champion; alias champion stays on "
-                    "version 2")
+                    f"champion 0.3929: not better than the champion, on {LAB_EXAM}; alias "
+                    "champion stays on version 2")
     found = gate_of(mlflow.get_run(slow["run_id"]))
     assert found["champion_version"] == "2" and found["candidate_run_id"] == ridge["run_id"]
     assert tree["run_id"] != linear["run_id"]

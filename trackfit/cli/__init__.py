@@ -160,7 +160,9 @@ COMMANDS = {
                                            "(0: any gain)"),
          Option("min_relative_improvement", number, "required gain over the champion as a "
                                                     "share of its value, 0..1"),
-         Option("strict", truth, "a refused challenger is an error (exit 1), for CI")),
+         Option("strict", truth, "a refused challenger is an error (exit 1), for CI"),
+         Option("exam", help="data to pin as the model's exam when none is pinned (empty: "
+                             "the pinned one)")),
         models=True),
     "predict": Command(
         "trackfit.entrypoints.predict:predict", "predict with a registered model",
@@ -190,6 +192,12 @@ COMMANDS = {
          Option("secret_file", help="a file holding the secret that signs each event (add)"),
          Option("name", help="the webhook's name; empty: trackfit-<host>")),
         store=False),
+    "exam": Command(
+        "trackfit.cli.exam:exam",
+        "the registered model's exam, the rows the gate scores on: show, or set DATA",
+        (Option("action", help="show or set", positional=True),
+         Option("data", help="set: the data to pin, as data= takes it", positional=True),
+         MODEL_NAME)),
     "estimators": Command(
         "trackfit.cli:list_estimators", "list the estimators the plugins provide", (JSON,),
         store=False),

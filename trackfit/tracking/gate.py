@@ -1,9 +1,10 @@
 """The promotion gate: a challenger takes the alias only when it is measurably better.
 
-Both models, the challenger and the current champion, are scored on the same rows: the
-challenger's own held-out split (its training rows for a training_* metric, the lab's rule), rebuilt from what its training run recorded (the data it
-read, ``test_size``, ``random_state``) and refused unless the rows hash to the digest the
-run logged. Each model is loaded through trackfit's trust check and scored with
+Both models, the challenger and the current champion, are scored on the same rows: the exam
+pinned to the registered model (exam.py), never rows the challenger chose. A challenger is
+examined only if none of its training rows, rebuilt from what its training run recorded (the
+data it read, ``test_size``, ``random_state``; refused unless they hash to the digest the run
+logged), is an exam row. Each model is loaded through trackfit's trust check and scored with
 ``mlflow.models.evaluate`` (a callable model: evaluate itself would load a model URI with
 pyfunc, past the trust check), then MLflow's own ``MetricThreshold`` checks are applied
 with ``mlflow.validate_evaluation_results``: the floor (``threshold``), the absolute and the
@@ -13,7 +14,7 @@ relative improvement over the champion, the direction from ``greater_is_better``
 import contextlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from .. import DataError, TrackfitError, first_line
 from . import store, tags
@@ -100,12 +101,6 @@ def check_metric(metric):
             f"{', '.join(f'test_{name}' for name in sorted(GATED))}")
 
 
-def rows_for(metric):
-    """Which side of the split ``metric`` is measured on: "training" for training_*, else
-    "held-out" (test_*, and cv_*, which no fitted model can recompute)."""
-    return "training" if metric.startswith("training_") else "held-out"
-
-
 SOURCES_ENV = "TRACKFIT_GATE_SOURCES"
 
 
@@ -145,13 +140,29 @@ def unlisted(src, name, way_past):
         f"{SOURCES_ENV} (e.g. {SOURCES_ENV}={parts.scheme}://{parts.netloc}/), or {way_past}")
 
 
-def held_out(run, side="held-out", loaded=None):
-    """(X, y, data, digest): the held-out rows of training run ``run`` (an MlflowClient Run),
-    or its training rows for ``side="training"`` (the lab's rule, training_r2_score), rebuilt
-    from its recorded data and split; DataError unless they hash as it logged.
+@dataclass(frozen=True)
+class Rebuilt:
+    """Both sides of a training run's split, rebuilt; ``data`` its source without
+    credentials, ``digest`` the digest the run logged for it."""
 
-    ``loaded``: the (frame, dataset) the caller already read (``main``), used when it is the
-    run's data; otherwise the data is read again with the engine the run used."""
+    X_train: object
+    X_test: object
+    y_train: object
+    y_test: object
+    data: str
+    digest: str
+    test_size: float
+    random_state: int
+    frame: object  # the whole table the split was taken from
+
+
+def rebuilt(run, loaded=None):
+    """The Rebuilt split of training run ``run`` (an MlflowClient Run), from its recorded
+    data and split; DataError unless the data hashes as it logged.
+
+    ``loaded``: a (frame, dataset) the caller already read (``main``), used when it is the
+    run's data (the same digest); otherwise the data is read again with the engine the run
+    used."""
     from ..engines import choose, source
     from ..fitting.split import Split, split
 
@@ -195,10 +206,8 @@ def held_out(run, side="held-out", loaded=None):
     except (TrackfitError, ValueError) as exc:
         raise DataError(f"training run {name} recorded a split the gate cannot rebuild "
                         f"({first_line(exc)}); {delete}") from None
-    X_train, X_test, y_train, y_test = split(frame, how)
-    if side == "training":
-        return X_train, y_train, src.safe, recorded
-    return X_test, y_test, src.safe, recorded
+    return Rebuilt(*split(frame, how), src.safe, recorded, how.test_size, how.random_state,
+                   frame)
 
 
 def scored(model_uri, X, y, prefix):
@@ -248,19 +257,24 @@ def evaluate(predict, X, y, prefix):
 
 @dataclass
 class Verdict:
-    """What the gate decided, and on what."""
+    """What the gate decided, and on what: the exam's rows (``exam``: its source, split,
+    digest, rows, target)."""
 
     accepted: bool
     metric: str  # the evaluated metric, e.g. r2_score
     greater_is_better: bool
     candidate: dict
     champion: dict | None
-    failed: dict  # {check: MLflow's message}
+    failed: dict  # {check: MLflow's message, or why the challenger was not examined}
     thresholds: dict
     rows: int
-    side: str  # held-out, or training for a training_* metric
+    side: str  # "exam": every candidate is scored on the pinned exam
     data: str
     digest: str
+    exam: dict = field(default_factory=dict)
+    candidate_shared: int = 0  # exam rows the challenger trained on
+    champion_shared: int | None = None  # the same for the champion; None: not checked
+    champion_unchecked: str = ""  # why the champion's training rows could not be checked
 
     @property
     def value(self):
@@ -270,36 +284,54 @@ class Verdict:
     def held(self):
         return None if self.champion is None else self.champion.get(self.metric)
 
+    def on(self):
+        """The exam, named for the one-line reason."""
+        if not self.exam:
+            return ""
+        return (f"exam {self.exam['where']} ({self.rows} rows, target {self.exam['target']}, "
+                f"digest {self.digest})")
+
     def reason(self, thresholds):
-        """One line: both values and the threshold that failed (or what passed)."""
-        named = self.metric if self.side == "held-out" else f"{self.side} {self.metric}"
-        shown = f"{named} {self.value:.4f}"
+        """One line: both values and the threshold that failed (or what passed), and the
+        exam they were measured on."""
+        exam = self.on()
+        if "leak" in self.failed:
+            return f"{self.failed['leak']}; {exam}" if exam else self.failed["leak"]
+        shown = f"{self.metric} {self.value:.4f}"
         if self.champion is not None:
             shown += f" vs champion {self.held:.4f}"
         if self.accepted:
-            return f"{shown}: passed"
-        failing = []
-        for check in self.failed:
-            limit = getattr(thresholds, check)
-            if check == "min_improvement" and not limit:
-                failing.append("not better than the champion")
-            else:
-                failing.append(f"{check} {limit} not met")
-        return f"{shown}: {', '.join(failing)}"
+            outcome = "passed"
+        else:
+            failing = []
+            for check in self.failed:
+                limit = getattr(thresholds, check)
+                if check == "min_improvement" and not limit:
+                    failing.append("not better than the champion")
+                else:
+                    failing.append(f"{check} {limit} not met")
+            outcome = ", ".join(failing)
+        line = f"{shown}: {outcome}"
+        if exam:
+            line += f", on {exam}"
+        if self.champion_shared:
+            line += (f"; the champion trained on {self.champion_shared} of the exam's rows, "
+                     "so its score there flatters it")
+        return line
 
     def to_dict(self):
         return asdict(self)
 
 
-def judge(metric, thresholds, candidate_uri, champion_uri, training_run, loaded=None):
-    """Evaluate the challenger (and the champion, if any) on the challenger's held-out rows
-    in the active run and validate with MLflow's thresholds; returns the Verdict."""
+def judge(metric, thresholds, candidate_uri, champion_uri, exam, rows, champion_shared=None,
+          champion_unchecked=""):
+    """Evaluate the challenger (and the champion, if any) on the exam's ``rows`` (its X and
+    y) in the active run and validate with MLflow's thresholds; returns the Verdict."""
     import mlflow
     from mlflow.models.evaluation import EvaluationResult
     from mlflow.models.evaluation.validation import ModelValidationFailedException
 
-    side = rows_for(metric)
-    X, y, data, digest = held_out(training_run, side, loaded)
+    X, y = rows.X, rows.y
     name = evaluated_name(metric)
     scores = {"candidate": scored(candidate_uri, X, y, "candidate_")}
     if name not in scores["candidate"]:
@@ -320,7 +352,22 @@ def judge(metric, thresholds, candidate_uri, champion_uri, training_run, loaded=
         except ModelValidationFailedException as exc:
             failed[check] = first_line(exc)
     return Verdict(not failed, name, greater, scores["candidate"], scores.get("champion"),
-                   failed, thresholds.params(), len(y), side, data, digest)
+                   failed, thresholds.params(), len(y), "exam", exam.source, exam.digest,
+                   exam_dict(exam), 0, champion_shared, champion_unchecked)
+
+
+def exam_dict(exam):
+    return {"source": exam.source, "split": exam.split, "where": exam.where(),
+            "digest": exam.digest, "rows": exam.rows, "target": exam.target,
+            "columns": list(exam.columns), "by": exam.by, "at": exam.at}
+
+
+def leak(metric, thresholds, exam, count, message):
+    """The Verdict for a challenger that trained on ``count`` of the exam's rows: refused
+    before it is scored."""
+    return Verdict(False, evaluated_name(metric), higher_is_better(metric), {}, None,
+                   {"leak": message}, thresholds.params(), exam.rows, "exam", exam.source,
+                   exam.digest, exam_dict(exam), count)
 
 
 def log(verdict, thresholds, candidate_run_id, champion_version):
@@ -331,14 +378,20 @@ def log(verdict, thresholds, candidate_run_id, champion_version):
 
     champion_version = None if champion_version is None else str(champion_version)
     reason = verdict.reason(thresholds)
-    metrics = {"gate_passed": float(verdict.accepted)}
-    if verdict.held is not None:
+    metrics = {"gate_passed": float(verdict.accepted),
+               "gate_candidate_shared_rows": float(verdict.candidate_shared)}
+    if verdict.champion_shared is not None:
+        metrics["gate_champion_shared_rows"] = float(verdict.champion_shared)
+    if verdict.held is not None and verdict.value is not None:
         metrics["gate_improvement"] = (verdict.value - verdict.held) * (
             1 if verdict.greater_is_better else -1)
+    exam = verdict.exam
     log_batch(
         params={"gate_metric": verdict.metric, "gate_rows": verdict.rows,
                 "gate_split": verdict.side,
                 "gate_data": verdict.data, "gate_data_digest": verdict.digest,
+                **({f"exam_{k}": exam[k] for k in ("source", "split", "digest", "rows",
+                                                   "target")} if exam else {}),
                 **thresholds.params()},
         metrics=metrics,
         tags={tags.VERDICT: "accepted" if verdict.accepted else "refused",

@@ -5,6 +5,7 @@ import contextlib
 import os
 
 from .. import TrackfitError, processes
+from . import exam as exams
 from . import experiment, gate, store, tags
 from .runs import (DEFAULT_METRIC, check_ranking, client, log, logged_model_uri, step_run,
                    training_runs)
@@ -156,6 +157,26 @@ def _alias_lock():
         yield
 
 
+def pin_exam(model_name, exam, expected):
+    """``trackfit exam set``: pin ``exam`` to ``model_name`` if the pinned one is still
+    ``expected``, under the registers' lock; (the exam pinned now, whether this pinned it)."""
+    return exams.pin(model_name, exam, _alias_lock, expected=expected, replacing=True)
+
+
+def champion_reads(model_name, alias=ALIAS):
+    """(input columns, target, champion version) of the champion, or None without one."""
+    champion = _champion(model_name, alias)
+    if champion is None:
+        return None
+    run = client().get_run(champion.run_id)
+    try:
+        found = gate.rebuilt(run)
+    except TrackfitError:  # its data is gone: its model's signature still says
+        found = None
+    columns, target = _model_reads(found, run)
+    return columns, target, champion, found
+
+
 def _rival(champion, here):
     """(what the challenger must beat, the champion's experiment when it is not ``here``):
     the champion of this experiment, or any champion when this experiment is Default."""
@@ -194,7 +215,7 @@ def _withdraw(model_name, version):
         client().delete_model_version(model_name, version.version)
 
 
-def _promote(model_name, alias, champion, best, metric, value):
+def _promote(model_name, alias, champion, best, metric, value, pinned=None):
     """Compare-and-set: the version of ``best`` and ``alias`` on it, when the alias still
     holds ``champion`` (what the gate judged against). Returns (moved, version, created,
     now): moved with the alias's version now (None when no version holds it), and the
@@ -202,11 +223,13 @@ def _promote(model_name, alias, champion, best, metric, value):
     import mlflow
 
     with processes.deferred(), _alias_lock():  # a version, its alias and tags, or none
+        _same_exam(model_name, pinned)
         now = _champion(model_name, alias)
         if not _same(now, champion):
             return True, None, False, now
         version, created = _version_of(model_name, best, metric, value)
         now = _champion(model_name, alias)  # again, just before moving it
+        _same_exam(model_name, pinned)
         if not _same(now, champion):
             return True, version, created, now
         if champion is None or champion.version != version.version:
@@ -214,6 +237,19 @@ def _promote(model_name, alias, champion, best, metric, value):
         mlflow.set_tags({tags.MODEL_NAME: model_name, tags.MODEL_VERSION: version.version,
                          tags.REGISTERED_RUN_ID: version.run_id})
     return False, version, created, None
+
+
+def _same_exam(model_name, pinned):
+    """Stop, moving nothing, when the exam was changed while the gate judged on ``pinned``."""
+    if pinned is None:
+        return
+    now = exams.read(model_name)
+    if not pinned.same_rows(now):
+        shown = "removed" if now is None else (
+            f"changed to {now.named()} by {now.by or 'unknown'} at {now.at or 'unknown'}")
+        raise TrackfitError(
+            f"the exam of {model_name} was {shown} while this register judged on "
+            f"{pinned.named()}: nothing was moved; run register again")
 
 
 def _kept(result, model_name, alias, rival, best, metric, value):
@@ -245,12 +281,12 @@ def _refused(result, alias, champion, best, verdict, reason, strict):
 
 def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, threshold=None,
              min_improvement=0.0, min_relative_improvement=0.0, strict=False, nested=False,
-             loaded=None):
+             loaded=None, exam=""):
     """One register run; returns the version that holds the alias and whether it is new.
 
     It ranks the training runs of its own run's experiment. The best by ``metric`` is the
-    challenger; the promotion gate (gate.py) scores it and the champion on the challenger's
-    held-out rows and checks MLflow's thresholds: ``threshold`` the floor,
+    challenger; the promotion gate (gate.py) scores it and the champion on the model's
+    pinned exam and checks MLflow's thresholds: ``threshold`` the floor,
     ``min_improvement`` (absolute) and ``min_relative_improvement`` over the champion; with
     neither, it must be better. A refused challenger gets no version and the alias stays;
     ``strict`` makes the refusal an error (exit 1 for CI). A run that already has a version
@@ -263,43 +299,132 @@ def register(metric=DEFAULT_METRIC, model_name=MODEL_NAME, alias=ALIAS, threshol
     The alias moves by compare-and-set: when another register (or a person) moved it while
     the gate judged, the gate judges again against the new champion, up to ROUNDS times.
     ``loaded``: the (frame, dataset) already read, for the gate's rows (``main``).
+
+    The gate scores both models on the exam pinned to ``model_name`` (exam.py) only. With
+    none pinned, this register pins ``exam`` (data, as ``data=`` takes it), or without one
+    the challenger's held-out rows (for the lab: the 30% held out at random_state 0). A
+    given ``exam`` must be the pinned one; ``trackfit exam set`` changes it.
     """
+    from ..engines.source import redact
+
     limits = gate.Thresholds(threshold, min_improvement, min_relative_improvement).check()
     check_names(model_name, alias)
     check_ranking(metric)
     with step_run("register", nested=nested, run_name="register") as run:
         log(params={"metric": metric, "model_name": model_name, "alias": alias,
-                    **limits.params(), "strict": strict})
+                    **limits.params(), "strict": strict, "exam": redact(exam)})
         best = training_runs(metric, max_results=1).iloc[0]
         gate.check_metric(metric)
         result = {"run_id": run.info.run_id, "created": False, "accepted": True,
                   "verdict": "kept", "experiment": _experiment_name(run.info.experiment_id),
                   "moved_from": None}
         return _gated(result, run.info.experiment_id, best, metric, model_name, alias,
-                      limits, strict, loaded)
+                      limits, strict, loaded, exam)
 
 
-def _gated(result, here, best, metric, model_name, alias, limits, strict, loaded):
-    """The gate's rounds: judge ``best`` against the champion, then move the alias by
-    compare-and-set, judging again when it moved meanwhile."""
+def _model_reads(found, run):
+    """(input columns, target) of a training run's model: the columns its split trained on
+    (``found``: gate.Rebuilt; its signature's inputs by construction) and its ``target``
+    param (the lab's Y when it has none)."""
+    from ..engines.source import FEATURES, TARGET
+
+    columns = list(FEATURES if found is None else found.X_train.columns)
+    return columns, run.data.params.get("target", TARGET)
+
+
+def _settled(model_name, given, split, columns, target, frames, run_id):
+    """(the exam to judge on, its Rows): the pinned one read again; with none pinned,
+    ``given`` or the challenger's held-out rows (``split``), pinned by compare-and-set."""
+    pinned = exams.read(model_name)
+    if given:
+        mine, rows = exams.from_data(given, columns, target, frames)
+        if pinned is None:
+            pinned, won = exams.pin(model_name, mine, _alias_lock)
+            if won:
+                print(f"register: pinned exam {pinned.named()} to {model_name} (by "
+                      f"{pinned.by} at {pinned.at})")
+        if not mine.same_rows(pinned):
+            raise exams.refused_pin(model_name, pinned, mine)
+        return pinned, rows
+    if pinned is None:
+        mine, rows = exams.from_split(split, columns, target)
+        pinned, won = exams.pin(model_name, mine, _alias_lock)
+        if won:
+            print(f"register: pinned exam {pinned.named()} to {model_name}, the held-out "
+                  f"rows of the first challenger (by {pinned.by} at {pinned.at}); "
+                  "trackfit exam set changes it")
+            return pinned, rows
+        if mine.same_rows(pinned):
+            return pinned, rows
+        print(f"register: another register pinned exam {pinned.named()} to {model_name} "
+              f"meanwhile (by {pinned.by} at {pinned.at}); judging on it")
+    exams.fits(pinned, columns, target, run_id, model_name)
+    return pinned, exams.rows_of(pinned, "", frames, model_name)
+
+
+def _examined(model_name, given, best, loaded):
+    """(the exam, its Rows, the challenger's split rebuilt): the exam settled and checked
+    against the challenger's model and training rows."""
+    run = client().get_run(best.run_id)
+    found = gate.rebuilt(run, loaded)
+    columns, target = _model_reads(found, run)
+    frames = {found.data: found.frame}
+    pinned, rows = _settled(model_name, given, found, columns, target, frames, best.run_id)
+    exams.fits(pinned, columns, target, best.run_id, model_name)
+    return pinned, rows, found
+
+
+def _champion_shared(rival, rows, pinned, loaded):
+    """(exam rows the champion ``rival`` trained on, or None; why not checked).
+    ``loaded``: a (frame, with its .digest) already read, reused when it is the champion's
+    data (the challenger's, most often)."""
+    from mlflow.exceptions import MlflowException
+
+    from .. import first_line
+
+    if rival is None:
+        return None, ""
+    try:
+        found = gate.rebuilt(client().get_run(rival.run_id), loaded)
+    except (TrackfitError, MlflowException) as exc:
+        return None, first_line(exc)
+    return exams.shared(rows, found.X_train, found.y_train, pinned.target), ""
+
+
+def _gated(result, here, best, metric, model_name, alias, limits, strict, loaded, given=""):
+    """The gate's rounds: judge ``best`` against the champion on the exam, then move the
+    alias by compare-and-set, judging again when it moved meanwhile."""
     value = float(best[f"metrics.{metric}"])
     champion, made, moves = _champion(model_name, alias), None, []
+    pinned = rows = None
     try:
         for _ in range(ROUNDS):
             rival, elsewhere = _rival(champion, here)
             if rival is not None and rival.run_id == best.run_id:
+                if given:  # the exam asked for is pinned (or refused) all the same
+                    _examined(model_name, given, best, loaded)
                 return _kept(result, model_name, alias, rival, best, metric, value)
+            if pinned is None:
+                pinned, rows, found = _examined(model_name, given, best, loaded)
+                count = exams.shared(rows, found.X_train, found.y_train, pinned.target)
+                if count:
+                    verdict = gate.leak(metric, limits, pinned, count,
+                                        exams.leaked(count, pinned, best.run_id))
+                    reason = gate.log(verdict, limits, best.run_id,
+                                      None if rival is None else rival.version)
+                    return _refused(result, alias, champion, best, verdict, reason, strict)
+            shared, unchecked = _champion_shared(rival, rows, pinned, (found.frame, found))
             verdict = gate.judge(
                 metric, limits, logged_model_uri(best),
                 None if rival is None else f"models:/{model_name}/{rival.version}",
-                client().get_run(best.run_id), loaded)
+                pinned, rows, shared, unchecked)
             reason = gate.log(verdict, limits, best.run_id,
                               None if rival is None else rival.version)
             if not verdict.accepted:
                 _withdraw(model_name, made)
                 return _refused(result, alias, champion, best, verdict, reason, strict)
             moved, version, created, now = _promote(model_name, alias, champion, best,
-                                                    metric, value)
+                                                    metric, value, pinned)
             made = version if created else made
             if not moved:
                 return _accepted(result, model_name, alias, champion, elsewhere, version,

@@ -1,0 +1,313 @@
+"""The team's exam: the rows every register scores the challenger and the champion on.
+
+An exam is pinned to a registered model as its tags ``trackfit.exam.*``: where its rows come
+from (credentials removed), which rows of that source (all, or the held-out side of a split),
+their digest, the target, the row count, the model input columns, who pinned it and when.
+The gate reads the rows again for every register and uses them only if they still hash to
+the pinned digest. A candidate whose training rows share any row with the exam (row hashes
+over the input columns and the target, so copies count) is refused.
+"""
+
+import os
+from dataclasses import dataclass, replace
+
+from .. import DataError, TrackfitError
+from .runs import client
+
+PREFIX = "trackfit.exam."
+FIELDS = ("source", "split", "digest", "target", "rows", "columns", "by", "at")
+# What the registry answers for a model that is not there.
+ABSENT = ("RESOURCE_DOES_NOT_EXIST",)
+
+
+@dataclass(frozen=True)
+class Exam:
+    """A pinned exam. ``split`` is "" for every row of ``source``, else
+    ``held-out test_size=0.3 random_state=0``: the rows that split holds out."""
+
+    source: str
+    split: str
+    digest: str
+    target: str
+    rows: int
+    columns: tuple
+    by: str = ""
+    at: str = ""
+
+    def tags(self):
+        values = {**self.__dict__, "columns": ",".join(self.columns)}
+        return {PREFIX + name: str(values[name]) for name in FIELDS}
+
+    @classmethod
+    def from_tags(cls, found):
+        """The Exam the tags ``found`` pin, or None when they pin none."""
+        if PREFIX + "digest" not in found:
+            return None
+        get = {name: found.get(PREFIX + name, "") for name in FIELDS}
+        try:
+            rows = int(get["rows"])
+        except ValueError:
+            rows = -1
+        columns = tuple(c for c in get["columns"].split(",") if c)
+        return cls(get["source"], get["split"], get["digest"], get["target"], rows, columns,
+                   get["by"], get["at"])
+
+    def where(self):
+        """Its rows in words: ``diabetes, held-out 30% at random_state 0``."""
+        if not self.split:
+            return self.source
+        test_size, random_state = _split_of(self.split)
+        return f"{self.source}, held-out {test_size:.0%} at random_state {random_state}"
+
+    def named(self):
+        """One phrase naming it: where, rows, target, digest."""
+        return (f"{self.where()} ({self.rows} rows, target {self.target}, digest "
+                f"{self.digest})")
+
+    def params(self):
+        """What the register run records of it."""
+        return {"exam_source": self.source, "exam_split": self.split,
+                "exam_digest": self.digest, "exam_rows": self.rows,
+                "exam_target": self.target}
+
+    def same_rows(self, other):
+        return other is not None and (self.source, self.split, self.digest, self.target) == (
+            other.source, other.split, other.digest, other.target)
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The exam's rows: X (the input columns), y, and one hash per row."""
+
+    X: object
+    y: object
+    hashes: object
+
+
+def _split_of(text):
+    """(test_size, random_state) of a split text ``held-out test_size=0.3 random_state=0``."""
+    try:
+        found = dict(part.split("=", 1) for part in text.split()[1:])
+        return float(found["test_size"]), int(found["random_state"])
+    except (ValueError, KeyError):
+        raise DataError(f"the exam's split {text!r} is not one trackfit wrote; pin the exam "
+                        "again (trackfit exam set <data>)") from None
+
+
+def split_text(test_size, random_state):
+    return f"held-out test_size={test_size:g} random_state={int(random_state)}"
+
+
+def hashes(X, y, target):
+    """One 64-bit hash per row over the input columns and the target (pandas'
+    ``hash_pandas_object``, the index left out): equal rows hash equal."""
+    import numpy as np
+    import pandas as pd
+
+    frame = X.assign(**{target: np.asarray(y, dtype=float)})
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+
+
+def digest(row_hashes, columns, target):
+    """The exam's digest: SHA-256 over the column names, the target and every row's hash,
+    in order (32 hex digits)."""
+    import hashlib
+
+    made = hashlib.sha256()
+    made.update("\0".join([*columns, "|", target]).encode())
+    made.update(row_hashes.tobytes())
+    return made.hexdigest()[:32]
+
+
+def shared(exam_rows, X, y, target):
+    """How many of the exam's rows are among rows (X, y), counted by row hash."""
+    import numpy as np
+
+    return int(np.isin(exam_rows.hashes, hashes(X[list(exam_rows.X.columns)], y, target)).sum())
+
+
+def who():
+    """Who pins: the tracking server's login when there is one, else this machine's user."""
+    import getpass
+
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME", "").strip()
+    if user:
+        return user
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def now():
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def read(model_name):
+    """The exam pinned to registered model ``model_name``, or None."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        model = client().get_registered_model(model_name)
+    except MlflowException as exc:
+        if exc.error_code in ABSENT:
+            return None
+        raise
+    return Exam.from_tags(model.tags or {})
+
+
+def _made(X, y, source, split, target):
+    row_hashes = hashes(X, y, target)
+    columns = tuple(X.columns)
+    exam = Exam(source, split, digest(row_hashes, columns, target), target, len(y), columns)
+    return exam, Rows(X, y, row_hashes)
+
+
+def from_split(found, columns, target):
+    """(Exam, Rows) of the held-out side of training run split ``found`` (gate.Rebuilt)."""
+    return _made(found.X_test[list(columns)], found.y_test, found.data,
+                 split_text(found.test_size, found.random_state), target)
+
+
+def _frame(src, frames):
+    """The validated table of Source ``src``: one of ``frames`` ({safe source: frame},
+    already read for this register) when it is that source, else read now."""
+    from ..engines import choose
+
+    if src.safe in frames:  # the digest check that follows holds for these rows too
+        return frames[src.safe]
+    try:
+        frame, _ = choose("").load(src)
+    except DataError as exc:
+        found = str(exc).split("; ")[0]
+        raise DataError(f"the gate cannot read the exam: {found}; fix it, or pin another "
+                        "exam (trackfit exam set <data>)") from None
+    return frame
+
+
+def _rows_of(frame, src, split, columns, target):
+    from ..fitting.split import Split, split as split_rows
+
+    wanted = list(columns)
+    lacking = [c for c in [*wanted, target] if c not in frame.columns]
+    if lacking:
+        raise DataError(
+            f"the exam {src.safe} lacks column(s) {', '.join(lacking)}: the model reads "
+            f"{', '.join(wanted)} and predicts {target}; pass an exam with the model's "
+            "columns and target")
+    if not split:
+        return frame[wanted], frame[target].to_numpy()
+    test_size, random_state = _split_of(split)
+    _, X_test, _, y_test = split_rows(frame, Split(test_size, random_state, 0))
+    return X_test[wanted], y_test
+
+
+def from_data(text, columns, target, frames=None):
+    """(Exam, Rows) of every row of data ``text`` (a path or URL, as ``data=`` takes)."""
+    from ..engines.source import parse
+
+    src = parse(text)
+    X, y = _rows_of(_frame(src, frames or {}), src, "", columns, target)
+    return _made(X, y, src.safe, "", target)
+
+
+def rows_of(exam, given="", frames=None, model_name=""):
+    """The Rows of pinned ``exam``, read again from its source (``given``: the same source
+    with its credentials, as the registrar passed it); DataError unless they hash to the
+    pinned digest."""
+    from ..engines.source import parse
+    from . import gate
+
+    src = parse(given or exam.source)
+    if not given:
+        if "***" in exam.source:
+            raise DataError(
+                f"the exam of {model_name} is {exam.source}, an address that held a secret, "
+                "which is never stored: pass it again with its credentials as "
+                "exam=<its address> (its rows must still hash to digest "
+                f"{exam.digest})")
+        if not gate.readable(src):
+            raise DataError(
+                f"the gate will not fetch the exam of {model_name}, {src.safe}, unless told: "
+                f"list it in {gate.SOURCES_ENV} if you trust that source, or pass it as "
+                "exam=<its address>")
+    X, y = _rows_of(_frame(src, frames or {}), src, exam.split, exam.columns, exam.target)
+    found, rows = _made(X, y, src.safe, exam.split, exam.target)
+    if found.digest != exam.digest:
+        raise DataError(
+            f"the exam of {model_name} changed since it was pinned: {exam.where()} now has "
+            f"{found.rows} rows with digest {found.digest}, pinned as {exam.rows} rows with "
+            f"digest {exam.digest} (by {exam.by or 'unknown'} at {exam.at or 'unknown'}); "
+            "nothing was promoted: restore those rows, or pin the new ones with "
+            f"trackfit exam set {src.safe} --model_name {model_name}")
+    return rows
+
+
+def fits(exam, columns, target, run_id, model_name):
+    """Refuse, in one line, an exam whose columns or target are not the model's."""
+    if tuple(columns) == tuple(exam.columns) and target == exam.target:
+        return
+    raise DataError(
+        f"the exam of {model_name}, {exam.where()}, has columns {', '.join(exam.columns)} "
+        f"and target {exam.target}; the model of run {run_id} reads {', '.join(columns)} and "
+        f"predicts {target}: an exam scores models of one table only; register it under "
+        "another model_name, or pin an exam of its table (trackfit exam set <data>)")
+
+
+def leaked(count, exam, run_id):
+    """The refusal of a challenger that trained on ``count`` of the exam's rows."""
+    return (f"its training rows share {count} of the exam's {exam.rows} rows (by row hash "
+            f"over its columns and {exam.target}): it would be examined on rows it learned "
+            "from; train it on data without the exam's rows, or delete the run (mlflow runs "
+            f"delete --run-id {run_id}) so register weighs the next best")
+
+
+def _write(model_name, exam):
+    """The exam's tags on ``model_name``, the registered model made with them when it is
+    not there (one atomic create; then the digest last, as the tag readers look for)."""
+    from mlflow.exceptions import MlflowException
+
+    written = exam.tags()
+    try:
+        client().create_registered_model(model_name, tags=written)
+        return
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+    digest_tag = PREFIX + "digest"
+    for key, value in written.items():
+        if key != digest_tag:
+            client().set_registered_model_tag(model_name, key, value)
+    client().set_registered_model_tag(model_name, digest_tag, written[digest_tag])
+
+
+def pin(model_name, exam, lock, expected=None, replacing=False):
+    """Compare-and-set: pin ``exam`` (with who and when) to ``model_name`` when the pinned
+    exam is still ``expected`` (None: none pinned). Returns (the exam pinned now, whether
+    this call pinned it). ``lock`` is the registers' lock (registry._alias_lock): under it
+    registers of one SQLite store take turns; on a server the re-read stands alone."""
+    mine = replace(exam, by=who(), at=now())
+    with lock():
+        found = read(model_name)
+        if not (found == expected if replacing else found is None):
+            return found, False
+        _write(model_name, mine)
+        after = read(model_name)
+    return after, after == mine
+
+
+def refused_pin(model_name, pinned, mine):
+    """The line for a register whose --exam differs from the pinned one."""
+    return TrackfitError(
+        f"the exam of {model_name} is {pinned.named()}, pinned by {pinned.by or 'unknown'} "
+        f"at {pinned.at or 'unknown'}; yours, {mine.named()}, was not pinned and nothing "
+        f"was promoted: run register without exam= to be judged on the pinned one, or "
+        f"change it with trackfit exam set <data> --model_name {model_name}")
+
+
+def describe(exam):
+    """The exam's fields, one ``name: value`` line each, for ``trackfit exam show``."""
+    values = {**exam.__dict__, "columns": ",".join(exam.columns)}
+    return "\n".join(f"{name}: {values[name]}" for name in FIELDS)
