@@ -92,8 +92,10 @@ PROBE_MEMORY = 2**30
 PROBE_SECONDS = 20
 PROBE_IMPORTS = ["skops.io", "pandas", "joblib", "threadpoolctl", "sklearn.pipeline",
                  "sklearn.dummy", "sklearn.ensemble", "sklearn.linear_model",
-                 "sklearn.neighbors", "sklearn.svm", "sklearn.tree", "trackfit.trust",
-                 "trackfit.estimators.plugins", "trackfit.estimators.checks"]
+                 "sklearn.neighbors", "sklearn.svm", "sklearn.tree", "sklearn.compose",
+                 "sklearn.impute", "sklearn.preprocessing", "trackfit.trust",
+                 "trackfit.estimators.plugins", "trackfit.estimators.checks",
+                 "trackfit.estimators.preprocessing"]
 REFUSED, OUT_OF_MEMORY = 3, 4  # the probe's exit codes besides 0
 
 
@@ -360,7 +362,16 @@ def _declared_types(flavor):
     from skops.io._trusted_types import SKLEARN_ESTIMATOR_TYPE_NAMES, SKLEARN_INTERNAL_TYPE_NAMES
 
     declared = {t for spec in _specs() if spec.flavor == flavor for t in spec.trusted_types}
-    return declared | set(SKLEARN_ESTIMATOR_TYPE_NAMES) | set(SKLEARN_INTERNAL_TYPE_NAMES)
+    return (declared | set(_preprocessing()) | set(SKLEARN_ESTIMATOR_TYPE_NAMES)
+            | set(SKLEARN_INTERNAL_TYPE_NAMES))
+
+
+def _preprocessing():
+    """The types of the preprocessing before every model's estimator, which trackfit
+    trusts for every plugin's models (estimators.builtin.PREPROCESSING)."""
+    from .estimators.builtin import PREPROCESSING
+
+    return PREPROCESSING
 
 
 def _inside(folder, path):
@@ -765,30 +776,44 @@ def _validate(model, plan, unsafe):
 
     from .estimators import checks as walks
 
-    kind = type(model)
+    estimator = walks.estimator(model)
+    kind = type(estimator)
     name = f"{kind.__module__}.{kind.__qualname__}"
+    if estimator is not model:
+        name = f"Pipeline whose estimator is a {name}"
     specs = [spec for spec in _specs() if spec.flavor == plan["flavor"]]
     if plan["format"] == "skops":
         owners = [spec for spec in specs if _builds(spec) is kind]
     else:
         owners = [spec for spec in specs if plan["format"] in spec.trusted_types]
     if not owners:
-        held = f" holding {', '.join(sorted(unsafe))}" if unsafe else ""
+        own = unsafe - set(_preprocessing())
+        held = f" holding {', '.join(sorted(own))}" if own else ""
         raise Refused(f"it is a {name}{held}, and no installed plugin registers that "
                       "estimator to check it")
     declared = set().union(*(spec.trusted_types for spec in owners))
-    if unsafe - declared:
-        raise Refused(f"its {name} holds {', '.join(sorted(unsafe - declared))}, which its "
-                      f"plugin does not declare")
+    if unsafe - declared - set(_preprocessing()):
+        raise Refused(f"its {name} holds "
+                      f"{', '.join(sorted(unsafe - declared - set(_preprocessing())))}, which "
+                      f"its plugin does not declare")
     validates = [(spec.name, _validate_of(spec, unsafe, kind in walks.known()))
                  for spec in owners]
-    validates = [(owner, check) for owner, check in validates if check is not None]
+    validates = [(owner, check if estimator is model else functools.partial(_of_estimator,
+                                                                             check))
+                 for owner, check in validates if check is not None]
     walk = functools.partial(walks.walk, declared=frozenset(declared),
                              vouched=bool(validates))
     checks = [(owners[0].name, walk)] + validates
     for owner, check in checks:
         _run_check(model, owner, check)
     return checks
+
+
+def _of_estimator(check, model):
+    """A plugin's validate run on the estimator of a Pipeline (after the walk checked it)."""
+    from .estimators import checks as walks
+
+    return check(walks.estimator(model))
 
 
 def _validate_of(spec, unsafe, walked):

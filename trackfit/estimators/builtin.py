@@ -19,6 +19,21 @@ NEIGHBOURS = [
     "sklearn.metrics._dist_metrics.MinkowskiDistance64",
     "sklearn.metrics._dist_metrics.ChebyshevDistance64",
 ]
+# The preprocessing every logged model holds before its estimator (a Pipeline of a
+# ColumnTransformer of these; trackfit.estimators.preprocessing builds them): trackfit.trust
+# trusts them for every estimator's models, as if each plugin declared them, and the walk
+# (trackfit.estimators.checks) checks each. numpy.dtype is an encoder's output dtype.
+# tests/test_trust_pipeline.py round-trips pipelines of every kind to keep this list exact.
+PREPROCESSING = [
+    "sklearn.pipeline.Pipeline",
+    "sklearn.compose._column_transformer.ColumnTransformer",
+    "sklearn.impute._base.SimpleImputer",
+    "sklearn.preprocessing._encoders.OneHotEncoder",
+    "sklearn.preprocessing._encoders.OrdinalEncoder",
+    "sklearn.preprocessing._data.StandardScaler",
+    "trackfit.estimators.preprocessing.DateParts",
+    "numpy.dtype",
+]
 
 
 # Those types are ones skops calls unsafe: scikit-learn's compiled predict follows their

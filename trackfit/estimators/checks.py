@@ -41,23 +41,50 @@ _PARAMS = {}
 def walk(model, declared=(), vouched=False):
     """Raise ValueError unless everything in ``model`` is what the walk allows where it is.
 
+    ``model``: an estimator, or a Pipeline of preprocessing steps then the estimator (each
+    step walked by ``prepared``, the estimator reading the width they pass on).
     ``declared``: type names the model's plugin declares; objects of those types are left to
     its validate, which ``vouched`` says it gives.
     """
+    passed = None
+    if _is_pipeline(model):
+        model, passed = prepared(model)
     rules = known()
     if type(model) in rules:
-        _visit(model, _width(model), rules)
+        width = _width(model)
+        _reads(model, width, passed)
+        _visit(model, width, rules)
         return
+    width = getattr(model, "n_features_in_", None)
+    _reads(model, width, passed)
     name = _name(type(model))
     if name in declared:  # the plugin's own class, declared: its validate checks all of it
         if not vouched:
             raise ValueError(f"it is a {name}, which its plugin declares without a validate check")
         _reset_jobs(model)
         return
-    width = getattr(model, "n_features_in_", None)
     for key, value in _state(model).items():
         _foreign(value, width, declared, vouched, rules, f"its {key}")
     _reset_jobs(model)
+
+
+def estimator(model):
+    """The estimator of ``model``: its last step if it is a Pipeline, else itself. Reads only
+    the Pipeline's own ``steps`` (nothing in the model runs)."""
+    if not _is_pipeline(model):
+        return model
+    steps = _state(model).get("steps")
+    if type(steps) in (list, tuple) and steps and type(steps[-1]) in (list, tuple) \
+            and len(steps[-1]) == 2:
+        return steps[-1][1]
+    return None
+
+
+def _reads(model, width, passed):
+    """The estimator after the preprocessing reads the ``passed`` features it passes on."""
+    if passed is not None and width != passed:
+        raise ValueError(f"its {type(model).__name__} reads {width!r} features, its "
+                         f"preprocessing passes on {passed}")
 
 
 def known():
@@ -567,3 +594,518 @@ def _equal(a, b):
         a, b = np.asarray(a), np.asarray(b)
         return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b)
     return type(a) is type(b) and a == b
+
+
+# The preprocessing: a Pipeline of steps (a ColumnTransformer of imputers, encoders, a
+# scaler and DateParts, trackfit.estimators.preprocessing) before the estimator. Each step is
+# walked by its rule below, which returns the width it passes on: the next step reads it.
+# scikit-learn's transforms index with numpy and check what they index, except the
+# OneHotEncoder, whose codes become the column indices of a sparse matrix its dense output is
+# copied from unchecked (a code past its width wrote past the array: exit 139).
+UNKNOWN = {"OneHotEncoder": ("error", "ignore", "infrequent_if_exist", "warn"),
+           "OrdinalEncoder": ("error", "use_encoded_value")}
+STRATEGIES = ("mean", "median", "most_frequent", "constant")
+OUTPUTS = ("default", "pandas")  # what set_output may have asked a step for
+CHECKED = "checked by the class's rule"  # in a step's rule: its check reads the attribute
+_STEPS = {}
+
+
+def _is_pipeline(model):
+    from sklearn.pipeline import Pipeline
+
+    return type(model) is Pipeline
+
+
+def prepared(model):
+    """Walk the Pipeline ``model``'s steps before its estimator: (the estimator, the width
+    those steps pass on to it)."""
+    steps = _pipeline_steps(model, "its Pipeline")
+    if len(steps) < 2:
+        raise ValueError("its Pipeline holds no preprocessing before its estimator")
+    width = _input_width(steps[0][1], "its Pipeline's first step")
+    for name, step in steps[:-1]:
+        width = _step(step, width, f"its step {name}")
+    return steps[-1][1], width
+
+
+def _input_width(step, where):
+    width = _state(step).get("n_features_in_")
+    if not _count(width) or width < 1:
+        raise ValueError(f"{where} has no number of input features (n_features_in_)")
+    return int(width)
+
+
+def _count(value):
+    return _number(value) and float(value).is_integer() and value >= 0
+
+
+def _pipeline_steps(pipeline, where):
+    """The ``steps`` of a fitted Pipeline: (name, object) pairs, names unique, and nothing
+    else in it but its parameters (no memory: a cache folder is read with pickle)."""
+    state = _state(pipeline)
+    extra = sorted(set(state) - {"steps", "transform_input", "memory", "verbose",
+                                 "_sklearn_output_config"})
+    if extra:
+        raise ValueError(f"{where} holds '{extra[0]}', which scikit-learn's Pipeline never "
+                         "does")
+    if state.get("memory") is not None or state.get("transform_input") is not None:
+        raise ValueError(f"{where} caches or routes its steps (memory, transform_input), "
+                         "which trackfit's models never do")
+    _output(pipeline, where)
+    if not _plain(state.get("verbose")):
+        raise ValueError(f"{where}'s verbose is not plain data")
+    steps = state.get("steps")
+    if type(steps) not in (list, tuple) or not steps or not all(
+            type(step) in (list, tuple) and len(step) == 2 and isinstance(step[0], str)
+            for step in steps):
+        raise ValueError(f"{where}'s steps are not a list of (name, step) pairs")
+    names = [name for name, _ in steps]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{where} names two steps alike")
+    return [tuple(step) for step in steps]
+
+
+def _output(obj, where):
+    config = _state(obj).get("_sklearn_output_config")
+    if config is None:
+        return
+    if type(config) is not dict or not all(isinstance(key, str) and value in OUTPUTS
+                                           for key, value in config.items()):
+        raise ValueError(f"{where} asks for output {config!r}, not one of "
+                         f"{', '.join(OUTPUTS)}")
+
+
+def _step(step, width, where):
+    """Walk one fitted step reading ``width`` features: the width it passes on."""
+    rules = _step_rules()
+    kind = type(step)
+    if kind not in rules:
+        raise ValueError(f"{where} is a {_name(kind)}, which trackfit's preprocessing never "
+                         "holds")
+    attributes, check = rules[kind]
+    if attributes is None:  # a Pipeline: its steps say it all
+        return check(step, width, where)
+    state = _state(step)
+    own = state.get("n_features_in_")
+    if not _count(own):
+        raise ValueError(f"{where}, a {kind.__name__}, was never fitted")
+    if own != width:
+        raise ValueError(f"{where}, a {kind.__name__}, reads {own} features; it is given "
+                         f"{width}")
+    _step_attributes(step, attributes, where)
+    names = state.get("feature_names_in_")
+    if names is not None and (not isinstance(names, np.ndarray) or names.shape != (width,)
+                              or not all(isinstance(n, str) for n in names.tolist())):
+        raise ValueError(f"{where}'s feature_names_in_ are not {width} column names")
+    _reset_jobs(step)
+    out = check(step, width, where)
+    if not _count(out):
+        raise ValueError(f"{where} passes on {out!r} features")
+    return int(out)
+
+
+def _step_attributes(step, attributes, where):
+    """Every attribute of ``step`` is a parameter of its class or a fitted one its rule
+    names; plain data unless its rule's check reads it."""
+    kind = type(step)
+    params = _params(kind)
+    for key, value in _state(step).items():
+        allowed = attributes.get(key, PLAIN if key in params else None)
+        if allowed is None:
+            raise ValueError(f"{where}, a {kind.__name__}, holds '{key}', which scikit-learn's "
+                             f"{kind.__name__} never does")
+        if allowed == PLAIN and not _plain(value):
+            raise ValueError(f"{where}'s {key} holds a {_name(type(value))}, which "
+                             f"scikit-learn never puts there")
+    _output(step, where)
+
+
+def _template(obj, where, depth=0):
+    """An unfitted step a ColumnTransformer or Pipeline keeps as given (its ``transformers``,
+    a template's ``steps``): of a preprocessing class, holding its parameters only."""
+    if isinstance(obj, str) and obj in ("drop", "passthrough"):
+        return
+    kind = type(obj)
+    if kind not in _step_rules() or depth > 8:
+        raise ValueError(f"{where} holds a {_name(kind)}, which trackfit's preprocessing "
+                         "never holds")
+    params = _params(kind)
+    for key, value in _state(obj).items():
+        if key not in params and key != "_sklearn_output_config":
+            raise ValueError(f"{where}, a {kind.__name__} kept as given, holds '{key}'")
+        if key in ("steps", "transformers") and type(value) in (list, tuple):
+            for entry in value:
+                if type(entry) not in (list, tuple) or len(entry) not in (2, 3):
+                    raise ValueError(f"{where}'s {key} are not (name, step, ...) entries")
+                if not _plain(entry[0]) or not all(map(_selection, entry[2:])):
+                    raise ValueError(f"{where}'s {key} name or select objects")
+                _template(entry[1], where, depth + 1)
+        elif key == "dtype":
+            _dtype_type(obj, where)
+        elif not _plain(value):
+            raise ValueError(f"{where}'s {key} holds a {_name(type(value))}, which "
+                             "scikit-learn never puts there")
+    _output(obj, where)
+
+
+def _step_rules():
+    """{class: ({fitted attribute: PLAIN or CHECKED}, check(step, width, where) -> width)}."""
+    if not _STEPS:
+        from sklearn.compose import ColumnTransformer
+        from sklearn.impute import SimpleImputer
+        from sklearn.pipeline import Pipeline
+        from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+        from .preprocessing import DateParts
+
+        fitted = {"n_features_in_": PLAIN, "feature_names_in_": CHECKED,
+                  "_sklearn_output_config": CHECKED}
+        encoder = dict(fitted, categories_=CHECKED, dtype=CHECKED, _infrequent_enabled=PLAIN,
+                       _infrequent_indices=CHECKED, _default_to_infrequent_mappings=CHECKED)
+        _STEPS.update({
+            Pipeline: (None, _check_steps),
+            ColumnTransformer: (dict(fitted, transformers=CHECKED, _columns=CHECKED,
+                                     _transformer_to_input_indices=CHECKED,
+                                     _remainder=CHECKED, sparse_output_=PLAIN,
+                                     transformers_=CHECKED, output_indices_=CHECKED),
+                                _check_columns),
+            SimpleImputer: (dict(fitted, statistics_=CHECKED, _fit_dtype=CHECKED,
+                                 _fill_dtype=CHECKED, indicator_=PLAIN), _check_imputer),
+            OneHotEncoder: (dict(encoder, drop_idx_=CHECKED, _drop_idx_after_grouping=CHECKED,
+                                 _n_features_outs=PLAIN), _check_one_hot),
+            OrdinalEncoder: (dict(encoder, _missing_indices=PLAIN), _check_ordinal),
+            StandardScaler: (dict(fitted, mean_=PLAIN, var_=PLAIN, scale_=PLAIN,
+                                  n_samples_seen_=PLAIN), _check_scaler),
+            DateParts: (fitted, _check_dates),
+        })
+    return _STEPS
+
+
+def _check_steps(pipeline, width, where):
+    """A Pipeline inside a ColumnTransformer: its steps in turn. (Its ``n_features_in_`` is
+    its first step's: a Pipeline's own is a property, never stored.)"""
+    for name, step in _pipeline_steps(pipeline, where):
+        width = _step(step, width, f"{where}.{name}")
+    return width
+
+
+def _dtype(step, key, where, kinds="fiubOUS"):
+    value = _state(step).get(key)
+    if not isinstance(value, np.dtype) or value.kind not in kinds or value.fields \
+            or value.subdtype is not None:
+        raise ValueError(f"{where}'s {key} is {value!r}, not a dtype of numbers or text")
+
+
+def _dtype_type(step, where):
+    """An encoder's output ``dtype``: a number type."""
+    value = _state(step).get("dtype")
+    try:
+        ok = isinstance(value, type) and np.dtype(value).kind in "fiu" \
+            or isinstance(value, np.dtype) and value.kind in "fiu" and not value.fields
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{where}'s dtype is {value!r}, not a number type")
+
+
+def _check_dates(step, width, where):
+    from .preprocessing import PARTS
+
+    return len(PARTS) * width
+
+
+def _check_scaler(step, width, where):
+    state = _state(step)
+    for key in ("with_mean", "with_std", "copy"):
+        if not isinstance(state.get(key), (bool, np.bool_)):
+            raise ValueError(f"{where}'s {key} is not True or False")
+    for key, needed in (("mean_", state["with_mean"]), ("scale_", state["with_std"]),
+                        ("var_", state["with_std"])):
+        if state.get(key) is not None or needed:
+            _array(step, key, (width,))
+    scale = state.get("scale_")
+    if scale is not None and (scale == 0).any():
+        raise ValueError(f"{where}'s scale_ holds a zero")
+    seen = state.get("n_samples_seen_")
+    if not (_count(seen) or isinstance(seen, np.ndarray) and seen.shape == (width,)
+            and seen.dtype.kind in "iu"):
+        raise ValueError(f"{where}'s n_samples_seen_ is not a count of rows")
+    return width
+
+
+def _missing(value):
+    return value is None or isinstance(value, (float, np.floating)) and np.isnan(value)
+
+
+def _check_imputer(step, width, where):
+    """Fill values, one per column; a column whose fill value is NaN is dropped (sklearn's
+    own rule for a column never seen filled), unless ``keep_empty_features``."""
+    state = _state(step)
+    _choice(step, "strategy", STRATEGIES)
+    if state.get("add_indicator") is not False or state.get("indicator_") is not None:
+        raise ValueError(f"{where} adds missing-value indicators, which trackfit's models "
+                         "never do")
+    if not isinstance(state.get("keep_empty_features"), (bool, np.bool_)):
+        raise ValueError(f"{where}'s keep_empty_features is not True or False")
+    for key in ("_fit_dtype", "_fill_dtype"):
+        _dtype(step, key, where)
+    stats = state.get("statistics_")
+    if not isinstance(stats, np.ndarray) or stats.shape != (width,) \
+            or stats.dtype.kind not in "fiuO":
+        shown = f"{stats.dtype} {stats.shape}" if isinstance(stats, np.ndarray) \
+            else type(stats).__name__
+        raise ValueError(f"{where}'s statistics_ is {shown}, not {width} fill values, one per "
+                         "column it reads")
+    values = stats.tolist()
+    if stats.dtype.kind == "O" and not all(isinstance(v, (str, int, float)) and
+                                           not isinstance(v, bool) or v is None
+                                           for v in values):
+        raise ValueError(f"{where}'s statistics_ are not numbers or text")
+    if state["keep_empty_features"]:
+        return width
+    return sum(not (isinstance(v, float) and v != v) for v in values)
+
+
+def _categories(step, width, where):
+    """``categories_``: one array per column, values unique and sorted (a missing value
+    last), as fit makes them: numbers are coded by a binary search of them."""
+    cats = _state(step).get("categories_")
+    if type(cats) is not list or len(cats) != width:
+        raise ValueError(f"{where}'s categories_ are not {width} arrays, one per column")
+    sizes = []
+    for at, values in enumerate(cats):
+        if not isinstance(values, np.ndarray) or values.ndim != 1 or not len(values) \
+                or values.dtype.kind not in "biufOU":
+            raise ValueError(f"{where}'s categories of column {at} are not an array of values")
+        items = values.tolist()
+        known = items[:-1] if _missing(items[-1]) else items
+        numbers = values.dtype.kind in "biuf"
+        if not all((_number(v) or isinstance(v, bool)) if numbers else isinstance(v, str)
+                   for v in known):
+            raise ValueError(f"{where}'s categories of column {at} mix numbers, text or "
+                             "objects")
+        if any(_missing(v) for v in known) or any(a >= b for a, b in zip(known, known[1:])):
+            raise ValueError(f"{where}'s categories of column {at} are not unique and sorted")
+        sizes.append(len(items))
+    return cats, sizes
+
+
+def _indices(value, size, where):
+    """An int array of distinct indices below ``size``."""
+    if not isinstance(value, np.ndarray) or value.ndim != 1 or value.dtype.kind not in "iu" \
+            or not len(value) or value.min() < 0 or value.max() >= size \
+            or len(np.unique(value)) != len(value):
+        raise ValueError(f"{where} are not distinct indices below {size}")
+    return value
+
+
+def _groups(step, cats, sizes, where, missing_apart=False):
+    """The codes each column's categories map to after infrequent ones are grouped: for
+    column i, (the highest code any input may have, how many codes there are).
+    ``missing_apart``: an OrdinalEncoder's missing category is coded apart, unmapped."""
+    state = _state(step)
+    enabled = state.get("_infrequent_enabled")
+    if not isinstance(enabled, (bool, np.bool_)):
+        raise ValueError(f"{where}'s _infrequent_enabled is not True or False")
+    plain = [(size - 1, size) for size in sizes]  # (the highest code, the count)
+    if not enabled:
+        if not all(_plain(state.get(key)) for key in ("_infrequent_indices",
+                                                      "_default_to_infrequent_mappings")):
+            raise ValueError(f"{where}'s infrequent categories are not plain data")
+        return plain
+    lists = [state.get("_infrequent_indices"), state.get("_default_to_infrequent_mappings")]
+    if not all(type(value) is list and len(value) == len(sizes) for value in lists):
+        raise ValueError(f"{where}'s infrequent categories are not listed for each of its "
+                         f"{len(sizes)} columns")
+    groups = []
+    for at, (rare, mapping) in enumerate(zip(*lists)):
+        if (rare is None) != (mapping is None):
+            raise ValueError(f"{where}'s column {at} has infrequent categories without a "
+                             "mapping, or a mapping without them")
+        if rare is None:
+            groups.append(plain[at])
+            continue
+        size = sizes[at] - (missing_apart and _missing(cats[at].tolist()[-1]))
+        _indices(rare, size, f"{where}'s infrequent categories of column {at}")
+        count = sizes[at] - len(rare) + 1
+        if not isinstance(mapping, np.ndarray) or mapping.shape != (size,) \
+                or mapping.dtype.kind not in "iu" or mapping.min() < 0 \
+                or mapping.max() >= count:
+            shown = (f"{mapping.dtype} {mapping.shape} up to {mapping.max()}"
+                     if isinstance(mapping, np.ndarray) and mapping.size
+                     else type(mapping).__name__)
+            raise ValueError(f"{where}'s _default_to_infrequent_mappings for column {at} is "
+                             f"{shown}, not {size} codes below {count}, the columns it "
+                             "encodes to")
+        groups.append((int(mapping.max()), count))
+    return groups
+
+
+def _check_one_hot(step, width, where):
+    """Each column's codes, after grouping and the dropped category, stay below the number
+    of output columns it claims (``_n_features_outs``): the dense output is copied from a
+    sparse matrix built with those codes as its column indices, unchecked."""
+    state = _state(step)
+    _choice(step, "handle_unknown", UNKNOWN["OneHotEncoder"])
+    _choice(step, "feature_name_combiner", ("concat",))
+    if not isinstance(state.get("sparse_output"), (bool, np.bool_)):
+        raise ValueError(f"{where}'s sparse_output is not True or False")
+    _dtype_type(step, where)
+    cats, sizes = _categories(step, width, where)
+    groups = _groups(step, cats, sizes, where)
+    drops = state.get("_drop_idx_after_grouping")
+    public = state.get("drop_idx_")
+    for key, value in (("_drop_idx_after_grouping", drops), ("drop_idx_", public)):
+        if value is not None and (not isinstance(value, np.ndarray) or value.shape != (width,)
+                                  or not all(v is None or _count(v) for v in value.tolist())):
+            raise ValueError(f"{where}'s {key} is not one category or None per column")
+    if (drops is None) != (public is None) or (state.get("drop") is None) != (drops is None):
+        raise ValueError(f"{where} drops categories by some of drop, drop_idx_ and "
+                         "_drop_idx_after_grouping but not all")
+    outs = state.get("_n_features_outs")
+    if type(outs) is not list or len(outs) != width or not all(map(_count, outs)):
+        raise ValueError(f"{where}'s _n_features_outs is not a count of output columns for "
+                         f"each of its {width} columns")
+    for at, ((highest, count), out) in enumerate(zip(groups, outs)):
+        drop = None if drops is None else drops[at]
+        if drop is not None and (drop >= count or public[at] is None
+                                 or public[at] >= sizes[at]):
+            raise ValueError(f"{where} drops category {drop} of column {at}, which has "
+                             f"{count}")
+        if out != count - (drop is not None) or highest - (drop is not None) >= out:
+            raise ValueError(f"{where}'s column {at} encodes to "
+                             f"{count - (drop is not None)} columns, not the {out} it claims")
+    return int(sum(outs))
+
+
+def _check_ordinal(step, width, where):
+    state = _state(step)
+    _choice(step, "handle_unknown", UNKNOWN["OrdinalEncoder"])
+    _dtype_type(step, where)
+    cats, sizes = _categories(step, width, where)
+    _groups(step, cats, sizes, where, missing_apart=True)
+    missing = state.get("_missing_indices")
+    if type(missing) is not dict or not all(
+            _count(column) and column < width and _count(at) and at < sizes[int(column)]
+            for column, at in missing.items()):
+        raise ValueError(f"{where}'s _missing_indices are not columns and categories it has")
+    for key in ("unknown_value", "encoded_missing_value"):
+        value = state.get(key)
+        if value is not None and not _number(value):
+            raise ValueError(f"{where}'s {key} is not a number")
+    return width
+
+
+def _selection(columns):
+    """Plain data, or a slice of plain data: what selects a ColumnTransformer's columns."""
+    if isinstance(columns, slice):
+        return all(_plain(edge) for edge in (columns.start, columns.stop, columns.step))
+    return _plain(columns)
+
+
+def _selected(columns, width, names, where):
+    """The input columns a ColumnTransformer's selection names: indices in 0..width-1."""
+    if isinstance(columns, slice):
+        edges = (columns.start, columns.stop)
+        if columns.step not in (None, 1) or not all(
+                edge is None or _count(edge) and edge <= width
+                or isinstance(edge, str) and names and edge in names for edge in edges):
+            raise ValueError(f"{where} selects columns {columns!r}, not a slice of its "
+                             f"{width} columns")
+        if any(isinstance(edge, str) for edge in edges):  # by name: both ends included
+            start = 0 if edges[0] is None else names.index(edges[0])
+            stop = width if edges[1] is None else names.index(edges[1]) + 1
+            return list(range(start, stop))
+        return list(range(width))[columns]
+    many = columns.tolist() if isinstance(columns, np.ndarray) else columns
+    many = list(many) if type(many) in (list, tuple) else [many]
+    if many and all(isinstance(c, (bool, np.bool_)) for c in many):
+        if len(many) != width:
+            raise ValueError(f"{where} selects columns by a mask of {len(many)}, not {width}")
+        return [at for at, keep in enumerate(many) if keep]
+    found = []
+    for column in many:
+        if isinstance(column, str):
+            if not names or column not in names:
+                raise ValueError(f"{where} selects column '{column}', which is not one of "
+                                 "its input columns")
+            found.append(names.index(column))
+        elif _count(column) and not isinstance(column, (bool, np.bool_)) and column < width:
+            found.append(int(column))
+        else:
+            raise ValueError(f"{where} selects column {column!r}; its input columns are 0 "
+                             f"to {width - 1}")
+    return found
+
+
+def _check_columns(step, width, where):
+    """Each transformer reads columns of the input, as many as it was fitted on; the
+    output is theirs side by side, at the offsets ``output_indices_`` records."""
+    state = _state(step)
+    if state.get("remainder") != "drop" or type(state.get("_remainder")) is not tuple \
+            or state["_remainder"][:2] != ("remainder", "drop"):
+        raise ValueError(f"{where} passes columns it does not transform through "
+                         "(remainder), which trackfit's models never do")
+    threshold = state.get("sparse_threshold")
+    if not _number(threshold) or not 0 <= threshold <= 1:
+        raise ValueError(f"{where}'s sparse_threshold is {threshold!r}, not between 0 and 1")
+    if not isinstance(state.get("sparse_output_"), (bool, np.bool_)):
+        raise ValueError(f"{where}'s sparse_output_ is not True or False")
+    if state.get("transformer_weights") is not None:
+        raise ValueError(f"{where} weighs its transformers, which trackfit's models never do")
+    given = state.get("transformers")
+    if type(given) not in (list, tuple):
+        raise ValueError(f"{where}'s transformers are not a list")
+    for entry in given:
+        if type(entry) not in (list, tuple) or len(entry) != 3 or not _plain(entry[0]) \
+                or not _selection(entry[2]):
+            raise ValueError(f"{where}'s transformers are not (name, transformer, columns)")
+        _template(entry[1], f"{where}'s transformer {entry[0]}")
+    if type(state.get("_columns")) is not list or not all(map(_selection, state["_columns"])) \
+            or not _plain(state["_remainder"][2:]):
+        raise ValueError(f"{where}'s column selections are not plain data")
+    names = state.get("feature_names_in_")
+    names = names.tolist() if names is not None else None
+    fitted = state.get("transformers_")
+    if type(fitted) is not list or not fitted or not all(
+            type(entry) is tuple and len(entry) == 3 and isinstance(entry[0], str)
+            for entry in fitted):
+        raise ValueError(f"{where}'s transformers_ are not (name, transformer, columns)")
+    labels = [entry[0] for entry in fitted]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"{where} names two transformers alike")
+    inputs = state.get("_transformer_to_input_indices")
+    offsets = state.get("output_indices_")
+    if "remainder" not in labels and type(inputs) is dict and type(offsets) is dict \
+            and inputs.get("remainder") == [] and offsets.get("remainder") == slice(0, 0):
+        # every column selected: scikit-learn lists an empty remainder in the indices only
+        inputs = {k: v for k, v in inputs.items() if k != "remainder"}
+        offsets = {k: v for k, v in offsets.items() if k != "remainder"}
+    if type(inputs) is not dict or sorted(inputs, key=str) != sorted(labels) \
+            or type(offsets) is not dict or sorted(offsets, key=str) != sorted(labels):
+        raise ValueError(f"{where}'s input and output indices do not list its transformers")
+    at = 0
+    for label, transformer, columns in fitted:
+        part = f"{where}.{label}"
+        if not _selection(columns):
+            raise ValueError(f"{part} selects columns by a {_name(type(columns))}")
+        chosen = _selected(columns, width, names, part)
+        if type(inputs[label]) is not list or inputs[label] != chosen:
+            raise ValueError(f"{part} reads columns {inputs[label]!r}, not the {chosen!r} "
+                             "it selects")
+        if transformer == "drop" or not chosen:
+            if not isinstance(transformer, str) and not chosen:
+                raise ValueError(f"{part} selects no columns")
+            out = 0
+        elif isinstance(transformer, str):
+            raise ValueError(f"{part} is {transformer!r}, not a transformer or 'drop'")
+        else:
+            out = _step(transformer, len(chosen), part)
+        span = offsets[label]
+        want = slice(at, at + out) if out else slice(0, 0)
+        if type(span) is not slice or (span.start, span.stop, span.step) != \
+                (want.start, want.stop, None):
+            raise ValueError(f"{part}'s output_indices_ are {span!r}, not {want!r}: its "
+                             f"{out} columns at {at}")
+        at += out
+    return at
