@@ -24,7 +24,7 @@ def test_a_plain_401_page_is_explained_by_mlflow_s_text():
 
 def test_a_server_that_answers_500_is_failing_not_unreachable(monkeypatch):
     """MLflow retries a 500 and then words it as urllib3 does; the server is up."""
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
+    monkeypatch.setattr(store, "tracking_uri", lambda: "http://127.0.0.1:5999")
     text = ("API request to http://127.0.0.1:5999/api/2.0/mlflow/runs/search failed with "
             "exception HTTPConnectionPool(host='127.0.0.1', port=5999): Max retries exceeded "
             "with url: /api/2.0/mlflow/runs/search (Caused by ResponseError('too many 500 "
