@@ -208,7 +208,10 @@ EOF
     # No usage telemetry from the server or its UI.
     MLFLOW_SERVER_ENABLE_JOB_EXECUTION=${MLFLOW_SERVER_ENABLE_JOB_EXECUTION:-false} \
     MLFLOW_DISABLE_TELEMETRY=${MLFLOW_DISABLE_TELEMETRY:-true} \
-    MLFLOW_BACKEND_STORE_URI=$(backend_uri mlflow) MLFLOW_AUTH_CONFIG_PATH=$DIR/basic_auth.ini \
+    # The login config only with logins on: without them MLflow still reads its own default
+    # config on some requests (runs/search), and a missing file there is an HTTP 500.
+    MLFLOW_BACKEND_STORE_URI=$(backend_uri mlflow) \
+    MLFLOW_AUTH_CONFIG_PATH=${AUTH:+$DIR/basic_auth.ini} \
         setsid "$MLFLOW" server --host "$HOST" --port "$PORT" --workers "$WORKERS" \
         --artifacts-destination "$DIR/artifacts" "${app[@]}" \
         --allowed-hosts "$hosts" --cors-allowed-origins "$origins" --x-frame-options SAMEORIGIN \

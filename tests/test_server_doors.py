@@ -107,6 +107,33 @@ def test_start_ends_with_the_uri_and_the_login_that_work(tmp_path):
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.mark.slow  # PostgreSQL and a tracking server of its own
+def test_a_server_without_logins_answers_every_request(tmp_path):
+    """Without TRACKFIT_SERVER_AUTH the server still searches runs: MLflow reads a login
+    config on that request, and a config path to a file never written was an HTTP 500."""
+    folder = Path(tempfile.mkdtemp(prefix="trackfit-server-"))
+    folder.chmod(0o755)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "TRACKFIT_"))}
+    env.update(TRACKFIT_SERVER_DIR=str(folder / "server"), TRACKFIT_SERVER_PORT=str(port),
+               TRACKFIT_PG_PORT=str(free_port()), TRACKFIT_SERVER_WORKERS="1",
+               MLFLOW=str(Path(sys.executable).with_name("mlflow")))
+    try:
+        started = subprocess.run([str(SCRIPT), "start"], capture_output=True, text=True,
+                                 env=env, timeout=300)
+        assert started.returncode == 0, started.stdout + started.stderr
+        client = ("import mlflow; mlflow.set_experiment('e'); mlflow.start_run(); "
+                  "mlflow.end_run(); print(len(mlflow.search_runs()))")
+        used = subprocess.run([sys.executable, "-c", client], capture_output=True, text=True,
+                              env={**env, "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}",
+                                   "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"},
+                              cwd=tmp_path, timeout=120)
+        assert (used.returncode, used.stdout.splitlines()[-1]) == (0, "1"), used.stderr[-2000:]
+    finally:
+        subprocess.run([str(SCRIPT), "stop"], capture_output=True, env=env, timeout=120)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def secrets():
     """Every secret of the running server: the files' contents, and the test's password."""
     found = [PASSWORD] if PASSWORD else []

@@ -22,6 +22,19 @@ def test_a_plain_401_page_is_explained_by_mlflow_s_text():
     assert "HTTP 401" in store.explain(MlflowException(text))
 
 
+def test_a_server_that_answers_500_is_failing_not_unreachable(monkeypatch):
+    """MLflow retries a 500 and then words it as urllib3 does; the server is up."""
+    monkeypatch.setattr(store, "tracking_uri", lambda: "http://127.0.0.1:5999")
+    text = ("API request to http://127.0.0.1:5999/api/2.0/mlflow/runs/search failed with "
+            "exception HTTPConnectionPool(host='127.0.0.1', port=5999): Max retries exceeded "
+            "with url: /api/2.0/mlflow/runs/search (Caused by ResponseError('too many 500 "
+            "error responses'))")
+    line = store.explain(MlflowException(text))
+    assert line.startswith("the tracking server http://127.0.0.1:5999 answered HTTP 500 "
+                           "(a server error) every time; it is up but failing: see its log")
+    assert "unreachable" not in line
+
+
 def test_other_errors_are_not_explained():
     assert store.explain(MlflowException("something else")) is None
     assert store.explain(ValueError("bad value")) is None

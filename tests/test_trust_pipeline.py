@@ -26,7 +26,7 @@ from trackfit import trust
 from trackfit.estimators import builtin, checks, plugins, preprocessing
 from trackfit.estimators.preprocessing import DateParts
 
-from .conftest import PROJECT, runs
+from .conftest import PROJECT, free_port, runs
 from .test_trust import champion
 from .test_trust_loading import assert_refused, lab, run_cli
 
@@ -262,6 +262,12 @@ def test_a_tampered_pipeline_is_refused_by_predict(store, tmp_path, capsys, kind
                    phrases=["fails the check of estimator", TAMPERED[kind][1]])
     assert not output.exists()
     assert len(runs(store, "predict", "FAILED")) == 1
+
+
+def test_the_encoder_past_its_output_is_refused_by_serve(store, capsys):
+    champion(log_tampered("one-hot-past-its-output"))
+    assert_refused(capsys, "serve", "--port", str(free_port()),
+                   phrases=[TAMPERED["one-hot-past-its-output"][1]])
 
 
 @pytest.mark.slow  # a new interpreter: a crash would kill that process, not pytest

@@ -3,6 +3,7 @@
 import contextlib
 import os
 import random
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -307,6 +308,11 @@ def explain(exc):
     if "error code 403" in text:
         return (f"the tracking server {uri} denied this user the operation (HTTP 403); "
                 "ask its admin for permission")
+    answered = re.search(r"too many (5\d\d) error responses", text)
+    if uri.startswith(("http://", "https://")) and answered:
+        return (f"the tracking server {uri} answered HTTP {answered.group(1)} (a server error) "
+                "every time; it is up but failing: see its log (make server writes "
+                ".server/mlflow.log)")
     if uri.startswith(("http://", "https://")) and (
         "Max retries exceeded" in text or "Connection refused" in text
         or "timed out" in text or "failed with exception" in text
