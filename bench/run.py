@@ -377,6 +377,64 @@ def exam_register(report, repeat):
                   f"python bench/inprocess.py register {rounds}")
 
 
+def own_table(report, repeat, rows, cv, names, scratch):
+    """Figure 14: ``main --data diamonds.csv --target price`` over the built-ins ``names`` (the
+    10 that scale to ~54,000 rows: all but svr and dummy), ``cv``-fold CV, against PyCaret's
+    ``setup(data, target)`` + ``compare_models`` over the same models with its defaults
+    (bench/pycaret_peer.py table), whole processes A B A B, the peer in its MLflow's default
+    store. ggplot2's diamonds, without its index column: 3 text columns, price to predict
+    (bench/fixtures.py; ``rows``: a seeded sample of that many, 0: all). The best held-out R2
+    of each is read from what each prints. Without TRACKFIT_PYCARET_PYTHON, trackfit alone.
+    """
+    data = scratch / "diamonds.csv"
+    made = fixture("diamonds", rows, data)
+    print(f"     figure 14 data: {made}", flush=True)
+    main = TRACKFIT + ["main", "--data", str(data), "--target", "price",
+                       "--estimators", ",".join(names), "--cv", str(cv)]
+    commands = {"main diamonds": main}
+    peer = os.environ.get("TRACKFIT_PYCARET_PYTHON")
+    pycaret = "pycaret compare_models diamonds"
+    if peer:
+        commands[pycaret] = [peer, str(PROJECT / "bench/pycaret_peer.py"), str(max(cv, 2)),
+                             "table", str(data), "price", ",".join(names)]
+    results = {name: [] for name in commands}
+    best = {name: [] for name in commands}
+    pattern = {"main diamonds": r"(?m)^\s*estimator\s+test_r2_score .*\n\s*(\S+)\s+(-?[\d.]+)",
+               pycaret: r"best (.+?) CV R2 .*held-out R2 (-?[\d.]+)"}  # compare's leaderboard
+    for _ in range(repeat):
+        for name, command in commands.items():
+            folder = fresh()
+            try:
+                seconds, peak, out, cpu = run(command, folder, own_store=name == pycaret)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+            results[name].append((seconds, peak, cpu))
+            found = re.findall(pattern[name], out)[-1]
+            model, r2 = found
+            best[name].append((float(r2), model))
+    report.samples(results, commands)
+    ours, ours_model = max(best["main diamonds"])
+    shape = f"{'diamonds' if not rows else f'{rows:,} diamonds rows'}"
+    command = (f"python -m trackfit main --data diamonds.csv --target price --estimators "
+               f"<the {len(names)}> --cv {cv}")
+    if not peer:
+        report.figure(14, f"main on {shape}, {len(names)} built-ins, {cv}-fold CV (no PyCaret "
+                      "venv: peer not run)",
+                      f"held-out R2 {ours:.4f} ({ours_model}); {median(results['main diamonds']):.1f} s",
+                      "R2 >= peer - 0.005; <= 1.0", None, command)
+        return
+    theirs, theirs_model = max(best[pycaret])
+    wall = ratios(results["main diamonds"], results[pycaret])
+    report.figure(14, f"main on {shape}, {len(names)} built-ins, {cv}-fold CV / PyCaret "
+                  "setup + compare_models",
+                  f"held-out R2 {ours:.4f} ({ours_model}) vs {theirs:.4f} ({theirs_model}); "
+                  f"{wall:.2f} wall ({median(results['main diamonds']):.1f} s / "
+                  f"{median(results[pycaret]):.1f} s); "
+                  f"{ratios(results['main diamonds'], results[pycaret], 2):.2f} CPU",
+                  "R2 >= peer - 0.005; <= 1.0", ours >= theirs - 0.005 and wall <= 1.0,
+                  command + "; bench/pycaret_peer.py 5 table diamonds.csv price")
+
+
 def _rows(text, section):
     """The table rows of ``section`` in an earlier BENCHMARKS.md, by their first cell."""
     match = re.search(rf"(?ms)^{section}\n(.*?)(?=^## |\Z)", text)
@@ -435,7 +493,7 @@ def main(argv=None):
     rows = 20_000 if args.smoke else 1_000_000
     # The smoke run: a linear model, a tree and the one built-in with a thread team of its own.
     estimators = ["linear", "tree", "hist-gb"] if args.smoke else BUILT_IN
-    only = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 14))
+    only = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 15))
     header = environment()
     print("\n".join(header), flush=True)
     report = Report()
@@ -460,7 +518,11 @@ def main(argv=None):
                  11: lambda: predict_command(report, args.repeat, 10 * rows, big, store),
                  12: lambda: spark_predict(report, (20_000,) if args.smoke
                                           else (1_000_000, 10_000_000), scratch, store),
-                 13: lambda: exam_register(report, args.repeat)}
+                 13: lambda: exam_register(report, args.repeat),
+                 14: lambda: own_table(report, args.repeat, 3_000 if args.smoke else 0,
+                                       0 if args.smoke else 5,
+                                       [n for n in estimators if n not in ("svr", "dummy")],
+                                       scratch)}
         for number, step in steps.items():
             if number in only or (number == 1 and 2 in only):
                 step()

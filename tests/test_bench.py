@@ -24,10 +24,10 @@ def test_smoke_benchmark_writes_every_figure_and_keeps_other_sections(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     printed = [int(m) for m in re.findall(r"(?m)^\s*(\d+)\s{2}", done.stdout)]
-    assert printed == list(range(1, 14))
+    assert printed == list(range(1, 15))
     text = output.read_text()
     rows = re.findall(r"(?m)^\| (\d+) \| .+ \| `.+` \|$", text)
-    assert rows == [str(n) for n in range(1, 14)]
+    assert rows == [str(n) for n in range(1, 15)]
     assert "stale figures" not in text
     assert text.index("## Figures") < text.index("## Tracking server throughput")
     assert "filled in by the server work" in text
