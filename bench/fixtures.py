@@ -90,7 +90,7 @@ def synthetic_diamonds(rows, seed=0):
     levels = {"cut": ["Fair", "Good", "Very Good", "Premium", "Ideal"],
               "color": list("DEFGHIJ"), "clarity": ["I1", "SI2", "SI1", "VS2", "VS1", "VVS2",
                                                     "VVS1", "IF"]}
-    carat = rng.gamma(2.0, 0.4, rows).round(2) + 0.2
+    carat = (rng.gamma(2.0, 0.4, rows) + 0.2).round(2)
     frame = pd.DataFrame({"carat": carat})
     grade = np.zeros(rows)
     for name, values in levels.items():

@@ -77,7 +77,7 @@ def shown(command):
     peer = os.environ.get("TRACKFIT_PYCARET_PYTHON")
     if peer:  # wherever the PyCaret venv is, as BENCHMARKS.md tells how to make it
         text = text.replace(peer, "venv-pycaret/bin/python")
-    return re.sub(r"\S*/(diabetes-\d+\.parquet)", r"\1", text)
+    return re.sub(r"\S*/(diabetes-\d+\.parquet|diamonds\.csv)", r"\1", text)
 
 
 class Report:
@@ -414,7 +414,8 @@ def own_table(report, repeat, rows, cv, names, scratch):
             best[name].append((float(r2), model))
     report.samples(results, commands)
     ours, ours_model = max(best["main diamonds"])
-    shape = f"{'diamonds' if not rows else f'{rows:,} diamonds rows'}"
+    shape = ("synthetic " if "synthetic" in made else "") + (
+        f"{rows:,} diamonds rows" if rows else "diamonds")
     command = (f"python -m trackfit main --data diamonds.csv --target price --estimators "
                f"<the {len(names)}> --cv {cv}")
     if not peer:
