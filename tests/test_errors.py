@@ -55,7 +55,8 @@ def bad_inputs(tmp_path):
         "non-numeric column": (write_csv(tmp_path / "text.csv", text),
                                ["column BMI is not numeric", "'thirty'"]),
         "missing values": (write_csv(tmp_path / "holes.csv", holes),
-                           ["missing values in 2 row(s)", "S5: 2", "fill or drop"]),
+                           ["missing values in 2 row(s)", "S5: 2", "fill or drop",
+                            "pass target=Y to impute them inside the model"]),
     }
 
 

@@ -65,12 +65,13 @@ def not_numeric(name, column, row, value):
     )
 
 
-def missing_values(name, rows, counts):
+def missing_values(name, rows, counts, training=False):
+    """``training``: rows of the lab's columns to fit on, which a named target would let the
+    model impute instead."""
     where = ", ".join(f"{c}: {n}" for c, n in counts.items() if n)
-    return DataError(
-        f"data '{name}' has missing values in {rows} row(s) ({where}); "
-        "fill or drop them, then run again"
-    )
+    fix = ("fill or drop them, or pass target=Y to impute them inside the model"
+           if training else "fill or drop them, then run again")
+    return DataError(f"data '{name}' has missing values in {rows} row(s) ({where}); {fix}")
 
 
 def not_found(target):

@@ -269,7 +269,7 @@ def validate(frame, src, require_target=True):
     holes = out.isna()
     if holes.any().any():
         counts = {c: int(n) for c, n in holes.sum().items()}
-        raise missing_values(name, int(holes.any(axis=1).sum()), counts)
+        raise missing_values(name, int(holes.any(axis=1).sum()), counts, require_target)
     endless = out.abs() == math.inf
     if endless.any().any():
         rows = endless.any(axis=1)

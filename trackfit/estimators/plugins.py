@@ -284,19 +284,25 @@ def _collect(manager, info, module):
     return specs, datasets
 
 
+def _check_named(invalid, name, earlier, what, value):
+    """A registration's name, unique within its plugin, and its ``what`` (the factory or
+    loader): a ``"module:attr"`` string or a callable."""
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise invalid("name must be lower case letters, digits, '.', '_' or '-'")
+    if any(spec.name == name for spec in earlier):
+        raise invalid("registered twice by this plugin")
+    if isinstance(value, str):
+        if not FACTORY_PATTERN.match(value):
+            raise invalid(f"{what} {value!r} is not of the form 'module:attr'")
+    elif not callable(value):
+        raise invalid(f"{what} must be a 'module:attr' string or a callable")
+
+
 def _make_dataset(info, name, loader, target, description, earlier):
     def invalid(problem):
         return TrackfitError(f"registered an invalid dataset {name!r}: {problem}")
 
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
-        raise invalid("name must be lower case letters, digits, '.', '_' or '-'")
-    if any(d.name == name for d in earlier):
-        raise invalid("registered twice by this plugin")
-    if isinstance(loader, str):
-        if not FACTORY_PATTERN.match(loader):
-            raise invalid(f"loader {loader!r} is not of the form 'module:attr'")
-    elif not callable(loader):
-        raise invalid("loader must be a 'module:attr' string or a callable")
+    _check_named(invalid, name, earlier, "loader", loader)
     if not isinstance(target, str) or not target:
         raise invalid("target must name the column to predict")
     if not isinstance(description, str):
@@ -309,15 +315,7 @@ def _make_spec(info, name, factory, defaults, description, flavor, trusted_types
     def invalid(problem):
         return TrackfitError(f"registered an invalid estimator {name!r}: {problem}")
 
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
-        raise invalid("name must be lower case letters, digits, '.', '_' or '-'")
-    if any(spec.name == name for spec in earlier):
-        raise invalid("registered twice by this plugin")
-    if isinstance(factory, str):
-        if not FACTORY_PATTERN.match(factory):
-            raise invalid(f"factory {factory!r} is not of the form 'module:attr'")
-    elif not callable(factory):
-        raise invalid("factory must be a 'module:attr' string or a callable")
+    _check_named(invalid, name, earlier, "factory", factory)
     defaults = {} if defaults is None else defaults
     if not isinstance(defaults, dict) or not all(isinstance(k, str) for k in defaults):
         raise invalid("defaults must be a dict of hyperparameter names to values")
