@@ -95,7 +95,8 @@ def test_the_package_installs_lists_without_importing_lightgbm(venv_bin, store):
     listed = {p["name"]: p for p in json.loads(done.stdout)}
     assert listed["lightgbm"] == {
         "name": "lightgbm", "source": "package: trackfit-lightgbm 0.1.0", "version": "0.1.0",
-        "distribution": "trackfit-lightgbm", "estimators": ["lightgbm"], "error": "",
+        "distribution": "trackfit-lightgbm", "estimators": ["lightgbm"], "datasets": [],
+        "error": "",
     }
     # trackfit is not installed here, only imported from the project folder: the built-ins load
     # through the entry point of its editable metadata there, or else straight from its source
