@@ -212,7 +212,8 @@ def test_n_jobs_of_ten_thousand_is_cut_to_the_cores(store, tmp_path, capsys, bui
         model, name=name, serialization_format="skops", pip_requirements=[],
         skops_trusted_types=TREE if hasattr(model, "estimators_") else NEIGHBOURS,
         signature=infer_signature(X, y)))
-    peak = [threading.active_count()]
+    before = threading.active_count()
+    peak = [before]
     stop = threading.Event()
 
     def count():
@@ -228,7 +229,9 @@ def test_n_jobs_of_ten_thousand_is_cut_to_the_cores(store, tmp_path, capsys, bui
         counter.join()
     assert code == 0, errors
     assert len((tmp_path / "p.csv").read_text().splitlines()) == 443
-    assert peak[0] <= threading.active_count() + checks._cores() + 4
+    # MLflow's own pools (run logging, downloads) come and go beside predict: a margin of 32
+    # threads over the cores, against the 10,000 a crafted n_jobs started before.
+    assert peak[0] - before <= checks._cores() + 32, (before, peak[0])
 
 
 def _hist_gb():
