@@ -122,7 +122,7 @@ SPARK = Option("spark", help="Spark master (local[2], spark://host:7077, yarn) t
 COMMANDS = {
     "main": Command(
         "trackfit.entrypoints.main:main",
-        "the whole lab: load, train each estimator, compare, register",
+        "the whole lab, or any table with --target: load, train each estimator, compare, register",
         (Option("estimators", names, "comma-separated estimator names, or all: every "
                                      "installed one"),
          DATA, *TABLE, TEST_SIZE, RANDOM_STATE, CV, METRIC, MODEL_NAME, ALIAS,
