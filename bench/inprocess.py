@@ -121,7 +121,9 @@ def register(repeat):
     from trackfit.engines.source import FEATURES, TARGET
     from trackfit.entrypoints.register import register as step
     from trackfit.entrypoints.train import train
-    from trackfit.tracking import exam, gate, registry, store
+    from trackfit.promotion import exam, gate
+    from trackfit.promotion import policy
+    from trackfit.tracking import store
     from trackfit.tracking.runs import client
 
     store.prepare()
@@ -129,7 +131,7 @@ def register(repeat):
     step()
     train("linear", cv=0)
     train("tree", cv=0)
-    with_exam = (registry._examined, exam.shared, registry._champion_shared)
+    with_exam = (policy._examined, exam.shared, policy._champion_shared)
 
     def before(model_name, given, best, loaded):  # what the gate read before the exam
         found = gate.rebuilt(client().get_run(best.run_id), loaded)
@@ -141,11 +143,11 @@ def register(repeat):
     times = {"with": [], "without": []}
     for _ in range(repeat):
         for name, parts in (("with", with_exam), ("without", without)):
-            registry._examined, exam.shared, registry._champion_shared = parts
+            policy._examined, exam.shared, policy._champion_shared = parts
             started = time.perf_counter()
             assert not step(min_improvement=0.01)["accepted"]
             times[name].append(time.perf_counter() - started)
-    registry._examined, exam.shared, registry._champion_shared = with_exam
+    policy._examined, exam.shared, policy._champion_shared = with_exam
     result = {f"seconds_{k}": statistics.median(v) for k, v in times.items()}
     result["ratio"] = statistics.median(a / b for a, b in zip(times["with"], times["without"]))
     return result

@@ -17,7 +17,7 @@ from trackfit.entrypoints.main import main
 from trackfit.entrypoints.register import register
 from trackfit.entrypoints.train import train
 from trackfit.fitting.split import Split, split
-from trackfit.tracking import exam as exams
+from trackfit.promotion import exam as exams
 
 from .conftest import EXPERIMENT, env_for, runs, start_racers, versions
 

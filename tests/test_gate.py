@@ -15,11 +15,11 @@ import mlflow
 import pytest
 
 from trackfit import cli
-from trackfit.tracking import gate
+from trackfit.promotion import gate
 from trackfit.entrypoints.compare import compare
 from trackfit.entrypoints.register import register
 from trackfit.entrypoints.train import train
-from trackfit.tracking.registry import GateRefused
+from trackfit.promotion.policy import GateRefused
 
 from .conftest import PROJECT, runs, versions
 

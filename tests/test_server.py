@@ -218,7 +218,7 @@ def test_registers_pointing_the_alias_at_once_all_succeed(server, names, tmp_pat
         def point(alias, barrier):
             barrier.wait()
             try:
-                registry._point_alias(model, alias, version)
+                registry.point_alias(model, alias, version)
             except Exception as error:  # noqa: BLE001 - every failure is the finding
                 errors.append(f"{alias}: {error}"[:300])
 

@@ -32,6 +32,26 @@ class StoreError(TrackfitError):
     """The tracking store or registry cannot do what was asked."""
 
 
+def scrub(text):
+    """``text`` with the tracking server's password and token replaced by ***.
+
+    They can arrive in MLFLOW_TRACKING_URI (http://user:password@host), or in
+    MLFLOW_TRACKING_PASSWORD and MLFLOW_TRACKING_TOKEN, and MLflow's messages may repeat them.
+    """
+    import os
+    from urllib.parse import urlsplit
+
+    secrets = [os.environ.get("MLFLOW_TRACKING_PASSWORD"), os.environ.get("MLFLOW_TRACKING_TOKEN")]
+    try:
+        secrets.append(urlsplit(os.environ.get("MLFLOW_TRACKING_URI", "")).password)
+    except ValueError:
+        pass
+    for secret in secrets:
+        if secret and len(secret) >= 3:
+            text = text.replace(secret, "***")
+    return text
+
+
 def first_line(exc, default=None, limit=300):
     """The first line of an exception's message: what a one-line error quotes of it.
 
@@ -44,8 +64,6 @@ def first_line(exc, default=None, limit=300):
         line = text.splitlines()[0]
         if len(line) <= limit:
             return line
-        from .tracking.store import scrub
-
         return f"{scrub(line)[:limit]}..."
     return type(exc).__name__ if default is None else default
 

@@ -1,8 +1,9 @@
 """``trackfit exam show|set``: the exam pinned to a registered model, the rows the gate
-scores every challenger and the champion on (trackfit.tracking.exam)."""
+scores every challenger and the champion on (trackfit.promotion.exam)."""
 
 from .. import TrackfitError
-from ..tracking import exam as exams
+from ..promotion import exam as exams
+from ..promotion import policy
 from ..tracking import registry
 
 ACTIONS = ("show", "set")
@@ -37,14 +38,14 @@ def change(model_name, data):
     from ..engines.source import FEATURES, TARGET
 
     before = exams.read(model_name)
-    reads = registry.champion_reads(model_name)
+    reads = policy.champion_reads(model_name)
     columns, target = (reads[0], reads[1]) if reads else (FEATURES, TARGET)
     mine, rows = exams.from_data(data, columns, target)
     if mine.same_rows(before):
         print(f"exam: {model_name} has this exam already: {before.named()} (pinned by "
               f"{before.by} at {before.at})")
         return before
-    now, won = registry.pin_exam(model_name, mine, before)
+    now, won = policy.pin_exam(model_name, mine, before)
     if not won:
         shown = "none" if now is None else f"{now.named()} (by {now.by} at {now.at})"
         raise TrackfitError(f"the exam of {model_name} changed while this read yours, to "

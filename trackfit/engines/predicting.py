@@ -1,11 +1,9 @@
-"""A predict run: new rows scored by a model the installed plugins vouch for."""
+"""What predict needs of a model before it scores: its MLmodel read through the trust
+check, its signature's input columns and which of them are text."""
 
 import os
 
 from .. import ModelRefused, StoreError, first_line, quote, trust
-from ..tracking import tags
-from ..tracking.runs import log, step_run
-from .source import FEATURES
 
 
 def model_info(model):
@@ -50,28 +48,3 @@ def text_columns(signature):
         return []
     return [spec.name for spec in signature.inputs.inputs
             if getattr(getattr(spec, "type", None), "name", None) == "string"]
-
-
-def predict(src, model, output, engine, nested=False):
-    """One predict run; returns its run id and the input rows with a ``prediction`` column.
-
-    The engine reads, scores and (with ``output``) writes the rows; without ``output`` it
-    shows them. The model is loaded from the bytes trust.checked looked at.
-    """
-    import mlflow
-
-    with step_run("predict", nested=nested, run_name="predict") as run:
-        engine.check_output(output)
-        log(params={"data": src.safe, "model": model, "output": output, **engine.params()})
-        info, inputs = model_info(model)
-        needed = inputs or FEATURES
-        text = text_columns(info.signature)
-        # Refused unless the installed plugins vouch for it; what loads is the checked bytes.
-        with trust.checked(model) as checked:
-            predictions, rows = engine.score(src, checked, needed, output, model, text)
-            mlflow.set_tags({tags.ROWS: rows, tags.MODEL_ID: info.model_id or ""})
-            if output:
-                print(f"predict: {rows} predictions written to {output}, run {run.info.run_id}")
-            else:
-                engine.show(predictions)
-        return {"run_id": run.info.run_id, "predictions": predictions}

@@ -1,4 +1,8 @@
-"""main: the whole lab in one process: load once, one train per estimator, compare, register."""
+"""main: the whole lab in one process: load once, one train per estimator, compare, register.
+
+main is the steps in one process (as MLflow's multistep workflow example runs its steps):
+the one step that imports the other steps, each called as a nested run.
+"""
 
 from .. import EstimatorError, engines
 from ..engines.source import parse
@@ -6,10 +10,10 @@ from ..engines.table import Ask
 from ..fitting import training
 from ..fitting.pool import workers
 from ..fitting.split import Split
-from ..reports import compare
-from ..tracking import datasets, registry
+from ..tracking import registry
 from ..tracking.registry import ALIAS, MODEL_NAME
 from ..tracking.runs import DEFAULT_METRIC, log, step_run
+from . import compare, load, register, train
 
 
 def main(estimators=("linear", "tree"), data="diabetes", target="", features=(), ignore=(),
@@ -34,26 +38,37 @@ def main(estimators=("linear", "tree"), data="diabetes", target="", features=(),
     if model_name == MODEL_NAME:  # the default: each table its own registered model
         model_name = registry.for_table(src.table_name)
     with step_run("main", run_name="main"):
-        if not names:
-            raise EstimatorError("estimators is empty; pass e.g. estimators=linear,tree or all")
-        n_jobs = min(workers(n_jobs), len(names))
-        how.check()
-        registry.check_names(model_name, alias)  # before training, not after
-        given = {}
-        for name in names:  # every name checked before anything is trained
-            spec, _ = training.resolve(name, {}, random_state)
-            given.setdefault(spec.qualified_name, []).append(name)
-        twice = [spelled for spelled in given.values() if len(spelled) > 1]
-        if twice:
-            raise EstimatorError(
-                f"estimators names {twice[0][0]} more than once ({', '.join(twice[0])}): the same "
-                "model would be trained twice; pass each estimator once")
+        n_jobs = checked(names, how, model_name, alias, n_jobs)
         log(params={"estimators": ",".join(estimators), "data": src.safe, "metric": metric,
                     "n_jobs": n_jobs, **engine.params()})
-        loaded = datasets.load(src, engine, nested=True)
+        loaded = load.step(src, engine, nested=True)
         read = (loaded["frame"], loaded["dataset"], loaded["table"])
-        trained = training.train_all(names, src, how, engine, read, metric, n_jobs)
+
+        def one(name, parent_run_id=None):  # nested in this thread, or under main by id
+            return train.step(name, {}, src, how, engine, loaded=read,
+                              nested=parent_run_id is None, parent_run_id=parent_run_id)
+
+        trained = training.train_all(names, one, metric, n_jobs)
         compared = compare.compare(metric, nested=True)
-        registered = registry.register(metric, model_name, alias, nested=True,
-                                       loaded=read)
+        registered = register.register(metric, model_name, alias, nested=True, loaded=read)
         return {"load": loaded, "train": trained, "compare": compared, "register": registered}
+
+
+def checked(names, how, model_name, alias, n_jobs):
+    """How many estimators to train at once, once every name and value is checked: before
+    anything is trained, not after."""
+    if not names:
+        raise EstimatorError("estimators is empty; pass e.g. estimators=linear,tree or all")
+    n_jobs = min(workers(n_jobs), len(names))
+    how.check()
+    registry.check_names(model_name, alias)
+    given = {}
+    for name in names:  # every name checked before anything is trained
+        spec, _ = training.resolve(name, {}, how.random_state)
+        given.setdefault(spec.qualified_name, []).append(name)
+    twice = [spelled for spelled in given.values() if len(spelled) > 1]
+    if twice:
+        raise EstimatorError(
+            f"estimators names {twice[0][0]} more than once ({', '.join(twice[0])}): the same "
+            "model would be trained twice; pass each estimator once")
+    return n_jobs

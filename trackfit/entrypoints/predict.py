@@ -1,9 +1,11 @@
 """predict: predictions for new rows from a registered model, checked against its signature."""
 
-from .. import engines
-from ..engines import predicting
-from ..engines.source import parse
+from .. import engines, trust
+from ..engines.predicting import model_info, text_columns
+from ..engines.source import FEATURES, parse
+from ..tracking import tags
 from ..tracking.registry import DEFAULT_MODEL
+from ..tracking.runs import log, step_run
 
 
 def predict(data="diabetes", model=DEFAULT_MODEL, output="", spark=""):
@@ -12,4 +14,29 @@ def predict(data="diabetes", model=DEFAULT_MODEL, output="", spark=""):
     With ``spark`` the rows are scored and written by Spark (``predictions`` is then a
     Spark frame); without ``output`` they are printed.
     """
-    return predicting.predict(parse(data), model, output, engines.choose(spark))
+    return step(parse(data), model, output, engines.choose(spark))
+
+
+def step(src, model, output, engine, nested=False):
+    """The predict run: its run id and the input rows with a ``prediction`` column.
+
+    The engine reads, scores and (with ``output``) writes the rows; without ``output`` it
+    shows them. The model is loaded from the bytes trust.checked looked at.
+    """
+    import mlflow
+
+    with step_run("predict", nested=nested, run_name="predict") as run:
+        engine.check_output(output)
+        log(params={"data": src.safe, "model": model, "output": output, **engine.params()})
+        info, inputs = model_info(model)
+        needed = inputs or FEATURES
+        text = text_columns(info.signature)
+        # Refused unless the installed plugins vouch for it; what loads is the checked bytes.
+        with trust.checked(model) as checked:
+            predictions, rows = engine.score(src, checked, needed, output, model, text)
+            mlflow.set_tags({tags.ROWS: rows, tags.MODEL_ID: info.model_id or ""})
+            if output:
+                print(f"predict: {rows} predictions written to {output}, run {run.info.run_id}")
+            else:
+                engine.show(predictions)
+        return {"run_id": run.info.run_id, "predictions": predictions}

@@ -5,6 +5,7 @@ from ..engines.source import parse
 from ..engines.table import Ask
 from ..fitting import training
 from ..fitting.split import Split
+from ..tracking.runs import step_run
 
 
 def train(estimator="linear", params=None, data="diabetes", target="", features=(), ignore=(),
@@ -16,5 +17,17 @@ def train(estimator="linear", params=None, data="diabetes", target="", features=
     dataset's own); ``spark`` a Spark master to read with.
     """
     ask = Ask(target, tuple(features), tuple(ignore), tuple(categorical), missing)
-    return training.train(estimator, params or {}, parse(data, ask),
-                          Split(test_size, random_state, cv), engines.choose(spark))
+    return step(estimator, params or {}, parse(data, ask), Split(test_size, random_state, cv),
+                engines.choose(spark))
+
+
+def step(estimator, params, src, how, engine, loaded=None, nested=False, parent_run_id=None):
+    """The training run of ``estimator`` on Source ``src`` split by ``how``; ``loaded``: the
+    (frame, dataset, table) already read; ``parent_run_id``: nest under that run from
+    another thread."""
+    with step_run("train", nested=nested, run_name=estimator,
+                  parent_run_id=parent_run_id) as run:
+        result = training.train(estimator, params, src, how, engine, loaded)
+        print(training.summary(result, run.info.run_id))
+        return {"run_id": run.info.run_id, "estimator": estimator,
+                "metrics": result["metrics"], "model_uri": result["model_uri"]}

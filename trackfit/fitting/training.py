@@ -1,4 +1,5 @@
-"""A training run: fit one estimator on the lab's split, log params, metrics, model, data."""
+"""Training: fit one estimator on the lab's split and log params, metrics, model and data in
+the train step's run; several at once for main."""
 
 import time
 
@@ -8,7 +9,7 @@ from ..engines.table import SCHEMA, Ask, schema_text
 from ..estimators import hyperparams, plugins
 from ..reports import evaluation
 from ..tracking import provenance, store, tags
-from ..tracking.runs import DATASET_NAME, LATENCY, SIZE, higher_is_better, log, step_run
+from ..tracking.runs import DATASET_NAME, LATENCY, SIZE, higher_is_better, log
 from .metrics import cv_scores, scores
 from .models import log_model
 from .pipeline import build
@@ -22,72 +23,87 @@ def resolve(estimator, params, random_state):
     return spec, hyperparams.build(spec, params or {}, random_state)
 
 
-def train(estimator, params, src, how, engine, loaded=None, nested=False,
-          parent_run_id=None):
-    """One training run; returns its run id, estimator name, metrics and model URI.
+def train(estimator, params, src, how, engine, loaded=None):
+    """Fit one estimator and log it in the active run (the train step's); returns the
+    estimator's name and qualified name, its metrics, fit seconds and model URI.
 
     ``params``: a dict of hyperparameters; ``src``: a Source; ``how``: the Split;
-    ``engine`` reads ``src`` unless ``loaded`` is the (frame, dataset) the caller already
-    read. ``parent_run_id``: nest under that run from another thread.
+    ``engine`` reads ``src`` unless ``loaded`` is the (frame, dataset, table) the caller
+    already read.
     """
     import mlflow
+
+    how.check()
+    params = dict(params or {})
+    spec, model = resolve(estimator, params, how.random_state)
+    frame, dataset, table = loaded or engine.load(src)
+    checks.check_rows(frame, src, how.test_size, how.cv, table.target)
+    store.retry(mlflow.log_input, dataset, context="training")
+    digest = dataset.digest
+    X_train, X_test, y_train, y_test = split(frame, how, table)
+    del frame, dataset, loaded  # the split holds the rows now: no second copy in the fits
+    release()
+    fitted, metrics, folds, (train_head, test_pred), fit_seconds = fit(
+        spec, model, params, table, X_train, X_test, y_train, y_test, how.cv)
+    info = log_model(spec, fitted, X_train, train_head, table)
+    metrics.update(cost(fitted, X_test, info))
+    evaluation.log(y_test, test_pred, folds)
+    mlflow.log_text(schema_text(table), SCHEMA)
+    # Metrics logged after the model and linked to it: logged before, log_model links
+    # them itself by reading back every metric's history. One write for all of it.
+    logged = {**model.get_params(deep=False), "estimator": estimator, **how.params(),
+              "data": src.safe, **engine.params(), **asked(src, table), **table.params()}
+    log(params=logged, metrics=metrics, model_id=info.model_id,
+        dataset=(DATASET_NAME, digest), tags=run_tags(spec, model, digest, fit_seconds, info))
+    return {"estimator": estimator, "qualified_name": spec.qualified_name,
+            "metrics": metrics, "fit_seconds": fit_seconds, "model_uri": info.model_uri}
+
+
+def fit(spec, model, params, table, X_train, X_test, y_train, y_test, folds):
+    """The pipeline of ``table`` around ``model``, fitted; (fitted, training and held-out
+    metrics with CV ones when ``folds``, each fold's scores, (the first 5 training
+    predictions, the held-out predictions), fit seconds)."""
     from sklearn.base import clone
 
-    with step_run("train", nested=nested, run_name=estimator,
-                  parent_run_id=parent_run_id) as run:
-        how.check()
-        params = dict(params or {})
-        spec, model = resolve(estimator, params, how.random_state)
-        frame, dataset, table = loaded or engine.load(src)
-        checks.check_rows(frame, src, how.test_size, how.cv, table.target)
-        store.retry(mlflow.log_input, dataset, context="training")
-        digest = dataset.digest
-        X_train, X_test, y_train, y_test = split(frame, how, table)
-        del frame, dataset, loaded  # the split holds the rows now: no second copy in the fits
-        release()
-        fitted = build(table, spec, model)  # the lab's: the estimator itself
-        started = time.perf_counter()
-        try:
-            fitted.fit(X_train, y_train)
-        except (ValueError, TypeError) as exc:
-            raise hyperparams.rejected(spec, params, exc) from exc
-        fit_seconds = time.perf_counter() - started
-        train_pred = fitted.predict(X_train)
-        test_pred = fitted.predict(X_test)
-        metrics = {**scores(y_train, train_pred, "training"), **scores(y_test, test_pred, "test")}
-        train_pred = train_pred[:5]  # what the signature needs
-        folds = {}
-        if how.cv:
-            cv_metrics, folds = cv_scores(clone(fitted), X_train, y_train, how.cv)
-            metrics.update(cv_metrics)
-        info = log_model(spec, fitted, X_train, train_pred, table)
-        metrics.update(cost(fitted, X_test, info))
-        evaluation.log(y_test, test_pred, folds)
-        mlflow.log_text(schema_text(table), SCHEMA)
-        # Metrics logged after the model and linked to it: logged before, log_model links
-        # them itself by reading back every metric's history. One write for all of it.
-        logged = {**model.get_params(deep=False), "estimator": estimator, **how.params(),
-                  "data": src.safe, **engine.params(), **asked(src, table), **table.params()}
-        log(params=logged, metrics=metrics, model_id=info.model_id,
-            dataset=(DATASET_NAME, digest), tags={
-            "estimator_name": type(model).__name__,
-            "estimator_class": f"{type(model).__module__}.{type(model).__name__}",
-            tags.ESTIMATOR: spec.qualified_name,
-            tags.PLUGIN: spec.plugin,
-            tags.PLUGIN_VERSION: spec.plugin_version,
-            tags.PLUGIN_DISTRIBUTION: spec.distribution,
-            tags.DATA_DIGEST: digest,
-            tags.FIT_SECONDS: f"{fit_seconds:.4f}",
-            tags.MODEL_URI: info.model_uri,
-            **provenance.tags(),
-        })
-        print(
-            f"train: {estimator} ({spec.qualified_name}) run {run.info.run_id}: "
+    fitted = build(table, spec, model)  # the lab's: the estimator itself
+    started = time.perf_counter()
+    try:
+        fitted.fit(X_train, y_train)
+    except (ValueError, TypeError) as exc:
+        raise hyperparams.rejected(spec, params, exc) from exc
+    fit_seconds = time.perf_counter() - started
+    train_pred = fitted.predict(X_train)
+    test_pred = fitted.predict(X_test)
+    metrics = {**scores(y_train, train_pred, "training"), **scores(y_test, test_pred, "test")}
+    scored = {}
+    if folds:
+        cv_metrics, scored = cv_scores(clone(fitted), X_train, y_train, folds)
+        metrics.update(cv_metrics)
+    return fitted, metrics, scored, (train_pred[:5], test_pred), fit_seconds
+
+
+def run_tags(spec, model, digest, fit_seconds, info):
+    """The tags of a training run: what was fitted, from which plugin, on which data."""
+    return {
+        "estimator_name": type(model).__name__,
+        "estimator_class": f"{type(model).__module__}.{type(model).__name__}",
+        tags.ESTIMATOR: spec.qualified_name,
+        tags.PLUGIN: spec.plugin,
+        tags.PLUGIN_VERSION: spec.plugin_version,
+        tags.PLUGIN_DISTRIBUTION: spec.distribution,
+        tags.DATA_DIGEST: digest,
+        tags.FIT_SECONDS: f"{fit_seconds:.4f}",
+        tags.MODEL_URI: info.model_uri,
+        **provenance.tags(),
+    }
+
+
+def summary(result, run_id):
+    """The train step's line for ``result`` (as :func:`train` returns it) in run ``run_id``."""
+    metrics = result["metrics"]
+    return (f"train: {result['estimator']} ({result['qualified_name']}) run {run_id}: "
             f"training_r2_score {metrics['training_r2_score']:.4f}, "
-            f"test_r2_score {metrics['test_r2_score']:.4f}, fit {fit_seconds:.3f}s"
-        )
-        return {"run_id": run.info.run_id, "estimator": estimator, "metrics": metrics,
-                "model_uri": info.model_uri}
+            f"test_r2_score {metrics['test_r2_score']:.4f}, fit {result['fit_seconds']:.3f}s")
 
 
 def asked(src, table):
@@ -141,9 +157,10 @@ def installed():
     return [spec.name if names.count(spec.name) == 1 else spec.qualified_name for spec in specs]
 
 
-def train_all(names, src, how, engine, loaded, metric, n_jobs):
-    """One nested training run per estimator from the rows ``loaded`` once, ``n_jobs`` at
-    once; progress on stderr."""
+def train_all(names, one, metric, n_jobs):
+    """Each of ``names`` trained by ``one`` (the train step's function: ``one(name)`` opens
+    a nested run, ``one(name, parent_run_id)`` one nested under that run from another
+    thread), ``n_jobs`` at once; progress on stderr. Returns their results in order."""
     import mlflow
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
@@ -161,7 +178,7 @@ def train_all(names, src, how, engine, loaded, metric, n_jobs):
     if n_jobs == 1:
         results = []
         for name in names:
-            results.append(train(name, {}, src, how, engine, loaded=loaded, nested=True))
+            results.append(one(name))
             done(len(results), results[-1])
         return results
     # Threads, each training run nested under the main run by id: MLflow keeps each
@@ -172,7 +189,7 @@ def train_all(names, src, how, engine, loaded, metric, n_jobs):
 
     def one_thread(name):
         with threadpool_limits(1):
-            return train(name, {}, src, how, engine, loaded=loaded, parent_run_id=parent)
+            return one(name, parent)
 
     with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="trackfit-train") as pool:
         futures = {pool.submit(one_thread, name): name for name in names}

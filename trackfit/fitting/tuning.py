@@ -1,8 +1,9 @@
-"""A tune run: search an estimator's hyperparameters with Optuna, each trial a child run.
+"""Tuning: search an estimator's hyperparameters with Optuna, each trial a child run of the
+tune step's run.
 
 Trials are scored by cross-validation on the training split only; the held-out split never
-chooses. The best params are refitted by ``train`` itself, as a training run nested under the
-tune run, so compare and register see it as any other training run.
+chooses. The tune step refits the best params as a training run nested under its run, so
+compare and register see it as any other training run.
 """
 
 import difflib
@@ -12,13 +13,11 @@ from .. import EstimatorError, TrackfitError, optional
 from ..estimators import hyperparams, plugins
 from ..estimators import space as spacemod
 from ..tracking import tags as tagnames
-from ..tracking.runs import client, higher_is_better, log, step_run
+from ..tracking.runs import client, higher_is_better
 from .metrics import SCORERS
 from .pipeline import build
 from .pool import pool, workers
 from .progress import Progress
-from .split import split
-from .training import train
 
 SEARCHES = ("tpe", "random", "grid")
 METRICS = tuple(f"cv_{name}" for name in SCORERS)
@@ -184,67 +183,55 @@ def search_study(spec, searched, search, trials, n_jobs, trials_on, X, y, cv, me
     return best, failed
 
 
-def tune(estimator, space, trials, search, n_jobs, trials_on, src, how, engine, metric,
-         loaded=None, nested=False):
-    """One tune run with a child run per trial and the refitted best model as a training run.
-
-    ``space``: the ``-P space=`` text (empty: the estimator's own); ``n_jobs``: trials at
-    once (0: one per core this process may use, each on one thread); ``trials_on``: a Spark
-    master to run the trials on (empty: worker processes here). ``engine`` reads ``src``
-    unless ``loaded`` is the (frame, dataset) already read. Returns the tune run's id, the
-    best trial (number, params, metrics) and the refit's result as ``train`` returns it.
-    """
-    from mlflow.entities import RunTag
-
-    optional("optuna", "tune", "tune")  # before any run: nothing half-written without it
+def need(trials_on):
+    """Optuna, and for ``trials_on`` Spark and joblibspark, installed: checked before any
+    run, so nothing is half-written without them."""
+    optional("optuna", "tune", "tune")
     if trials_on:
         optional("pyspark", "spark", f"trials_on={trials_on}", also=" and Java 17")
         optional("joblibspark", "tune", f"trials_on={trials_on}")
-    with step_run("tune", nested=nested, run_name=f"tune-{estimator}") as run:
-        if search not in SEARCHES:
-            raise TrackfitError(f"unknown search '{search}'; use one of {', '.join(SEARCHES)}")
-        if trials < 1:
-            raise TrackfitError(f"trials must be at least 1, got {trials}")
-        n_jobs = min(workers(n_jobs), trials)
-        if how.cv < 2:
-            raise TrackfitError(f"tune scores trials by cross-validation: cv must be at least "
-                                f"2 folds, got {how.cv}")
-        if metric not in METRICS:
-            raise TrackfitError(f"tune ranks trials by a CV metric; metric must be one of "
-                                f"{', '.join(METRICS)}, got '{metric}'")
-        how.check()
-        spec = plugins.catalogue().get(estimator)
-        searched = spacemod.parse(space) if space.strip() else spec.search_space
-        check(spec, searched)
-        if search == "grid":  # a grid of ranges fails here, before any work
-            trials = len(grid_points(searched, trials, how.random_state))
-        loaded = loaded or engine.load(src)
-        X_train, _, y_train, _ = split(loaded[0], how, loaded[2])  # train's own split
-        log(params={"estimator": estimator, "space": spacemod.to_text(searched),
-                    "trials": trials, "search": search, "n_jobs": n_jobs,
-                    "trials_on": trials_on, "data": src.safe, **how.params(),
-                    "metric": metric, **engine.params()})
 
-        trial_log = TrialLog(run, estimator)
-        try:
-            best, failed = search_study(spec, searched, search, trials, n_jobs, trials_on,
-                                        X_train, y_train, how.cv, metric, how.random_state,
-                                        trial_log.record, Progress("tune", trials, "trials"),
-                                        loaded[2])
-        finally:  # every finished trial is written, also after an error or Ctrl-C
-            trial_log.close()
 
-        number, params, metrics = best
-        refit = train(estimator, dict(params), src, how, engine, loaded=loaded, nested=True)
-        tags = {tagnames.TUNE_RUN_ID: run.info.run_id, tagnames.TRIALS: str(trials),
-                tagnames.BEST_TRIAL: str(number),
-                tagnames.BEST_TRIAL_RUN_ID: trial_log.run_ids[number]}
-        client().log_batch(refit["run_id"], tags=[RunTag(k, v) for k, v in tags.items()])
-        log(metrics={**metrics, "trials_failed": failed}, tags={
-            **tags, tagnames.BEST_PARAMS: params_text(params),
-            tagnames.MODEL_RUN_ID: refit["run_id"], tagnames.MODEL_URI: refit["model_uri"]})
-        print(f"tune: {estimator}, {trials} trials ({failed} failed), best {metric} "
-              f"{metrics[metric]:.4f} at trial {number} ({params_text(params)}); "
-              f"model in training run {refit['run_id']}, tune run {run.info.run_id}")
-        return {"run_id": run.info.run_id, "best_trial": number, "best_params": params,
-                "best_metrics": metrics, "trials": trials, "failed": failed, "train": refit}
+def plan(estimator, space, trials, search, n_jobs, how, metric):
+    """(spec, searched space, trials, n_jobs) of a tune, every value checked: ``space`` the
+    ``-P space=`` text (empty: the estimator's own); ``n_jobs`` 0 is one worker per core
+    this process may use; a grid's trials are at most its points."""
+    if search not in SEARCHES:
+        raise TrackfitError(f"unknown search '{search}'; use one of {', '.join(SEARCHES)}")
+    if trials < 1:
+        raise TrackfitError(f"trials must be at least 1, got {trials}")
+    n_jobs = min(workers(n_jobs), trials)
+    if how.cv < 2:
+        raise TrackfitError(f"tune scores trials by cross-validation: cv must be at least "
+                            f"2 folds, got {how.cv}")
+    if metric not in METRICS:
+        raise TrackfitError(f"tune ranks trials by a CV metric; metric must be one of "
+                            f"{', '.join(METRICS)}, got '{metric}'")
+    how.check()
+    spec = plugins.catalogue().get(estimator)
+    searched = spacemod.parse(space) if space.strip() else spec.search_space
+    check(spec, searched)
+    if search == "grid":  # a grid of ranges fails here, before any work
+        trials = len(grid_points(searched, trials, how.random_state))
+    return spec, searched, trials, n_jobs
+
+
+def search_logged(run, estimator, spec, searched, search, trials, n_jobs, trials_on, X, y,
+                  how, metric, table):
+    """:func:`search_study` with each trial a child run of the tune ``run``; returns the
+    best trial (number, params, CV metrics), the failed count and the best trial's run id."""
+    trial_log = TrialLog(run, estimator)
+    try:
+        best, failed = search_study(spec, searched, search, trials, n_jobs, trials_on, X, y,
+                                    how.cv, metric, how.random_state, trial_log.record,
+                                    Progress("tune", trials, "trials"), table)
+    finally:  # every finished trial is written, also after an error or Ctrl-C
+        trial_log.close()
+    return best, failed, trial_log.run_ids[best[0]]
+
+
+def tag_refit(run_id, tags):
+    """Tags on the refitted training run ``run_id``, written by id (it has ended)."""
+    from mlflow.entities import RunTag
+
+    client().log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])

@@ -1,41 +1,34 @@
-"""A load run: a source read and validated by the engine, logged as a dataset and a parquet
-artifact that later steps can read back (``runs:/<run_id>/data/diabetes.parquet``), its
-table's roles printed once and recorded (params and ``schema.json``)."""
+"""What a load run logs of its data: the dataset as the run's input, the validated frame as
+a parquet artifact later steps can read back, and text such as the table's schema."""
 
 import os
 import tempfile
 
-from . import store, tags
-from .runs import log, step_run
+from . import store
 
 ARTIFACT = "data/diabetes.parquet"
 
 
-def load(src, engine, nested=False):
-    """One load run; returns its run id, the validated frame, its dataset, its table and
-    artifact URI."""
+def log_input(dataset, context="source"):
+    """``dataset`` as an input of the active run (retried when the store is busy)."""
     import mlflow
 
-    from ..engines.table import SCHEMA, schema_text
+    store.retry(mlflow.log_input, dataset, context=context)
 
-    with step_run("load", nested=nested, run_name="load") as run:
-        frame, dataset, table = engine.load(src)
-        store.retry(mlflow.log_input, dataset, context="source")
-        asked = {k: v for k, v in src.ask.params().items() if v} if not table.lab else {}
-        log(params={"data": src.safe, **engine.params(), **asked, "target": table.target,
-                    **table.params()},
-            tags={tags.DATA_DIGEST: dataset.digest, tags.ROWS: len(frame)})
-        artifact = ARTIFACT if table.lab else f"data/{table.name}.parquet"
-        with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, os.path.basename(artifact))
-            frame.to_parquet(path, index=False)
-            mlflow.log_artifact(path, artifact_path=os.path.dirname(artifact))
-        mlflow.log_text(schema_text(table), SCHEMA)
-        uri = f"runs:/{run.info.run_id}/{artifact}"
-        print(frame.head(10).to_string())
-        if not table.lab:
-            print(table.describe())
-        print(f"load: {len(frame)} rows, digest {dataset.digest}, run {run.info.run_id}, "
-              f"saved as {uri}")
-        return {"run_id": run.info.run_id, "frame": frame, "dataset": dataset, "uri": uri,
-                "digest": dataset.digest, "table": table}
+
+def log_frame(frame, artifact):
+    """``frame`` as the parquet artifact ``artifact`` (``data/<name>.parquet``) of the
+    active run."""
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, os.path.basename(artifact))
+        frame.to_parquet(path, index=False)
+        mlflow.log_artifact(path, artifact_path=os.path.dirname(artifact))
+
+
+def log_text(text, artifact):
+    """``text`` as the artifact ``artifact`` of the active run."""
+    import mlflow
+
+    mlflow.log_text(text, artifact)

@@ -10,6 +10,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from .. import scrub  # noqa: F401 - store.scrub: the root holds it, first_line uses it
+
 
 # Conflicts one more attempt resolves: SQLite busy, or two writers inserting the same row
 # (MLflow checks, then inserts, e.g. a dataset logged by two runs at once).
@@ -21,25 +23,6 @@ def tracking_uri():
     import mlflow
 
     return mlflow.get_tracking_uri()
-
-
-def scrub(text):
-    """``text`` with the tracking server's password and token replaced by ***.
-
-    They can arrive in MLFLOW_TRACKING_URI (http://user:password@host), or in
-    MLFLOW_TRACKING_PASSWORD and MLFLOW_TRACKING_TOKEN, and MLflow's messages may repeat them.
-    """
-    from urllib.parse import urlsplit
-
-    secrets = [os.environ.get("MLFLOW_TRACKING_PASSWORD"), os.environ.get("MLFLOW_TRACKING_TOKEN")]
-    try:
-        secrets.append(urlsplit(os.environ.get("MLFLOW_TRACKING_URI", "")).password)
-    except ValueError:
-        pass
-    for secret in secrets:
-        if secret and len(secret) >= 3:
-            text = text.replace(secret, "***")
-    return text
 
 
 def sqlite_path(uri):

@@ -17,8 +17,8 @@ import os
 from dataclasses import asdict, dataclass, field
 
 from .. import DataError, TrackfitError, first_line
-from . import store, tags
-from .runs import higher_is_better, recorded_params
+from ..tracking import store, tags
+from ..tracking.runs import higher_is_better, recorded_params
 
 ARTIFACT = "gate.json"
 PREFIXES = ("test_", "training_", "cv_")  # trackfit's metric names -> evaluate's
@@ -381,7 +381,7 @@ def log(verdict, thresholds, candidate_run_id, champion_version):
     """The verdict in the active run: params, metrics, tags and gate.json."""
     import mlflow
 
-    from .runs import log as log_batch
+    from ..tracking.runs import log as log_batch
 
     champion_version = None if champion_version is None else str(champion_version)
     reason = verdict.reason(thresholds)

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, replace
 
 from .. import DataError, TrackfitError
-from .runs import client
+from ..tracking.runs import client
 
 PREFIX = "trackfit.exam."
 FIELDS = ("source", "split", "digest", "target", "rows", "columns", "by", "at")

@@ -1,0 +1,1 @@
+"""Promotion: the gate, the team's exam and the policy that moves the alias ``champion``."""
