@@ -1,5 +1,7 @@
-"""The layout keeps its rules: imports run command line -> steps -> library, a step never
-imports another step or names an engine, and the README's code map matches the tree."""
+"""The layout keeps its rules: imports run down an ordered list of layers, from the command
+line to the package root (imports inside functions too), a step never imports another step
+(except main, which is the steps in one process) or names an engine, no function is longer
+than 60 lines, and the README's code map matches the tree."""
 
 import ast
 import re
@@ -10,7 +12,15 @@ from .conftest import PROJECT
 
 PACKAGE = PROJECT / "trackfit"
 
-
+# Root first: a module may import its own layer and the layers before it, never one after.
+LAYERS = ("root", "tracking", "estimators", "trust", "engines", "reports", "fitting",
+          "promotion", "step", "cli")
+ROOT = ("trackfit", "trackfit.processes", "trackfit.errors")
+# The one step that imports other steps: main runs them in one process, as nested runs.
+RUNS_THE_STEPS = "trackfit.entrypoints.main"
+LONGEST = 60  # lines a function may take, its def to its last line
+# Still longer, being split elsewhere: this list only shrinks.
+KNOWN_LONG = {"trackfit.engines.table.infer", "trackfit.estimators.checks._check_columns"}
 def modules():
     """{dotted module name: path} for every module of the package."""
     found = {}
@@ -23,11 +33,31 @@ def modules():
 
 
 def layer(name):
-    if name == "trackfit.__main__" or name == "trackfit.cli" or name.startswith("trackfit.cli."):
+    """The layer of trackfit module ``name`` (one of LAYERS)."""
+    if name in ROOT:
+        return "root"
+    top = name.split(".")[1]
+    if top in ("cli", "__main__"):
         return "cli"
-    if name.startswith("trackfit.entrypoints."):
+    if top == "entrypoints":
         return "step"
-    return "library"
+    assert top in LAYERS, f"{name} is in no layer: add trackfit/{top} to LAYERS"
+    return top
+
+
+def upward(name, path):
+    """What module ``name`` (its text at ``path``) imports against the layers' order: the
+    layers after its own, or another step from a step."""
+    mine = LAYERS.index(layer(name))
+    found = []
+    for target in sorted(imports(name, path)):
+        theirs = layer(target)
+        if LAYERS.index(theirs) > mine:
+            found.append(f"{name} ({layer(name)}) imports {target} ({theirs})")
+        elif theirs == layer(name) == "step" and target != "trackfit.entrypoints" \
+                and name != RUNS_THE_STEPS:
+            found.append(f"step {name} imports step {target}")
+    return found
 
 
 def imports(name, path):
@@ -52,23 +82,93 @@ def imports(name, path):
 
 @pytest.mark.parametrize("name", sorted(modules()))
 def test_imports_run_one_way(name):
-    path = modules()[name]
-    mine = layer(name)
-    for target in imports(name, path):
-        theirs = layer(target)
-        if mine == "library":
-            assert theirs == "library", f"{name} (library) imports {target} ({theirs})"
-        if mine == "step":
-            assert theirs == "library", f"step {name} imports {target} ({theirs})"
+    assert upward(name, modules()[name]) == []
 
 
-def test_the_rule_catches_a_step_importing_a_step(tmp_path):
-    """The check above can fail: a step importing a step is seen."""
-    step = tmp_path / "bad.py"
-    step.write_text("from .train import train\nfrom ..engines import spark\n")
-    found = imports("trackfit.entrypoints.bad", step)
-    assert "trackfit.entrypoints.train" in found
-    assert layer("trackfit.entrypoints.train") == "step"
+def test_every_module_has_a_layer():
+    assert {layer(name) for name in modules()} <= set(LAYERS)
+
+
+def test_the_rule_catches_an_upward_import(tmp_path):
+    """The check above can fail: a module of tracking importing the gate inside a function,
+    and a step importing a step, are seen."""
+    crafted = tmp_path / "bad.py"
+    crafted.write_text("from . import store\n\n\ndef later():\n"
+                       "    from ..promotion import gate\n    return gate\n")
+    assert upward("trackfit.tracking.bad", crafted) == [
+        "trackfit.tracking.bad (tracking) imports trackfit.promotion (promotion)",
+        "trackfit.tracking.bad (tracking) imports trackfit.promotion.gate (promotion)"]
+    crafted.write_text("from .train import train\nfrom ..engines import spark\n")
+    assert upward("trackfit.entrypoints.bad", crafted) == [
+        "step trackfit.entrypoints.bad imports step trackfit.entrypoints.train"]
+    assert upward(RUNS_THE_STEPS, crafted) == []  # main may: it is the steps in one process
+    crafted.write_text("import trackfit.cli\n")
+    assert upward("trackfit.engines.bad", crafted) == [
+        "trackfit.engines.bad (engines) imports trackfit.cli (cli)"]
+
+
+def unit(name):
+    """The package (or root module) that holds module ``name``: trackfit.tracking.store ->
+    trackfit.tracking."""
+    if name in ROOT or name == "trackfit.__main__":
+        return name
+    return ".".join(name.split(".")[:2])
+
+
+def cycle(edges):
+    """One import cycle in ``edges`` ({package: packages it imports}) as a list, or []."""
+    done, path = set(), []
+
+    def visit(node):
+        if node in path:
+            return path[path.index(node):] + [node]
+        if node in done:
+            return []
+        path.append(node)
+        for target in sorted(edges.get(node, ())):
+            found = visit(target)
+            if found:
+                return found
+        path.pop()
+        done.add(node)
+        return []
+
+    for node in sorted(edges):
+        found = visit(node)
+        if found:
+            return found
+    return []
+
+
+def test_no_import_cycles_between_packages():
+    edges = {}
+    for name, path in modules().items():
+        for target in imports(name, path):
+            if unit(target) != unit(name):
+                edges.setdefault(unit(name), set()).add(unit(target))
+    assert cycle(edges) == []
+    assert cycle({**edges, "trackfit.tracking": {"trackfit.fitting"}})  # the check can fail
+
+
+def functions(path):
+    """(name, lines) of every function and method in the module at ``path``."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield node.name, node.end_lineno - node.lineno + 1
+
+
+@pytest.mark.parametrize("name", sorted(modules()))
+def test_no_function_is_longer_than_60_lines(name):
+    long = [f"{name}.{function} ({lines} lines)"
+            for function, lines in functions(modules()[name])
+            if lines > LONGEST and f"{name}.{function}" not in KNOWN_LONG]
+    assert long == [], f"split these into functions of at most {LONGEST} lines"
+
+
+def test_the_length_rule_catches_a_long_function(tmp_path):
+    crafted = tmp_path / "long.py"
+    crafted.write_text("def long():\n" + "    x = 1\n" * LONGEST)
+    assert dict(functions(crafted)) == {"long": LONGEST + 1}
 
 
 @pytest.mark.parametrize("name", [n for n in sorted(modules()) if layer(n) == "step"])

@@ -1,1 +1,1 @@
-"""Fitting: the split, fits and cross-validation, model logging, training and tuning runs."""
+"""Fitting: the split, fits and cross-validation, model logging, training and tuning."""
