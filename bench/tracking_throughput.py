@@ -31,7 +31,7 @@ def trainer(uri, experiment, runs, barrier, results):
     from trackfit.engines.source import parse
     from trackfit.tracking import store
     from trackfit.engines.pandas import PandasEngine
-    from trackfit.fitting import training
+    from trackfit.entrypoints.train import step
     from trackfit.fitting.split import Split
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # no per-run chatter in the table
@@ -40,7 +40,7 @@ def trainer(uri, experiment, runs, barrier, results):
     frame = data.load(parse("diabetes"))
     barrier.wait()
     for _ in range(runs):
-        training.train("linear", {}, parse("diabetes"), Split(cv=0), PandasEngine(), loaded=(frame, data.dataset(frame, parse("diabetes"))))
+        step("linear", {}, parse("diabetes"), Split(cv=0), PandasEngine(), loaded=(frame, data.dataset(frame, parse("diabetes"))))
     results.put(time.monotonic())
 
 
