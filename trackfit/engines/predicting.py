@@ -53,7 +53,8 @@ def text_columns(signature):
 
 
 def predict(src, model, output, engine, nested=False):
-    """One predict run; returns its run id and the input rows with a ``prediction`` column.
+    """One predict run; returns its run id, how many rows it scored and the input rows with
+    a ``prediction`` column as pandas (all of them on pandas: ``Scored.preview``).
 
     The engine reads, scores and (with ``output``) writes the rows; without ``output`` it
     shows them. The model is loaded from the bytes trust.checked looked at.
@@ -68,10 +69,11 @@ def predict(src, model, output, engine, nested=False):
         text = text_columns(info.signature)
         # Refused unless the installed plugins vouch for it; what loads is the checked bytes.
         with trust.checked(model) as checked:
-            predictions, rows = engine.score(src, checked, needed, output, model, text)
-            mlflow.set_tags({tags.ROWS: rows, tags.MODEL_ID: info.model_id or ""})
+            scored = engine.score(src, checked, needed, output, model, text)
+            mlflow.set_tags({tags.ROWS: scored.rows, tags.MODEL_ID: info.model_id or ""})
             if output:
-                print(f"predict: {rows} predictions written to {output}, run {run.info.run_id}")
+                print(f"predict: {scored.rows} predictions written to {output}, "
+                      f"run {run.info.run_id}")
             else:
-                engine.show(predictions)
-        return {"run_id": run.info.run_id, "predictions": predictions}
+                engine.show(scored)
+        return {"run_id": run.info.run_id, "predictions": scored.preview, "rows": scored.rows}

@@ -8,7 +8,7 @@ tune run, so compare and register see it as any other training run.
 import difflib
 import time
 
-from .. import EstimatorError, TrackfitError, optional
+from .. import EstimatorError, TrackfitError, engines, optional
 from ..estimators import hyperparams, plugins
 from ..estimators import space as spacemod
 from ..tracking import tags as tagnames
@@ -197,9 +197,7 @@ def tune(estimator, space, trials, search, n_jobs, trials_on, src, how, engine, 
     from mlflow.entities import RunTag
 
     optional("optuna", "tune", "tune")  # before any run: nothing half-written without it
-    if trials_on:
-        optional("pyspark", "spark", f"trials_on={trials_on}", also=" and Java 17")
-        optional("joblibspark", "tune", f"trials_on={trials_on}")
+    engines.choose(trials_on).check_trials()
     with step_run("tune", nested=nested, run_name=f"tune-{estimator}") as run:
         if search not in SEARCHES:
             raise TrackfitError(f"unknown search '{search}'; use one of {', '.join(SEARCHES)}")
