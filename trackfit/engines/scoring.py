@@ -8,6 +8,9 @@ predicts through its own flavor's ``load_model``: one code path for every flavor
 MLmodel names a ``loader_module`` (``mlflow.sklearn``, ``mlflow.lightgbm``, ...).
 pyfunc stays for a model whose signature is not all numbers (or ``any``), or that has no
 signature.
+
+Spark's executors score with a ``Scorer``: the checked bytes and what the driver approved
+for them, loaded once per Python worker (``scorer`` makes one on the driver).
 """
 
 import importlib
