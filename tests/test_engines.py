@@ -91,3 +91,58 @@ def test_an_earlier_output_scored_again_has_its_prediction_replaced_in_place(sto
     assert not after["prediction"].equals(before["prediction"])
     pd.testing.assert_frame_equal(after.drop(columns="prediction"),
                                   before.drop(columns="prediction"))
+
+
+def test_both_engines_implement_every_method_of_the_engine_and_the_readme_names_them():
+    """The seam is declared once (engines.Engine): pandas and Spark each implement all of
+    it, and the README's description of an engine names every method."""
+    import inspect
+
+    from trackfit.engines import Engine
+    from trackfit.engines.spark import SparkEngine
+
+    from .conftest import PROJECT
+
+    methods = sorted(Engine.__abstractmethods__)
+    assert {"params", "load", "check_output", "score", "show", "note", "check_trials",
+            "trials"} <= set(methods)
+    for engine_class in (PandasEngine, SparkEngine):
+        assert issubclass(engine_class, Engine) and not engine_class.__abstractmethods__
+        for method in methods:
+            own = inspect.signature(getattr(engine_class, method))
+            assert list(own.parameters) == list(
+                inspect.signature(getattr(Engine, method)).parameters), (engine_class, method)
+    readme = (PROJECT / "README.md").read_text()
+    described = readme.split("A new engine is", 1)[1].split("\n\n", 1)[0]
+    for name in ["Engine", "engines/base.py", *methods]:
+        assert f"`{name}" in described, name
+
+
+def test_an_error_line_names_the_spark_log_of_the_engine_chosen(store, monkeypatch, tmp_path,
+                                                                capsys):
+    """The command line asks engines.note(): pandas adds nothing; a Spark engine whose
+    driver this process started adds where it logs (no Spark is started here)."""
+    from trackfit.cli import main as cli
+    from trackfit.engines import spark as sparkmod
+
+    assert engines.choose("").note() == ""
+    log = tmp_path / "trackfit-spark-x.log"
+    monkeypatch.setattr(sparkmod, "LOG", str(log))
+    monkeypatch.setattr(sparkmod, "_keep_log", False)
+    engines.choose("local[1]")
+    assert engines.note() == f" (Spark's log: {log})"
+    assert cli(["predict", "--data", str(tmp_path / "absent.csv")]) != 0
+    assert capsys.readouterr().err.rstrip().endswith(f"(Spark's log: {log})")
+
+
+def test_pandas_predict_returns_what_it_scored_as_pandas(store, tmp_path):
+    """predict's result is the same kind on every engine: the rows scored and a pandas
+    preview (on pandas, every row)."""
+    from trackfit.entrypoints.predict import predict
+    from trackfit.entrypoints.train import train
+
+    model = train("linear", cv=0)["model_uri"]
+    source = os.path.join(os.path.dirname(__file__), "..", "examples", "new_patients.csv")
+    result = predict(source, model, str(tmp_path / "out.csv"))
+    assert result["rows"] == len(result["predictions"]) == 5
+    assert list(result["predictions"].columns)[-1] == "prediction"

@@ -284,14 +284,15 @@ def test_executors_load_the_checked_bytes_with_the_trust_the_driver_approved(sto
     import pickle
 
     from trackfit import trust
+    from trackfit.engines import scoring
     from trackfit.estimators import plugins
 
     model = train("tree", cv=0)["model_uri"]
     lab = datamod.load(parse("diabetes"))[datamod.FEATURES]
     with trust.checked(model) as folder:
-        shipped = pickle.dumps(trust.scorer(folder))
+        shipped = pickle.dumps(scoring.scorer(folder))
         expected = trust.load_model(folder).predict(lab)
-    trust._scorers.clear()  # an executor's Python worker: nothing loaded yet
+    scoring._scorers.clear()  # an executor's Python worker: nothing loaded yet
     monkeypatch.setenv("TRACKFIT_DISABLE_PLUGINS", "scikit_learn")
     plugins.reset()
     assert "tree" not in plugins.catalogue().names()
@@ -304,8 +305,9 @@ def test_executors_load_the_checked_bytes_with_the_trust_the_driver_approved(sto
     def refuse(model):
         raise ValueError("not this tree")
 
-    trust._scorers.clear()
-    strict = trust.Scorer(score.data, score.plan, dict(score.approval, checks=[("tree", refuse)]))
+    scoring._scorers.clear()
+    strict = scoring.Scorer(score.data, score.plan,
+                            dict(score.approval, checks=[("tree", refuse)]))
     with pytest.raises(trust.Refused, match="fails the check of estimator 'tree': not this"):
         strict(lab)
 
@@ -322,8 +324,9 @@ def test_the_package_executors_get_is_this_trackfit_without_bytecode():
                      if path.is_file() and "__pycache__" not in path.parts)
     with zipfile.ZipFile(sparkmod._zip_of_package()) as archive:
         assert sorted(archive.namelist()) == sources
-        assert archive.read("trackfit/trust.py") == (package / "trust.py").read_bytes()
-    assert "trackfit/engines/spark.py" in sources and "trackfit/trust.py" in sources
+        assert archive.read("trackfit/trust/loading.py") == (
+            package / "trust" / "loading.py").read_bytes()
+    assert "trackfit/engines/spark.py" in sources and "trackfit/trust/loading.py" in sources
 
 
 @pytest.fixture(scope="module")

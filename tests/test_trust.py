@@ -230,3 +230,50 @@ def test_skops_trusts_the_same_names_imported_before_or_after_mlflow():
         exec(TRUSTED_NAMES, namespace)
     assert json.loads(first.stdout) == json.loads(here.getvalue())
     assert len(json.loads(here.getvalue())["SCIPY_UFUNC_TYPE_NAMES"]) > 100
+
+
+# A folder that ``trust.checked`` rebuilt while trust was one module (trust.py), as that code
+# wrote its MLmodel: ``serve`` hands such folders to `mlflow models serve`, and users keep
+# them. Only the SHA-256 and the signature are filled in.
+REBUILT_BEFORE_THE_PACKAGE = """\
+flavors:
+  python_function:
+    data: model.skops
+    loader_module: trackfit.trust
+    python_version: 3.11.7
+    trackfit:
+      file: model.skops
+      flavor: sklearn
+      format: skops
+      sha256: {sha256}
+      trusted_types: []
+mlflow_version: 3.17.2
+signature:
+  inputs: '{inputs}'
+  outputs: '[{{"type": "tensor", "tensor-spec": {{"dtype": "float64", "shape": [-1]}}}}]'
+  params: null
+"""
+
+
+def test_a_folder_rebuilt_before_trust_was_a_package_loads_with_plain_pyfunc(tmp_path):
+    """Its ``loader_module: trackfit.trust`` still names the loader: plain pyfunc, with
+    MLflow's guard on, loads the checked bytes through trackfit and predicts as the model."""
+    import hashlib
+    import json
+
+    model = fitted()
+    saved = tmp_path / "saved"
+    mlflow.sklearn.save_model(model, saved, serialization_format="skops", pip_requirements=[])
+    folder = tmp_path / "rebuilt"
+    folder.mkdir()
+    data_bytes = (saved / "model.skops").read_bytes()
+    (folder / "model.skops").write_bytes(data_bytes)
+    inputs = json.dumps([{"type": "any", "name": name, "required": True}
+                         for name in data.FEATURES])
+    (folder / "MLmodel").write_text(REBUILT_BEFORE_THE_PACKAGE.format(
+        sha256=hashlib.sha256(data_bytes).hexdigest(), inputs=inputs))
+    rows = data.load(parse("diabetes"))[data.FEATURES].head(5)
+    with trust.guarded():
+        loaded = mlflow.pyfunc.load_model(str(folder))
+        np.testing.assert_array_equal(loaded.predict(rows), model.predict(rows))
+    assert loaded.metadata.flavors["python_function"]["loader_module"] == trust.LOADER

@@ -202,7 +202,7 @@ def harmful(store, tmp_path):
 ])
 def test_a_model_that_crashes_when_it_predicts_is_refused_by_predict(harmful, tmp_path, capsys,
                                                                      monkeypatch, how, phrase):
-    monkeypatch.setattr(trust, "PROBE_SECONDS", 3, raising=False)
+    monkeypatch.setattr(trust.probing, "PROBE_SECONDS", 3)
     harmful(how)
     output = tmp_path / "p.csv"
     started = time.monotonic()

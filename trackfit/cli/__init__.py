@@ -395,12 +395,6 @@ def no_download_bars():
         os.environ.pop(PROGRESS_BAR, None)
 
 
-def _spark_log():
-    """Where the Spark driver this process started logs (its JVM's noise), for an error line."""
-    spark = sys.modules.get("trackfit.engines.spark")
-    return spark.log_note() if spark else ""
-
-
 def main(argv=None):
     """The console script: exit code 0, or 1 with one line on stderr (130 on Ctrl-C, 143 on
     SIGTERM, 129 on SIGHUP: the step run ends KILLED).
@@ -408,7 +402,7 @@ def main(argv=None):
     Runs with MLflow's deserialisation guard on unless --trust-model (trust.guarded); the
     tracking password never reaches stderr (store.scrub).
     """
-    from .. import processes, trust
+    from .. import engines, processes, trust
     from ..tracking import store
 
     args = build_parser().parse_args(argv)
@@ -419,7 +413,7 @@ def main(argv=None):
         except TrackfitError as exc:
             if args.traceback:
                 raise
-            print(store.scrub(f"trackfit: error: {exc}{_spark_log()}"), file=sys.stderr)
+            print(store.scrub(f"trackfit: error: {exc}{engines.note()}"), file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             print("trackfit: interrupted", file=sys.stderr)
@@ -432,11 +426,11 @@ def main(argv=None):
                 raise
             explained = store.explain(exc)
             if explained:
-                print(store.scrub(f"trackfit: error: {explained}{_spark_log()}"), file=sys.stderr)
+                print(store.scrub(f"trackfit: error: {explained}{engines.note()}"), file=sys.stderr)
                 return 1
             text = first_line(exc, default="")
             print(store.scrub(f"trackfit: error: {type(exc).__name__}: {text} "
-                              f"(run again with --traceback for the details){_spark_log()}"),
+                              f"(run again with --traceback for the details){engines.note()}"),
                   file=sys.stderr)
             return 1
     return 0

@@ -15,6 +15,7 @@ import warnings
 from .. import DataError, first_line
 from . import scoring
 from . import table as tables
+from .base import Engine, Scored
 from .checks import boolean, columns, infinite, missing_values, no_rows, not_found
 from .checks import not_numeric, unreadable
 from .source import EMBEDDED, EMBEDDED_SOURCE, FEATURES, TARGET, scrub
@@ -451,8 +452,9 @@ def table_rows(raw, src, needed, text, label):
     return pd.DataFrame(inputs, index=raw.index)
 
 
-class PandasEngine:
-    """Reads, validates and scores in this process with pandas."""
+class PandasEngine(Engine):
+    """Reads, validates and scores in this process with pandas; tuning trials run in worker
+    processes of this machine."""
 
     name = "pandas"
 
@@ -476,7 +478,8 @@ class PandasEngine:
             output_folder(output)  # said before the rows are read and scored
 
     def score(self, src, model, needed, output, label, text=()):
-        """Score ``src`` with the checked model folder ``model``; (predictions, row count).
+        """Score ``src`` with the checked model folder ``model``: a ``Scored`` whose preview
+        is every row.
 
         The input columns come back as they were, with a ``prediction`` column added;
         with ``output`` all of it is written there. ``label`` names the model in errors.
@@ -514,8 +517,19 @@ class PandasEngine:
         result = raw.assign(prediction=predictions)
         if output:
             write(result, output)
-        return result, len(result)
+        return Scored(len(result), output, result)
 
-    def show(self, predictions):
+    def show(self, scored):
         """Print every prediction as CSV on stdout."""
-        predictions.to_csv(sys.stdout, index=False)
+        scored.preview.to_csv(sys.stdout, index=False)
+
+    def note(self):
+        """Nothing: pandas logs nowhere else."""
+        return ""
+
+    def check_trials(self):
+        """Worker processes of this machine need nothing more."""
+
+    def trials(self):
+        """Tuning trials run in joblib's loky worker processes of this machine."""
+        return "loky"

@@ -8,9 +8,14 @@ predicts through its own flavor's ``load_model``: one code path for every flavor
 MLmodel names a ``loader_module`` (``mlflow.sklearn``, ``mlflow.lightgbm``, ...).
 pyfunc stays for a model whose signature is not all numbers (or ``any``), or that has no
 signature.
+
+Spark's executors score with a ``Scorer``: the checked bytes and what the driver approved
+for them, loaded once per Python worker (``scorer`` makes one on the driver).
 """
 
 import importlib
+
+from .. import TrackfitError, trust
 
 NUMBER_TYPES = ("double", "float", "long", "integer")
 
@@ -58,7 +63,7 @@ def columns(signature):
 def flavor_model(source, meta):
     """The model object its flavor's ``load_model`` returns, or None if it cannot predict."""
     loader = meta.flavors.get("python_function", {}).get("loader_module", "")
-    if not loader.startswith("mlflow.") and loader != "trackfit.trust":  # a checked copy
+    if not loader.startswith("mlflow.") and loader != trust.LOADER:  # a checked copy
         return None
     model = importlib.import_module(loader).load_model(source)
     return model if callable(getattr(model, "predict", None)) else None
@@ -88,3 +93,44 @@ def predictor(source):
         return model.predict(frame if list(frame.columns) == names else frame[names])
 
     return predict
+
+
+class Scorer:
+    """Predictions for float64 frames from the checked bytes: what Spark's executors run.
+
+    Pickled to each executor with the model file's bytes, which the driver checked and
+    validated, and what the driver's plugins approved for them (the types skops may trust,
+    the validate checks): an executor loads the bytes with the same skops call once per
+    Python worker, after checking they are those bytes, and runs those checks
+    (``trust.load_shipped``). It asks no plugins of its own, so its trust is the driver's,
+    whatever the executor has installed.
+    """
+
+    def __init__(self, data, plan, approval):
+        self.data, self.plan, self.approval = data, plan, approval
+
+    def __call__(self, frame):
+        import numpy as np
+
+        model = _scorers.get(self.plan["sha256"])
+        if model is None:
+            model = trust.load_shipped(self.data, self.plan, self.approval)
+            _scorers[self.plan["sha256"]] = model
+        return np.asarray(model.predict(frame), dtype="float64").reshape(len(frame))
+
+
+_scorers = {}  # the models a Python worker loaded, by the SHA-256 of their bytes
+
+
+def scorer(model_uri):
+    """A ``Scorer`` for a folder ``trust.checked`` rebuilt, or None for anything else (trust
+    given: Spark scores through pyfunc's udf)."""
+    try:
+        shipped = trust.approved(model_uri)
+    except trust.Refused as exc:
+        raise TrackfitError(str(exc)) from None
+    if shipped is None:
+        return None
+    data, plan, approval, model = shipped
+    _scorers[plan["sha256"]] = model
+    return Scorer(data, plan, approval)

@@ -18,8 +18,10 @@ import warnings
 import zipfile
 from urllib.parse import urlsplit
 
-from .. import DataError, TrackfitError, first_line, optional, trust
+from .. import DataError, TrackfitError, first_line, optional
 from . import checks
+from .base import SHOWN, Engine, Scored
+from .scoring import scorer
 from .pandas import load as pandas_load
 from .pandas import open_remote
 from .source import EMBEDDED, FEATURES, FORMATS, TARGET, parse, scrub
@@ -392,9 +394,10 @@ def to_pandas(spark, frame, rows, src):
     return frame.toPandas()
 
 
-class SparkEngine:
-    """Reads, validates and scores with Spark; ``master`` names the cluster, or an active
-    session (a notebook's) is used as is. The session starts on first use."""
+class SparkEngine(Engine):
+    """Reads, validates and scores with Spark, and runs tuning trials on its executors;
+    ``master`` names the cluster, or an active session (a notebook's) is used as is. The
+    session starts on first use."""
 
     name = "spark"
 
@@ -445,21 +448,33 @@ class SparkEngine:
         """Any output is a folder Spark writes (parquet, or CSV for a .csv name)."""
 
     def score(self, src, model, needed, output, label, text=()):
-        """Score ``src`` with the checked model folder ``model``; (the scored Spark frame,
-        row count). The rows stay in Spark. A model of the lab's columns only: ``text``
-        columns, or columns other than the lab's, are one line.
+        """Score ``src`` with the checked model folder ``model``: a ``Scored`` whose preview
+        is the first rows when shown, none when written. The rows stay in Spark. A model of
+        the lab's columns only: ``text`` columns, or columns other than the lab's, are one
+        line.
 
         Every input column is kept as it was; ``prediction`` is added. With ``output`` the
         result is written as a parquet (or, for a .csv name, CSV) folder: complete or absent.
         """
-        import mlflow.pyfunc
-        from pyspark.sql import functions as F
-
         _check_exists(self.master, src)
         spark = session(self.master)
         raw, _ = read(spark, src)
         if text or not {n.strip().upper() for n in needed} <= set(FEATURES):
-            return self.score_table(spark, raw, src, model, needed, output, label, text)
+            scored, rows = self.score_table(raw, src, model, needed, label, text)
+        else:
+            scored, rows = self.score_lab(spark, raw, src, model, needed, label)
+        with executor_data_problems():
+            if output:
+                write(spark, scored, output)
+                return Scored(rows, output, scored.limit(0).toPandas())  # no job: no rows
+            return Scored(rows, output, scored.limit(SHOWN).toPandas())
+
+    def score_lab(self, spark, raw, src, model, needed, label):
+        """(the scored Spark frame, its row count) for a model of the lab's columns: each
+        validated as the lab's, in the signature's order."""
+        import mlflow.pyfunc
+        from pyspark.sql import functions as F
+
         lab, rows = check(raw, src, require_target=False)
         missing = [n for n in needed if n.strip().upper() not in lab]
         if missing:
@@ -467,50 +482,59 @@ class SparkEngine:
                 f"data '{src.safe}' lacks column(s) {', '.join(missing)} "
                 f"that model '{label}' needs: {' '.join(needed)}"
             )
-        score = trust.scorer(model)  # None: not a checked copy (--trust-model), pyfunc's udf
+        score = scorer(model)  # None: not a checked copy (--trust-model), pyfunc's udf
         if score is not None:
             ship(spark)  # the executors load the checked bytes with this trackfit's trust
-            scored = score_batches(raw, [lab[n.strip().upper()] for n in needed], needed, score,
-                                   f"model '{label}'", f"data '{src.safe}'")
-        else:
-            udf = mlflow.pyfunc.spark_udf(spark, model, result_type="double",
-                                          env_manager="local")
-            features = [F.col(f"`{lab[n.strip().upper()]}`").cast("double") for n in needed]
-            scored = raw.withColumn("prediction", udf(*features))  # in the signature's order
-        if output:
-            with executor_data_problems():
-                write(spark, scored, output)
-        return scored, rows
+            return score_batches(raw, [lab[n.strip().upper()] for n in needed], needed, score,
+                                 f"model '{label}'", f"data '{src.safe}'"), rows
+        udf = mlflow.pyfunc.spark_udf(spark, model, result_type="double", env_manager="local")
+        features = [F.col(f"`{lab[n.strip().upper()]}`").cast("double") for n in needed]
+        return raw.withColumn("prediction", udf(*features)), rows  # in the signature's order
 
-    def score_table(self, spark, raw, src, model, needed, output, label, text):
-        """Score the rows of a table's model (a pipeline of raw columns) on the executors:
-        each batch's ``text`` columns as text, the others as numbers, missing ones imputed
-        by the model. A column it needs that the rows lack is one line."""
+    def score_table(self, raw, src, model, needed, label, text):
+        """(the scored Spark frame, its row count) for a table's model (a pipeline of raw
+        columns), on the executors: each batch's ``text`` columns as text, the others as
+        numbers, missing ones imputed by the model. A column it needs that the rows lack is
+        one line."""
         missing = [n for n in needed if n not in raw.columns]
         if missing:
             raise DataError(
                 f"data '{src.safe}' lacks column(s) {', '.join(missing)} that model "
                 f"'{label}' needs: {', '.join(needed)}; add them (empty values are imputed)")
-        score = trust.scorer(model)
+        score = scorer(model)
         if score is None:
             raise DataError(f"spark scores a table's model through trackfit's trust check "
                             f"only; predict model '{label}' without --trust-model, or without "
                             "spark= (pandas)")
-        ship(spark)
+        ship(session(self.master))
         scored = score_batches(raw, list(needed), needed, score, f"model '{label}'",
                                f"data '{src.safe}'", text=list(text))
-        if output:
-            with executor_data_problems():
-                write(spark, scored, output)
         return scored, raw.count()
 
-    def show(self, predictions):
+    def show(self, scored):
         """Print the first 20 predictions as CSV on stdout, and say so on stderr."""
-        with executor_data_problems():
-            shown = predictions.limit(20).toPandas()
-        shown.to_csv(sys.stdout, index=False)
-        print("predict: first 20 predictions shown; pass output= a folder to write them all",
-              file=sys.stderr)
+        scored.preview.to_csv(sys.stdout, index=False)
+        print(f"predict: first {SHOWN} predictions shown; pass output= a folder to write them "
+              "all", file=sys.stderr)
+
+    def note(self):
+        """Where the Spark driver this process started logs, for an error line (log_note)."""
+        return log_note()
+
+    def check_trials(self):
+        """Tuning trials on Spark need pyspark (and Java) and joblibspark."""
+        optional("pyspark", "spark", f"trials_on={self.master}", also=" and Java 17")
+        optional("joblibspark", "tune", f"trials_on={self.master}")
+
+    def trials(self):
+        """joblib's 'spark' backend on this engine's session: the active session, or one
+        whose executors use this interpreter and get this trackfit (``ship``): a trial is
+        trackfit's code (fitting.pool.evaluate)."""
+        register_spark = optional("joblibspark", "tune",
+                                  f"trials_on={self.master}").register_spark
+        ship(session(self.master))
+        register_spark()
+        return "spark"
 
 
 @contextlib.contextmanager

@@ -268,12 +268,37 @@ def infer(frame, ask, data, name):
     """
     import pandas as pd
 
-    from .checks import constant_target, missing_values, no_rows
+    from .checks import missing_values, no_rows
 
     if len(frame) == 0:
         raise no_rows(data)
     frame = frame.rename(columns=str)
     columns = list(frame.columns)
+    target = _asked_target(columns, ask, data)
+    frame, y, dropped = _rows_with_target(frame, _numeric_target(frame, target, columns, data),
+                                          target, data)
+    roles, notes, out = _roles(frame, columns, target, ask)
+    features = [c for c, r in roles if r in FEATURE_ROLES]
+    if not features:
+        raise DataError(
+            f"data '{data}' has no column left to learn {target} from (keys and ignored "
+            f"columns are not fitted: {_listed([c for c, _ in roles]) or 'none'}); pass "
+            "features= the columns to use, or a table with more columns")
+    out[target] = y
+    prepared = pd.DataFrame(out, index=frame.index)[columns].reset_index(drop=True)
+    holes = prepared[features].isna()
+    imputed = tuple(c for c in features if holes[c].any())
+    if ask.missing == "refuse" and imputed:
+        counts = {c: int(n) for c, n in holes.sum().items()}
+        raise missing_values(data, int(holes.any(axis=1).sum()), counts)
+    capped = tuple(c for c in features if dict(roles)[c] == CATEGORY
+                   and prepared[c].nunique() > CATEGORY_CAP)
+    table = Table(target, tuple(roles), imputed, capped, dropped, name, False, notes)
+    return prepared, table
+
+
+def _asked_target(columns, ask, data):
+    """The target of ``columns``, after checking what the user named is there and apart."""
     twice = next((c for c in columns if columns.count(c) > 1), None)
     if twice:
         raise DataError(f"data '{data}' has two columns named {quote(twice)}; keep one and "
@@ -284,6 +309,13 @@ def infer(frame, ask, data, name):
     if target in ask.features or target in ask.categorical:
         raise DataError(f"target {quote(target)} is also named in features= or categorical=; "
                         "the target cannot be a feature: leave it out")
+    return target
+
+
+def _numeric_target(frame, target, columns, data):
+    """The target column as float64 (NaN where missing); one line if it holds text."""
+    import pandas as pd
+
     y = frame[target]
     if pd.api.types.is_bool_dtype(y) or not pd.api.types.is_numeric_dtype(y):
         numbers = pd.to_numeric(y, errors="coerce") if not pd.api.types.is_bool_dtype(y) \
@@ -299,7 +331,14 @@ def infer(frame, ask, data, name):
                 f"target {quote(target)} of data '{data}' is not numeric: regression needs "
                 f"numbers, and it holds {found}; pass target= a numeric column{hint}")
         y = numbers
-    y = y.astype("float64")
+    return y.astype("float64")
+
+
+def _rows_with_target(frame, y, target, data):
+    """(the rows that have a target, their target, how many were dropped); one line if
+    none has one or every one is the same."""
+    from .checks import constant_target
+
     keep = y.notna()
     dropped = int((~keep).sum())
     if dropped:
@@ -309,6 +348,14 @@ def infer(frame, ask, data, name):
                         "target is missing; pass target= a column that has values")
     if (y == y.iloc[0]).all():
         raise constant_target(data, float(y.iloc[0]), target)
+    return frame, y, dropped
+
+
+def _roles(frame, columns, target, ask):
+    """([(column, role), ...], {column: why}, {column: its values as the model reads them})
+    for every column but the target, the user's features=, ignore= and categorical= first."""
+    import pandas as pd
+
     rows = len(frame)
     roles, notes, out = [], {}, {}
     for column in columns:
@@ -333,20 +380,4 @@ def infer(frame, ask, data, name):
             out[column] = as_text(values)
         else:
             out[column] = values
-    features = [c for c, r in roles if r in FEATURE_ROLES]
-    if not features:
-        raise DataError(
-            f"data '{data}' has no column left to learn {target} from (keys and ignored "
-            f"columns are not fitted: {_listed([c for c, _ in roles]) or 'none'}); pass "
-            "features= the columns to use, or a table with more columns")
-    out[target] = y
-    prepared = pd.DataFrame(out, index=frame.index)[columns].reset_index(drop=True)
-    holes = prepared[features].isna()
-    imputed = tuple(c for c in features if holes[c].any())
-    if ask.missing == "refuse" and imputed:
-        counts = {c: int(n) for c, n in holes.sum().items()}
-        raise missing_values(data, int(holes.any(axis=1).sum()), counts)
-    capped = tuple(c for c in features if dict(roles)[c] == CATEGORY
-                   and prepared[c].nunique() > CATEGORY_CAP)
-    table = Table(target, tuple(roles), imputed, capped, dropped, name, False, notes)
-    return prepared, table
+    return roles, notes, out

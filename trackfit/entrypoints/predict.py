@@ -9,10 +9,9 @@ from ..tracking.runs import log, step_run
 
 
 def predict(data="diabetes", model=DEFAULT_MODEL, output="", spark=""):
-    """One predict run; returns the input rows, unchanged, with a ``prediction`` column.
-
-    With ``spark`` the rows are scored and written by Spark (``predictions`` is then a
-    Spark frame); without ``output`` they are printed.
+    """One predict run; returns its run id, how many rows it scored (``rows``) and the input
+    rows with a ``prediction`` column as pandas (``predictions``: every row on pandas, a
+    preview on Spark). Without ``output`` they are printed.
     """
     return step(parse(data), model, output, engines.choose(spark))
 
@@ -33,10 +32,11 @@ def step(src, model, output, engine, nested=False):
         text = text_columns(info.signature)
         # Refused unless the installed plugins vouch for it; what loads is the checked bytes.
         with trust.checked(model) as checked:
-            predictions, rows = engine.score(src, checked, needed, output, model, text)
-            mlflow.set_tags({tags.ROWS: rows, tags.MODEL_ID: info.model_id or ""})
+            scored = engine.score(src, checked, needed, output, model, text)
+            mlflow.set_tags({tags.ROWS: scored.rows, tags.MODEL_ID: info.model_id or ""})
             if output:
-                print(f"predict: {rows} predictions written to {output}, run {run.info.run_id}")
+                print(f"predict: {scored.rows} predictions written to {output}, "
+                      f"run {run.info.run_id}")
             else:
-                engine.show(predictions)
-        return {"run_id": run.info.run_id, "predictions": predictions}
+                engine.show(scored)
+        return {"run_id": run.info.run_id, "predictions": scored.preview, "rows": scored.rows}

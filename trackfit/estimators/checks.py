@@ -1042,48 +1042,10 @@ def _check_columns(step, width, where):
     """Each transformer reads columns of the input, as many as it was fitted on; the
     output is theirs side by side, at the offsets ``output_indices_`` records."""
     state = _state(step)
-    if state.get("remainder") != "drop" or type(state.get("_remainder")) is not tuple \
-            or state["_remainder"][:2] != ("remainder", "drop"):
-        raise ValueError(f"{where} passes columns it does not transform through "
-                         "(remainder), which trackfit's models never do")
-    threshold = state.get("sparse_threshold")
-    if not _number(threshold) or not 0 <= threshold <= 1:
-        raise ValueError(f"{where}'s sparse_threshold is {threshold!r}, not between 0 and 1")
-    if not isinstance(state.get("sparse_output_"), (bool, np.bool_)):
-        raise ValueError(f"{where}'s sparse_output_ is not True or False")
-    if state.get("transformer_weights") is not None:
-        raise ValueError(f"{where} weighs its transformers, which trackfit's models never do")
-    given = state.get("transformers")
-    if type(given) not in (list, tuple):
-        raise ValueError(f"{where}'s transformers are not a list")
-    for entry in given:
-        if type(entry) not in (list, tuple) or len(entry) != 3 or not _plain(entry[0]) \
-                or not _selection(entry[2]):
-            raise ValueError(f"{where}'s transformers are not (name, transformer, columns)")
-        _template(entry[1], f"{where}'s transformer {entry[0]}")
-    if type(state.get("_columns")) is not list or not all(map(_selection, state["_columns"])) \
-            or not _plain(state["_remainder"][2:]):
-        raise ValueError(f"{where}'s column selections are not plain data")
+    _check_column_settings(state, where)
     names = state.get("feature_names_in_")
     names = names.tolist() if names is not None else None
-    fitted = state.get("transformers_")
-    if type(fitted) is not list or not fitted or not all(
-            type(entry) is tuple and len(entry) == 3 and isinstance(entry[0], str)
-            for entry in fitted):
-        raise ValueError(f"{where}'s transformers_ are not (name, transformer, columns)")
-    labels = [entry[0] for entry in fitted]
-    if len(set(labels)) != len(labels):
-        raise ValueError(f"{where} names two transformers alike")
-    inputs = state.get("_transformer_to_input_indices")
-    offsets = state.get("output_indices_")
-    if "remainder" not in labels and type(inputs) is dict and type(offsets) is dict \
-            and inputs.get("remainder") == [] and offsets.get("remainder") == slice(0, 0):
-        # every column selected: scikit-learn lists an empty remainder in the indices only
-        inputs = {k: v for k, v in inputs.items() if k != "remainder"}
-        offsets = {k: v for k, v in offsets.items() if k != "remainder"}
-    if type(inputs) is not dict or sorted(inputs, key=str) != sorted(labels) \
-            or type(offsets) is not dict or sorted(offsets, key=str) != sorted(labels):
-        raise ValueError(f"{where}'s input and output indices do not list its transformers")
+    fitted, inputs, offsets = _fitted_columns(state, where)
     at = 0
     for label, transformer, columns in fitted:
         part = f"{where}.{label}"
@@ -1109,3 +1071,54 @@ def _check_columns(step, width, where):
                              f"{out} columns at {at}")
         at += out
     return at
+
+
+def _check_column_settings(state, where):
+    """A ColumnTransformer's settings are ones trackfit's models use: no remainder passed
+    through, no weights, plain (name, transformer, columns) entries and selections."""
+    if state.get("remainder") != "drop" or type(state.get("_remainder")) is not tuple \
+            or state["_remainder"][:2] != ("remainder", "drop"):
+        raise ValueError(f"{where} passes columns it does not transform through "
+                         "(remainder), which trackfit's models never do")
+    threshold = state.get("sparse_threshold")
+    if not _number(threshold) or not 0 <= threshold <= 1:
+        raise ValueError(f"{where}'s sparse_threshold is {threshold!r}, not between 0 and 1")
+    if not isinstance(state.get("sparse_output_"), (bool, np.bool_)):
+        raise ValueError(f"{where}'s sparse_output_ is not True or False")
+    if state.get("transformer_weights") is not None:
+        raise ValueError(f"{where} weighs its transformers, which trackfit's models never do")
+    given = state.get("transformers")
+    if type(given) not in (list, tuple):
+        raise ValueError(f"{where}'s transformers are not a list")
+    for entry in given:
+        if type(entry) not in (list, tuple) or len(entry) != 3 or not _plain(entry[0]) \
+                or not _selection(entry[2]):
+            raise ValueError(f"{where}'s transformers are not (name, transformer, columns)")
+        _template(entry[1], f"{where}'s transformer {entry[0]}")
+    if type(state.get("_columns")) is not list or not all(map(_selection, state["_columns"])) \
+            or not _plain(state["_remainder"][2:]):
+        raise ValueError(f"{where}'s column selections are not plain data")
+
+
+def _fitted_columns(state, where):
+    """(``transformers_``, the input indices and the output offsets of each, by name),
+    checked to name the same transformers, each once."""
+    fitted = state.get("transformers_")
+    if type(fitted) is not list or not fitted or not all(
+            type(entry) is tuple and len(entry) == 3 and isinstance(entry[0], str)
+            for entry in fitted):
+        raise ValueError(f"{where}'s transformers_ are not (name, transformer, columns)")
+    labels = [entry[0] for entry in fitted]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"{where} names two transformers alike")
+    inputs = state.get("_transformer_to_input_indices")
+    offsets = state.get("output_indices_")
+    if "remainder" not in labels and type(inputs) is dict and type(offsets) is dict \
+            and inputs.get("remainder") == [] and offsets.get("remainder") == slice(0, 0):
+        # every column selected: scikit-learn lists an empty remainder in the indices only
+        inputs = {k: v for k, v in inputs.items() if k != "remainder"}
+        offsets = {k: v for k, v in offsets.items() if k != "remainder"}
+    if type(inputs) is not dict or sorted(inputs, key=str) != sorted(labels) \
+            or type(offsets) is not dict or sorted(offsets, key=str) != sorted(labels):
+        raise ValueError(f"{where}'s input and output indices do not list its transformers")
+    return fitted, inputs, offsets

@@ -8,7 +8,7 @@ import contextlib
 import os
 import time
 
-from .. import optional
+from .. import engines
 
 ALL_CORES = 0  # n_jobs=0: one worker per core this process may use
 
@@ -56,23 +56,13 @@ def pool(n_jobs=1, trials_on=""):
     worker of its own made a tree trial 32 ms instead of 23: the round trip costs more than
     writing the trial beside it saves).
     trials_on=<a Spark master>: up to n_jobs trials at once on the cluster's executors,
-    through joblibspark.
+    through joblibspark (the engine's ``trials``).
     """
     import joblib
 
-    backend = "loky"
-    if trials_on:
-        register_spark = optional("joblibspark", "tune", f"trials_on={trials_on}").register_spark
-
-        from ..engines.spark import session, ship
-
-        # The active session, or one whose executors use this interpreter; a trial is
-        # trackfit's code (evaluate), which the executors get from this process.
-        ship(session(trials_on))
-        register_spark()
-        backend = "spark"
+    backend = engines.choose(trials_on).trials()  # "loky" here, "spark" on a cluster
     # One thread per trial: a trial's OpenMP or BLAS team beside the others only slows it.
-    threads = {} if trials_on else {"inner_max_num_threads": 1}
+    threads = {"inner_max_num_threads": 1} if backend == "loky" else {}
     with joblib.parallel_backend(backend, n_jobs=n_jobs, **threads):
         with joblib.Parallel(n_jobs=n_jobs) as parallel:
             yield lambda tasks: parallel(joblib.delayed(evaluate)(*task) for task in tasks)

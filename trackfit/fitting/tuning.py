@@ -9,7 +9,7 @@ compare and register see it as any other training run.
 import difflib
 import time
 
-from .. import EstimatorError, TrackfitError, optional
+from .. import EstimatorError, TrackfitError, engines, optional
 from ..estimators import hyperparams, plugins
 from ..estimators import space as spacemod
 from ..tracking import tags as tagnames
@@ -187,9 +187,7 @@ def need(trials_on):
     """Optuna, and for ``trials_on`` Spark and joblibspark, installed: checked before any
     run, so nothing is half-written without them."""
     optional("optuna", "tune", "tune")
-    if trials_on:
-        optional("pyspark", "spark", f"trials_on={trials_on}", also=" and Java 17")
-        optional("joblibspark", "tune", f"trials_on={trials_on}")
+    engines.choose(trials_on).check_trials()
 
 
 def plan(estimator, space, trials, search, n_jobs, how, metric):
