@@ -19,6 +19,8 @@ ROOT = ("trackfit", "trackfit.processes", "trackfit.errors")
 # The one step that imports other steps: main runs them in one process, as nested runs.
 RUNS_THE_STEPS = "trackfit.entrypoints.main"
 LONGEST = 60  # lines a function may take, its def to its last line
+
+
 def modules():
     """{dotted module name: path} for every module of the package."""
     found = {}
