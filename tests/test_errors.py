@@ -3,6 +3,7 @@
 import pandas as pd
 import pytest
 
+from trackfit import InputError, ModelRefused
 from trackfit.entrypoints.register import register
 from trackfit.entrypoints.train import train
 
@@ -21,8 +22,9 @@ def write_csv(path, frame):
     return str(path)
 
 
-def assert_one_line_error(result, *phrases):
-    assert result.returncode == 1, result.stdout + result.stderr
+def assert_one_line_error(result, *phrases, code=InputError.code):
+    """One ``trackfit: error:`` line holding ``phrases``; the exit code of its kind."""
+    assert result.returncode == code, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("trackfit: error:")]
     assert len(errors) == 1, result.stderr
@@ -144,12 +146,15 @@ def test_predict_output_must_be_parquet_or_csv(run_cli, store):
 
 
 def test_unreadable_data_in_process_raises_trackfit_error(tmp_path):
-    from trackfit import TrackfitError
+    from trackfit import DataError, TrackfitError
     from trackfit.engines import pandas as data
     from trackfit.engines.source import parse
 
-    with pytest.raises(TrackfitError, match="cannot tell the format"):
+    with pytest.raises(TrackfitError, match="cannot tell the format") as error:
         data.load(parse(str(write_csv(tmp_path / "lab.data", pd.DataFrame({"a": [1]})))))
+    assert isinstance(error.value, DataError) and error.value.code == 2
+    assert error.value.problem == f"cannot tell the format of data '{tmp_path / 'lab.data'}'"
+    assert error.value.fix == "name it .parquet, .csv or .tsv"
 
 
 HUGE = "x" * 1_000_000
@@ -164,7 +169,7 @@ HUGE = "x" * 1_000_000
 def test_a_huge_option_value_is_quoted_short(store, capsys, option, value, phrases):
     from trackfit.cli import main
 
-    assert main(["train", "--estimator", "tree", option, value]) == 1
+    assert main(["train", "--estimator", "tree", option, value]) == InputError.code
     (line,) = capsys.readouterr().err.splitlines()
     assert len(line) < 1000, line[:1000]
     for phrase in phrases:
@@ -191,7 +196,7 @@ def test_a_model_whose_mlmodel_is_not_plain_yaml_is_refused_as_such(store, tmp_p
     (mlmodel,) = tmp_path.glob("mlartifacts/**/MLmodel")
     with open(mlmodel, "a") as handle:
         handle.write("hook: !!python/object/apply:os.system ['touch pwned']\n")
-    assert main(["predict", "--model", model]) == 1
+    assert main(["predict", "--model", model]) == ModelRefused.code
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith(f"trackfit: error: will not load model '{model}': its MLmodel is "
                            "not plain YAML (")

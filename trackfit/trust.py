@@ -50,7 +50,8 @@ import shutil
 import tempfile
 import threading
 
-from . import ModelRefused, StoreError, TrackfitError, first_line, processes
+from . import ModelRefused, StoreError, UsageError, first_line, processes
+from .tracking import store
 
 TRUST_ENV = "TRACKFIT_TRUST_MODELS"
 # MLflow's own guard: "false" refuses pickle and cloudpickle, and also skops (whose trusted
@@ -120,8 +121,9 @@ def guarded(trust=False):
             yield
 
 
-class Refused(ValueError):
-    """What is wrong with a model, as the clause of a one-line error."""
+class Refused(ModelRefused, ValueError):
+    """What is wrong with a model, as the clause of a one-line error (a ValueError too, as
+    callers catch it)."""
 
 
 @contextlib.contextmanager
@@ -146,7 +148,7 @@ def checked(model_uri, trust=False):
         try:
             _loaded[built], _approvals[built] = _rebuild(fetched, built)
         except Refused as exc:
-            raise ModelRefused(f"will not load model '{model_uri}': {exc}; {FIX}") from None
+            raise ModelRefused(f"will not load model '{model_uri}': {exc}", fix=FIX) from None
         shutil.rmtree(fetched)
         yield built
     finally:
@@ -222,8 +224,8 @@ def _download(model_uri, destination):
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         if reason.endswith(":") and len(lines) > 1:  # MLflow's "failures occurred ...:" heading
             reason = f"{reason} {first_line(lines[-1])}"
-        raise StoreError(
-            f"cannot fetch model '{model_uri}' ({reason}); pass a models:/ or runs:/ URI "
+        raise (StoreError if store.failed(exc) else UsageError)(
+            f"cannot fetch model '{model_uri}' ({reason})", fix="pass a models:/ or runs:/ URI "
             "of a model trackfit logged"
         ) from exc
 
@@ -951,6 +953,6 @@ def scorer(model_uri):
     with open(os.path.join(folder, plan["file"]), "rb") as handle:
         data = handle.read()
     if _digest(data) != plan["sha256"]:
-        raise TrackfitError(f"the model file in {folder} changed after it was checked")
+        raise ModelRefused(f"the model file in {folder} changed after it was checked")
     _scorers[plan["sha256"]] = _loaded[folder]
     return Scorer(data, plan, _approvals[folder])

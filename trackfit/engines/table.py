@@ -171,7 +171,7 @@ def target_of(names, wanted, data):
     if len(same) == 1:
         return same[0]
     raise DataError(
-        f"target {quote(wanted)} is not a column of data '{data}'; {_close(wanted, names)}"
+        f"target {quote(wanted)} is not a column of data '{data}'", fix=f"{_close(wanted, names)}"
         f"its columns: {_listed(names)}; pass target= one of them")
 
 
@@ -179,7 +179,7 @@ def no_target(names, data, lacking):
     """The line for a file that does not say its target and is not the lab's table."""
     return DataError(
         f"data '{data}' does not say what to predict: it lacks the lab's column(s) "
-        f"{', '.join(lacking)}; pass target= one of its columns ({_listed(names)}), e.g. "
+        f"{', '.join(lacking)}", fix=f"pass target= one of its columns ({_listed(names)}), e.g. "
         f"target={quote(str(names[-1]))}")
 
 
@@ -257,7 +257,7 @@ def _named(option, names, columns, data):
     if absent:
         raise DataError(
             f"{option}= names {', '.join(map(quote, absent))}, which data '{data}' does not "
-            f"have; {_close(absent[0], columns)}its columns: {_listed(columns)}")
+            "have", fix=f"{_close(absent[0], columns)}its columns: {_listed(columns)}")
 
 
 def infer(frame, ask, data, name):
@@ -276,14 +276,14 @@ def infer(frame, ask, data, name):
     columns = list(frame.columns)
     twice = next((c for c in columns if columns.count(c) > 1), None)
     if twice:
-        raise DataError(f"data '{data}' has two columns named {quote(twice)}; keep one and "
+        raise DataError(f"data '{data}' has two columns named {quote(twice)}", fix="keep one and "
                         "rename or drop the other")
     target = target_of(columns, ask.target, data)
     for option in ("features", "ignore", "categorical"):
         _named(option, getattr(ask, option), columns, data)
     if target in ask.features or target in ask.categorical:
-        raise DataError(f"target {quote(target)} is also named in features= or categorical=; "
-                        "the target cannot be a feature: leave it out")
+        raise DataError(f"target {quote(target)} is also named in features= or categorical=",
+                        fix="the target cannot be a feature: leave it out")
     y = frame[target]
     if pd.api.types.is_bool_dtype(y) or not pd.api.types.is_numeric_dtype(y):
         numbers = pd.to_numeric(y, errors="coerce") if not pd.api.types.is_bool_dtype(y) \
@@ -297,7 +297,7 @@ def infer(frame, ask, data, name):
             hint = f" (numeric columns: {_listed(numeric, 6)})" if numeric else ""
             raise DataError(
                 f"target {quote(target)} of data '{data}' is not numeric: regression needs "
-                f"numbers, and it holds {found}; pass target= a numeric column{hint}")
+                f"numbers, and it holds {found}", fix=f"pass target= a numeric column{hint}")
         y = numbers
     y = y.astype("float64")
     keep = y.notna()
@@ -306,7 +306,7 @@ def infer(frame, ask, data, name):
         frame, y = frame[keep], y[keep]
     if len(frame) == 0:
         raise DataError(f"data '{data}' has no row with a {target}: every value of the "
-                        "target is missing; pass target= a column that has values")
+                        "target is missing", fix="pass target= a column that has values")
     if (y == y.iloc[0]).all():
         raise constant_target(data, float(y.iloc[0]), target)
     rows = len(frame)
@@ -337,7 +337,7 @@ def infer(frame, ask, data, name):
     if not features:
         raise DataError(
             f"data '{data}' has no column left to learn {target} from (keys and ignored "
-            f"columns are not fitted: {_listed([c for c, _ in roles]) or 'none'}); pass "
+            f"columns are not fitted: {_listed([c for c, _ in roles]) or 'none'})", fix="pass "
             "features= the columns to use, or a table with more columns")
     out[target] = y
     prepared = pd.DataFrame(out, index=frame.index)[columns].reset_index(drop=True)

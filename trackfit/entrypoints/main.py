@@ -35,7 +35,8 @@ def main(estimators=("linear", "tree"), data="diabetes", target="", features=(),
         model_name = registry.for_table(src.table_name)
     with step_run("main", run_name="main"):
         if not names:
-            raise EstimatorError("estimators is empty; pass e.g. estimators=linear,tree or all")
+            raise EstimatorError("estimators is empty",
+                                 fix="pass e.g. estimators=linear,tree or all")
         n_jobs = min(workers(n_jobs), len(names))
         how.check()
         registry.check_names(model_name, alias)  # before training, not after
@@ -47,7 +48,7 @@ def main(estimators=("linear", "tree"), data="diabetes", target="", features=(),
         if twice:
             raise EstimatorError(
                 f"estimators names {twice[0][0]} more than once ({', '.join(twice[0])}): the same "
-                "model would be trained twice; pass each estimator once")
+                "model would be trained twice", fix="pass each estimator once")
         log(params={"estimators": ",".join(estimators), "data": src.safe, "metric": metric,
                     "n_jobs": n_jobs, **engine.params()})
         loaded = datasets.load(src, engine, nested=True)

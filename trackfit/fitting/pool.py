@@ -28,8 +28,8 @@ def workers(n_jobs):
     if n_jobs == ALL_CORES:
         return cores()
     if n_jobs < 0:
-        raise TrackfitError(f"n_jobs must be 0 (all the cores this process may use) or a "
-                            f"number of workers, at least 1; got {n_jobs}")
+        raise UsageError(f"n_jobs must be 0 (all the cores this process may use) or a "
+                         f"number of workers, at least 1; got {n_jobs}")
     return n_jobs
 
 

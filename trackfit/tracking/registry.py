@@ -4,7 +4,7 @@
 import contextlib
 import os
 
-from .. import TrackfitError, processes
+from .. import GateRefused, StoreError, TrackfitError, UsageError, processes
 from . import exam as exams
 from . import experiment, gate, store, tags
 from .runs import (DEFAULT_METRIC, check_ranking, client, log, logged_model_uri, same_table,
@@ -28,10 +28,6 @@ def model_uri(model_name=MODEL_NAME, alias=ALIAS):
 DEFAULT_MODEL = model_uri()
 
 
-class GateRefused(TrackfitError):
-    """The promotion gate refused the challenger and the register run was ``strict``."""
-
-
 # What a models:/ URI cannot carry in a name: '@' starts the alias (models:/<name>@<alias>),
 # '/' the version, '?' a query, ':' MLflow refuses in a name; URL parsing drops tabs and
 # line breaks.
@@ -48,37 +44,37 @@ def check_names(model_name, alias):
                                          _validate_model_name)
 
     if not model_name.strip():
-        raise TrackfitError("model_name is empty; pass a name for the registered model, e.g. "
-                            "model_name=model-diabetes")
+        raise UsageError("model_name is empty", fix="pass a name for the registered model, e.g. "
+                         "model_name=model-diabetes")
     if any(quote in model_name for quote in "'\""):
-        raise TrackfitError(f"model_name {model_name!r} holds a quote, which the registry's "
-                            "search filters cannot match; pass a name without quotes, e.g. "
-                            "model_name=model-diabetes")
+        raise UsageError(f"model_name {model_name!r} holds a quote, which the registry's "
+                         "search filters cannot match", fix="pass a name without quotes, e.g. "
+                         "model_name=model-diabetes")
     breaking = next((c for c in model_name if c in NOT_IN_URIS or not c.isprintable()), None)
     if breaking is not None:
-        raise TrackfitError(
+        raise UsageError(
             f"model_name {model_name!r} holds {breaking!r}, which a models:/<name>@<alias> URI "
-            "cannot carry ('@' starts the alias, '/' the version); pass a name without "
+            "cannot carry ('@' starts the alias, '/' the version)", fix="pass a name without "
             "@ / : ? or control characters, e.g. model_name=model-diabetes")
     try:  # MLflow's own rules for a name ('.' and '..' read as paths)
         _validate_model_name(model_name)
     except MlflowException as exc:
-        raise TrackfitError(f"model_name {model_name!r} cannot be registered: "
-                            f"{exc.message.rstrip('.')}; pass a name like "
-                            "model_name=model-diabetes") from None
+        raise UsageError(f"model_name {model_name!r} cannot be registered: "
+                         f"{exc.message.rstrip('.')}", fix="pass a name like "
+                         "model_name=model-diabetes") from None
     try:  # MLflow's own rules for an alias
         _validate_model_alias_name(alias)
         _validate_model_alias_name_reserved(alias)
     except MlflowException as exc:
-        raise TrackfitError(f"alias '{alias}' cannot be set: {exc.message.rstrip('.')}; "
-                            "pass letters, digits, _ and -, e.g. alias=champion") from None
+        raise UsageError(f"alias '{alias}' cannot be set: {exc.message.rstrip('.')}",
+                         fix="pass letters, digits, _ and -, e.g. alias=champion") from None
 
 
-# What the registry answers for a model or alias that is not there (MLflow's SQL store says
-# INVALID_PARAMETER_VALUE for an alias no version holds). Any other error, a locked store or
-# a server that is down, is raised: it must not read as "no champion", which the gate lets
-# any challenger past.
-ABSENT = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+# What the registry answers for a model or alias that is not there (store.classify; MLflow's
+# SQL store says INVALID_PARAMETER_VALUE for an alias no version holds). Any other error, a
+# locked store or a server that is down, is raised: it must not read as "no champion",
+# which the gate lets any challenger past.
+ABSENT = ("absent", "invalid")
 
 
 def _champion(model_name, alias):
@@ -88,7 +84,7 @@ def _champion(model_name, alias):
     try:
         return client().get_model_version_by_alias(model_name, alias)
     except MlflowException as exc:
-        if exc.error_code in ABSENT:
+        if store.classify(exc) in ABSENT:
             return None
         raise
 
@@ -126,7 +122,7 @@ def _experiment_of(run_id):
     try:
         found = client().get_run(run_id)
     except MlflowException as exc:
-        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+        if store.classify(exc) != "absent":
             raise
         return None, None
     return found.info.experiment_id, found
@@ -253,9 +249,9 @@ def _same_exam(model_name, pinned):
     if not pinned.same_rows(now):
         shown = "removed" if now is None else (
             f"changed to {now.named()} by {now.by or 'unknown'} at {now.at or 'unknown'}")
-        raise TrackfitError(
+        raise StoreError(
             f"the exam of {model_name} was {shown} while this register judged on "
-            f"{pinned.named()}: nothing was moved; run register again")
+            f"{pinned.named()}: nothing was moved", fix="run register again")
 
 
 def _kept(result, model_name, alias, rival, best, metric, value):
@@ -274,11 +270,11 @@ def _kept(result, model_name, alias, rival, best, metric, value):
 def _refused(result, alias, champion, best, verdict, reason, strict):
     stays = (f"alias {alias} stays on version {champion.version}"
              if champion is not None else f"no version holds alias {alias}")
-    line = (f"register: refused run {best.run_id} ({best.get('params.estimator')}): "
-            f"{reason}; {stays}")
+    refused = GateRefused(f"refused run {best.run_id} ({best.get('params.estimator')}): "
+                          f"{reason}; {stays}")  # what stays is no fix: all of it the problem
     if strict:
-        raise GateRefused(line[len("register: "):])
-    print(line)
+        raise refused
+    print(f"register: {refused}")
     return {**result, "accepted": False, "verdict": "refused",
             "version": None if champion is None else int(champion.version),
             "model_run_id": None if champion is None else champion.run_id,
@@ -443,10 +439,10 @@ def _gated(result, here, best, metric, model_name, alias, limits, strict, loaded
                                  metric, value, reason, moves)
             moves.append("none" if now is None else str(now.version))
             champion = now
-        raise TrackfitError(
+        raise StoreError(
             f"alias {alias} of {model_name} moved {ROUNDS} times while this register judged "
             f"(to version {', then '.join(moves)}): other registers are promoting at the same "
-            "time; nothing was moved, run register again once they are done")
+            "time", fix="nothing was moved, run register again once they are done")
     except BaseException:
         with contextlib.suppress(Exception):  # the error that stopped it is what to say
             _withdraw(model_name, made)
