@@ -8,7 +8,7 @@ import contextlib
 import os
 import time
 
-from .. import optional
+from .. import UsageError, optional
 
 ALL_CORES = 0  # n_jobs=0: one worker per core this process may use
 

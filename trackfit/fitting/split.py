@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from .. import TrackfitError
+from .. import UsageError
 from ..engines.scoring import block
 from ..engines.source import FEATURES, TARGET
 

@@ -8,7 +8,7 @@ tune run, so compare and register see it as any other training run.
 import difflib
 import time
 
-from .. import EstimatorError, TrackfitError, optional
+from .. import EstimatorError, TrackfitError, UsageError, optional
 from ..estimators import hyperparams, plugins
 from ..estimators import space as spacemod
 from ..tracking import tags as tagnames
