@@ -277,7 +277,7 @@ def test_the_encoder_past_its_output_exits_1_in_a_real_process(store):
 
     champion(log_tampered("one-hot-past-its-output"))
     done = user_cli(store, "predict", "--data", NEW)
-    assert_one_line_error(done, TAMPERED["one-hot-past-its-output"][1])
+    assert_one_line_error(done, TAMPERED["one-hot-past-its-output"][1], code=3)
     assert_failed_run(store, "predict")
 
 

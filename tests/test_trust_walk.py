@@ -169,7 +169,7 @@ def test_the_crafted_svr_exits_1_in_a_real_process(store):
 
     champion(log_crafted("svr-precomputed"))
     done = user_cli(store, "predict", "--data", NEW)
-    assert_one_line_error(done, "its SVR's kernel is 'precomputed'")
+    assert_one_line_error(done, "its SVR's kernel is 'precomputed'", code=3)
     assert_failed_run(store, "predict")
 
 

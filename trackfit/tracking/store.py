@@ -252,15 +252,16 @@ def classify(exc):
     database (the database's own error code under MLflow's); unreachable, failing (the
     server cannot be reached, or answered 5xx to every retry). Never from trackfit's text.
     """
+    code = getattr(exc, "error_code", None)
+    if code in KINDS:  # MLflow's answer first: "already exists" comes from a duplicate row too
+        return KINDS[code]
     database = _database_error(exc)
     if database is not None:
         return _database_kind(database)
     transport = _transport_kind(exc)
     if transport:
         return transport
-    status = http_status(exc)
-    code = getattr(exc, "error_code", None)
-    kind = KINDS.get(code) or STATUS_KINDS.get(status)
+    kind = STATUS_KINDS.get(http_status(exc))
     if code in ("BAD_REQUEST", "INVALID_PARAMETER_VALUE", "INTERNAL_ERROR") and any(
             words in str(exc) for words in RELAYED_CONFLICT):
         return "conflict"
