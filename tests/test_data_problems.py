@@ -1,7 +1,7 @@
 """Data problems are named as data problems: which column, which rows, what to do.
 
 The cases a careless user or an attacker could feed the data path; README's "When something
-is wrong" lists them. Each fails `train` with one line, exit 1, the run FAILED, and no library
+is wrong" lists them. Each fails `train` with one line, exit 2, the run FAILED, and no library
 warning on stderr.
 """
 

@@ -3,7 +3,7 @@
 Each crafted model is real: a pickle whose unpickling writes a marker file, or a tree saved
 by MLflow in skops with its nodes pointing out of range, logged to the test store and
 registered as the champion. predict (pandas with and without a signature, Spark), serve and
-rerun must refuse it in one line, exit 1, run none of its code and never crash.
+rerun must refuse it in one line, exit 3, run none of its code and never crash.
 """
 
 import os

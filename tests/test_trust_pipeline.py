@@ -271,7 +271,7 @@ def test_the_encoder_past_its_output_is_refused_by_serve(store, capsys):
 
 
 @pytest.mark.slow  # a new interpreter: a crash would kill that process, not pytest
-def test_the_encoder_past_its_output_exits_1_in_a_real_process(store):
+def test_the_encoder_past_its_output_exits_3_in_a_real_process(store):
     from .conftest import cli as user_cli
     from .test_errors import assert_failed_run, assert_one_line_error
 
