@@ -573,3 +573,30 @@ def pytest_collection_modifyitems(items):
             if name in getattr(item, "fixturenames", ()):
                 item.add_marker(pytest.mark.xdist_group(group))
                 break
+
+
+def locked_store_error(path):
+    """The error MLflow's SQL store raises when SQLite stays locked: an MlflowException
+    (TEMPORARILY_UNAVAILABLE) from SQLAlchemy's OperationalError of sqlite3's SQLITE_BUSY."""
+    import sqlite3
+
+    import sqlalchemy
+    from mlflow.exceptions import MlflowException
+
+    holder = sqlite3.connect(path)
+    holder.execute("create table if not exists t (k text)")
+    holder.execute("begin exclusive")
+    engine = sqlalchemy.create_engine(f"sqlite:///{path}", connect_args={"timeout": 0})
+    try:
+        with engine.begin() as db:
+            db.execute(sqlalchemy.text("insert into t values ('a')"))
+    except sqlalchemy.exc.OperationalError as exc:
+        try:
+            raise MlflowException(message=exc, error_code="TEMPORARILY_UNAVAILABLE") from exc
+        except MlflowException as error:
+            return error
+    finally:
+        holder.rollback()
+        holder.close()
+        engine.dispose()
+    raise AssertionError("the store was not locked")

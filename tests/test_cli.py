@@ -55,9 +55,12 @@ def test_strings_become_typed_values_at_the_edge():
     assert cli.convert(main.options[0], args.estimators) == ["linear", "tree", "ridge"]
 
 
-def test_a_bad_number_is_one_line_and_exit_1(capsys):
-    assert cli.main(["train", "--cv", "five"]) == 1
+def test_a_bad_number_is_one_line_and_exit_2_as_argparse_s_own_usage_errors(capsys):
+    assert cli.main(["train", "--cv", "five"]) == 2
     assert capsys.readouterr().err == "trackfit: error: cv must be a whole number, got 'five'\n"
+    with pytest.raises(SystemExit) as usage:
+        cli.main(["train", "--no-such-option"])
+    assert usage.value.code == 2
 
 
 def test_the_console_script_and_python_m_say_the_same():

@@ -14,7 +14,7 @@ from .test_errors import assert_failed_run, assert_one_line_error
 pytestmark = pytest.mark.slow
 
 
-def test_bad_input_is_one_line_exit_1_and_the_run_failed(store, tmp_path):
+def test_bad_input_is_one_line_exit_2_and_the_run_failed(store, tmp_path):
     done = cli(store, "train", "--estimator", "linear", "--data", str(tmp_path / "nope.csv"))
     assert_one_line_error(done, "data file not found", "nope.csv")
     assert done.stderr.startswith("trackfit: error: ") and done.stdout == ""

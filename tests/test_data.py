@@ -70,7 +70,7 @@ def test_an_http_url_with_a_token_trains_and_the_token_is_never_logged(run_cli, 
     result = run_cli("train", "--estimator", "linear", "--cv", "0", "--data", url)
     assert result.returncode == 0, result.stderr
     missing = run_cli("load", "--data", f"{http_server}/nothing.parquet?{SECRET}")
-    assert missing.returncode == 1
+    assert missing.returncode == 2
     for output in (result.stdout, result.stderr, missing.stdout, missing.stderr):
         assert "TOPSECRET" not in output
     for run in runs(store):

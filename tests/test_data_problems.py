@@ -1,7 +1,7 @@
 """Data problems are named as data problems: which column, which rows, what to do.
 
 The cases a careless user or an attacker could feed the data path; README's "When something
-is wrong" lists them. Each fails `train` with one line, exit 1, the run FAILED, and no library
+is wrong" lists them. Each fails `train` with one line, exit 2, the run FAILED, and no library
 warning on stderr.
 """
 
@@ -184,7 +184,7 @@ def test_a_huge_value_is_quoted_short(store, tmp_path, capsys, where):
         phrases = ["has columns 'age   ",
                    f"({HUGE + 3:,} characters) and 'AGE', which are both AGE"]
     path = csv(tmp_path / "huge.csv", frame)
-    assert main(["train", "--estimator", "linear", "--cv", "0", "--data", path]) == 1
+    assert main(["train", "--estimator", "linear", "--cv", "0", "--data", path]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert len(line) < 400, line[:400]
     for phrase in phrases:

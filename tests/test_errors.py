@@ -3,6 +3,7 @@
 import pandas as pd
 import pytest
 
+from trackfit import InputError, ModelRefused
 from trackfit.entrypoints.register import register
 from trackfit.entrypoints.train import train
 
@@ -21,8 +22,9 @@ def write_csv(path, frame):
     return str(path)
 
 
-def assert_one_line_error(result, *phrases):
-    assert result.returncode == 1, result.stdout + result.stderr
+def assert_one_line_error(result, *phrases, code=InputError.code):
+    """One ``trackfit: error:`` line holding ``phrases``; the exit code of its kind."""
+    assert result.returncode == code, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("trackfit: error:")]
     assert len(errors) == 1, result.stderr
@@ -144,12 +146,15 @@ def test_predict_output_must_be_parquet_or_csv(run_cli, store):
 
 
 def test_unreadable_data_in_process_raises_trackfit_error(tmp_path):
-    from trackfit import TrackfitError
+    from trackfit import DataError, TrackfitError
     from trackfit.engines import pandas as data
     from trackfit.engines.source import parse
 
-    with pytest.raises(TrackfitError, match="cannot tell the format"):
+    with pytest.raises(TrackfitError, match="cannot tell the format") as error:
         data.load(parse(str(write_csv(tmp_path / "lab.data", pd.DataFrame({"a": [1]})))))
+    assert isinstance(error.value, DataError) and error.value.code == 2
+    assert error.value.problem == f"cannot tell the format of data '{tmp_path / 'lab.data'}'"
+    assert error.value.fix == "name it .parquet, .csv or .tsv"
 
 
 HUGE = "x" * 1_000_000
@@ -164,7 +169,7 @@ HUGE = "x" * 1_000_000
 def test_a_huge_option_value_is_quoted_short(store, capsys, option, value, phrases):
     from trackfit.cli import main
 
-    assert main(["train", "--estimator", "tree", option, value]) == 1
+    assert main(["train", "--estimator", "tree", option, value]) == InputError.code
     (line,) = capsys.readouterr().err.splitlines()
     assert len(line) < 1000, line[:1000]
     for phrase in phrases:
@@ -191,7 +196,7 @@ def test_a_model_whose_mlmodel_is_not_plain_yaml_is_refused_as_such(store, tmp_p
     (mlmodel,) = tmp_path.glob("mlartifacts/**/MLmodel")
     with open(mlmodel, "a") as handle:
         handle.write("hook: !!python/object/apply:os.system ['touch pwned']\n")
-    assert main(["predict", "--model", model]) == 1
+    assert main(["predict", "--model", model]) == ModelRefused.code
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith(f"trackfit: error: will not load model '{model}': its MLmodel is "
                            "not plain YAML (")
@@ -201,3 +206,71 @@ def test_a_model_whose_mlmodel_is_not_plain_yaml_is_refused_as_such(store, tmp_p
     assert "register one first" not in line
     assert not (tmp_path / "pwned").exists()
     assert_failed_run(store, "predict")
+
+
+# The exit codes (trackfit.errors, the README's table): one real case of each kind, through
+# the command line's main in this process.
+
+
+def test_a_bad_data_file_exits_2(run_cli, store, tmp_path):
+    result = run_cli("train", "--data", str(tmp_path / "nope.csv"))
+    line = assert_one_line_error(result, code=2)
+    assert line == (f"trackfit: error: data file not found: {tmp_path / 'nope.csv'}; pass "
+                    "data= a parquet or CSV path, a URL, or 'diabetes' for the embedded copy")
+
+
+def test_a_refused_crafted_model_exits_3(run_cli, store, tmp_path):
+    import mlflow
+    from sklearn.linear_model import LinearRegression
+
+    with mlflow.start_run():  # a pickle that registers as the champion: never loaded
+        info = mlflow.sklearn.log_model(LinearRegression().fit([[0], [1]], [0, 1]), name="m",
+                                        serialization_format="cloudpickle", pip_requirements=[])
+    version = mlflow.register_model(info.model_uri, "model-diabetes").version
+    mlflow.MlflowClient().set_registered_model_alias("model-diabetes", "champion", version)
+    result = run_cli("predict")
+    assert_one_line_error(result, "will not load model", "saved as cloudpickle", code=3)
+
+
+def test_an_unreachable_store_exits_4(run_cli, store):
+    from .conftest import free_port
+
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    result = run_cli("compare", uri=uri, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
+                     MLFLOW_HTTP_REQUEST_TIMEOUT="5")
+    assert_one_line_error(result, f"the tracking server {uri} is unreachable", code=4)
+
+
+def test_a_gate_refusal_exits_5_only_when_strict(run_cli, store):
+    train("linear", cv=0)
+    register()
+    train("tree", cv=0)  # held-out R2 about 0.1 against the champion's 0.39
+    result = run_cli("register", "--metric", "training_r2_score", "--strict", "true")
+    line = assert_one_line_error(result, "refused run", "alias champion stays on version 1",
+                                 code=5)
+    assert line.startswith("trackfit: error: refused run ")
+    assert run_cli("register", "--metric", "training_r2_score").returncode == 0
+
+
+def test_every_error_has_a_problem_a_fix_and_a_code_and_reads_as_one_line():
+    import pickle
+
+    from trackfit import (DataError, EstimatorError, GateRefused, ModelRefused, ServerError,
+                          StoreError, TrackfitError, UsageError, trust)
+    from trackfit.engines.checks import not_found
+
+    error = not_found("nope.csv")
+    assert (error.problem, error.fix) == (
+        "data file not found: nope.csv",
+        "pass data= a parquet or CSV path, a URL, or 'diabetes' for the embedded copy")
+    assert str(error) == f"{error.problem}; {error.fix}"
+    again = pickle.loads(pickle.dumps(error))  # as worker processes send it back
+    assert (type(again), again.problem, again.fix, str(again)) == (
+        DataError, error.problem, error.fix, str(error))
+    assert str(TrackfitError("no fix")) == "no fix"
+    codes = {cls: cls.code for cls in (TrackfitError, UsageError, DataError, EstimatorError,
+                                       ModelRefused, ServerError, StoreError, GateRefused)}
+    assert codes == {TrackfitError: 1, UsageError: 2, DataError: 2, EstimatorError: 2,
+                     ModelRefused: 3, ServerError: 4, StoreError: 4, GateRefused: 5}
+    assert issubclass(trust.Refused, ModelRefused) and issubclass(trust.Refused, ValueError)
+    assert issubclass(GateRefused, TrackfitError)

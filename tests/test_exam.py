@@ -99,7 +99,7 @@ def test_a_tripled_rows_challenger_is_refused_and_the_registry_is_unchanged(
     # its own held-out rows are copies of rows it trained on: there it beats the champion
     assert deep["metrics"]["test_r2_score"] > 0.3929 + 0.1
     result = run_cli("register", "--min_improvement", "0.1", "--strict", "true")
-    assert result.returncode == 1
+    assert result.returncode == 5
     (line,) = result.stderr.strip().splitlines()
     # 131 of the 133 exam rows (at least one copy each) are among its 718 training rows
     assert line == (f"trackfit: error: refused run {deep['run_id']} (tree): its training rows "
@@ -154,7 +154,7 @@ def test_an_exam_file_changed_after_pinning_is_one_line_and_nothing_is_promoted(
         path, index=False)
     train("tree", cv=0)  # the lab's rule picks it as the challenger
     result = run_cli("register", "--metric", "training_r2_score")
-    assert result.returncode == 1
+    assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"trackfit: error: the exam of {MODEL} changed since it was "
                            f"pinned: {path} now has 133 rows with digest "), line
@@ -187,7 +187,7 @@ def test_two_registers_racing_with_different_exams_pin_one_and_both_say_which(
     assert won_code == 0, won[1]
     assert only_line(won[0], "register: pinned exam ").startswith(
         f"register: pinned exam {pinned.named()} to {MODEL}")
-    assert lost_code == 1
+    assert lost_code == 2
     (line,) = lost[1].strip().splitlines()
     assert line.startswith(f"trackfit: error: the exam of {MODEL} is {pinned.named()}, "
                            f"pinned by {pinned.by} at {pinned.at}; yours, "
@@ -253,7 +253,7 @@ def test_exam_set_needs_its_rows_to_be_the_models_and_prints_the_change(store, t
     # a file lacking a column the model reads is one line, and the exam stays
     held.drop(columns=["BMI"]).to_csv(tmp_path / "narrow.csv", index=False)
     narrow = run_cli("exam", "set", str(tmp_path / "narrow.csv"))
-    assert narrow.returncode == 1
+    assert narrow.returncode == 2
     (line,) = narrow.stderr.strip().splitlines()
     assert "BMI" in line and exams.read(MODEL) == now
     # the next register is judged on the new exam, which names it
@@ -271,7 +271,7 @@ def test_an_exam_of_another_target_is_refused_in_one_line(store, run_cli):
     client.set_registered_model_tag(MODEL, "trackfit.exam.target", "BMI")
     train("tree", cv=0)
     result = run_cli("register", "--metric", "training_r2_score")
-    assert result.returncode == 1
+    assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert "and target BMI; the model of run " in line and "predicts Y" in line, line
     assert [str(v.version) for v in versions(store)] == ["1"]
@@ -365,7 +365,7 @@ def test_a_pinned_exam_at_an_unlisted_url_is_not_fetched(store, run_cli):
                                                    "http://127.0.0.1:9/exam.csv")
     train("tree", cv=0)
     result = run_cli("register", "--metric", "training_r2_score")
-    assert result.returncode == 1
+    assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert line == (f"trackfit: error: the gate will not fetch the exam of {MODEL}, "
                     "http://127.0.0.1:9/exam.csv, unless told: list it in "

@@ -31,7 +31,7 @@ def test_main_defaults_to_one_worker_per_core_and_says_so(store):
 
 
 def test_a_negative_n_jobs_is_one_line_and_a_failed_run(store, capsys):
-    assert cli_main(["main", "--n_jobs", "-1"]) == 1
+    assert cli_main(["main", "--n_jobs", "-1"]) == 2
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert line == ("trackfit: error: n_jobs must be 0 (all the cores this process may use) "
                     "or a number of workers, at least 1; got -1")

@@ -14,14 +14,14 @@ import time
 import mlflow
 import pytest
 
-from trackfit import cli
+from trackfit import TrackfitError, cli
 from trackfit.promotion import gate
 from trackfit.entrypoints.compare import compare
 from trackfit.entrypoints.register import register
 from trackfit.entrypoints.train import train
 from trackfit.promotion.policy import GateRefused
 
-from .conftest import PROJECT, runs, versions
+from .conftest import PROJECT, locked_store_error, runs, versions
 
 MODEL = "model-diabetes"
 # The lab's exam, pinned by the first register: the 133 rows held out at random_state 0.
@@ -120,16 +120,17 @@ def test_a_floor_refuses_a_first_champion_and_nothing_is_registered(store, capsy
     assert champion(store).run_id == trained["run_id"]
 
 
-def test_strict_makes_a_refusal_exit_1_for_ci(store, ridge_champion, capsys):
-    assert cli.main(["register", "--min_improvement", "0.01", "--strict", "true"]) == 1
+def test_strict_makes_a_refusal_exit_5_for_ci(store, ridge_champion, capsys):
+    assert cli.main(["register", "--min_improvement", "0.01", "--strict", "true"]) == 5
     err = capsys.readouterr().err
     assert err.startswith("trackfit: error: refused run ") and err.count("\n") == 1
     assert f"min_improvement 0.01 not met, on {LAB_EXAM}; alias champion stays on version 1" in err
     failed = runs(store, "register", "FAILED")
     assert len(failed) == 1 and failed[0].data.tags["trackfit.verdict"] == "refused"
     assert str(champion(store).version) == "1"
-    with pytest.raises(GateRefused):
+    with pytest.raises(GateRefused) as refused:
         register(min_improvement=0.01, strict=True)
+    assert isinstance(refused.value, TrackfitError) and refused.value.code == 5
     assert cli.main(["register", "--min_improvement", "0.0005", "--strict", "true"]) == 0
     assert str(champion(store).version) == "2"
 
@@ -154,7 +155,7 @@ def test_a_lower_is_better_metric_is_checked_as_mlflow_does(store, ridge_champio
 
 
 def test_a_metric_the_held_out_rows_cannot_give_is_one_line(store, ridge_champion, capsys):
-    assert cli.main(["register", "--metric", "predict_ms_per_1k_rows"]) == 1
+    assert cli.main(["register", "--metric", "predict_ms_per_1k_rows"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("trackfit: error: the gate compares held-out metrics; "
                           "'predict_ms_per_1k_rows' is not one: choose one of ")
@@ -170,7 +171,7 @@ def test_data_that_changed_since_training_is_refused_not_used(store, tmp_path, c
     frame.to_csv(path, index=False)
     train("linear", data=str(path), cv=0)
     frame.assign(Y=frame["Y"] + 1).to_csv(path, index=False)
-    assert cli.main(["register"]) == 1
+    assert cli.main(["register"]) == 2
     err = capsys.readouterr().err
     assert "changed since it trained" in err and "never on new data" in err
     assert versions(store) == []
@@ -200,7 +201,7 @@ def test_a_best_run_the_gate_cannot_rebuild_names_itself_and_the_way_past(
             session.execute(__import__("sqlalchemy").text(
                 "update params set value = '-1' where key = 'random_state'"))
     result = run_cli("register")
-    assert result.returncode == 1
+    assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert f"training run {run_id}" in line, line
     assert line.endswith(f"delete the run (mlflow runs delete --run-id {run_id}) so register "
@@ -236,7 +237,7 @@ def test_the_leaderboard_shows_cost_and_filters_by_latency(store):
     limit = (fast + slow) / 2
     board = compare(max_latency_ms=limit)["leaderboard"]
     assert list(board["estimator"]) == ["linear"]
-    assert cli.main(["compare", "--max_latency_ms", str(fast / 10)]) == 1
+    assert cli.main(["compare", "--max_latency_ms", str(fast / 10)]) == 2
 
 
 def test_ties_are_broken_by_latency(store):
@@ -298,7 +299,7 @@ def test_a_name_or_setting_the_registry_would_refuse_halfway_fails_first(
         run_cli, store, option, value, phrase):
     train("linear", cv=0)
     result = run_cli("register", option, value)
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 2, result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert phrase in line, line
     assert versions(store) == [] and runs(store, "register") == []  # before any run
@@ -306,13 +307,13 @@ def test_a_name_or_setting_the_registry_would_refuse_halfway_fails_first(
 
 def test_main_checks_the_alias_before_training(run_cli, store):
     result = run_cli("main", "--alias", "latest")
-    assert result.returncode == 1 and "alias 'latest' cannot be set" in result.stderr
+    assert result.returncode == 2 and "alias 'latest' cannot be set" in result.stderr
     assert runs(store, "train") == []
 
 
 def test_main_checks_the_model_name_before_training(run_cli, store):
     result = run_cli("main", "--model_name", "lab@v2")
-    assert result.returncode == 1
+    assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("trackfit: error: model_name 'lab@v2' holds '@'"), line
     assert runs(store, "train") == []
@@ -372,25 +373,23 @@ def test_sigterm_mid_step_ends_the_run_killed(run_cli, store, monkeypatch):
 
 @pytest.mark.parametrize("failing", ["get_model_version_by_alias", "get_run"])
 def test_a_store_error_reading_the_champion_never_reads_as_no_champion(
-        run_cli, store, ridge_champion, monkeypatch, failing):
+        run_cli, store, ridge_champion, monkeypatch, failing, tmp_path):
     """A locked store or a server that is down while register looks up the champion (or
     the champion's run) stops the register: read as "no champion", the gate would let any
     challenger take the alias without a comparison."""
-    from mlflow.exceptions import MlflowException
-
     ridge, _ = ridge_champion
     real = getattr(mlflow.MlflowClient, failing)
+    error = locked_store_error(tmp_path / "locked.db")
 
     def locked(self, *args, **kwargs):
         if failing == "get_run" and args[0] != ridge["run_id"]:
             return real(self, *args, **kwargs)
-        raise MlflowException("(sqlite3.OperationalError) database is locked",
-                              error_code="TEMPORARILY_UNAVAILABLE")
+        raise error
 
     monkeypatch.setattr(mlflow.MlflowClient, failing, locked)
     result = run_cli("register", "--min_improvement", "0")
     monkeypatch.undo()
-    assert result.returncode == 1, result.stdout
+    assert result.returncode == 4, result.stdout
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("trackfit: error: the SQLite store ") and "locked" in line, line
     assert [str(v.version) for v in versions(store)] == ["1"]
@@ -452,7 +451,7 @@ def test_the_gate_fetches_no_url_the_registrar_did_not_list(run_cli, store, lab_
     asked = len(lab_server.handler.paths)
     for listed in ("", f"{base}/other/", f"{base}/tea", "http://127.0.0.1/team/"):
         result = run_cli("register", TRACKFIT_GATE_SOURCES=listed)
-        assert result.returncode == 1, result.stdout
+        assert result.returncode == 2, result.stdout
         (line,) = result.stderr.strip().splitlines()
         assert line.startswith(f"trackfit: error: the gate will not fetch the data of "
                                f"training run {run_id}, {base}/team/lab.parquet: "), line
@@ -476,7 +475,7 @@ def test_a_url_that_trickles_stops_the_gate_at_the_read_deadline(run_cli, store,
     started = time.monotonic()
     result = run_cli("register", TRACKFIT_READ_TIMEOUT="2", TRACKFIT_GATE_SOURCES=url)
     took = time.monotonic() - started
-    assert result.returncode == 1, result.stdout
+    assert result.returncode == 2, result.stdout
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"trackfit: error: the gate cannot read the data of training run "
                            f"{run_id}, the best by the metric: data '{url}' did not arrive "
@@ -491,7 +490,7 @@ def test_a_url_that_trickles_stops_the_gate_at_the_read_deadline(run_cli, store,
 def test_a_read_deadline_that_is_not_seconds_is_one_line(run_cli, store, lab_server, value):
     url = f"http://127.0.0.1:{lab_server.server_address[1]}/lab.parquet"
     result = run_cli("train", "--data", url, "--cv", "0", TRACKFIT_READ_TIMEOUT=value)
-    assert result.returncode == 1
+    assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert line == (f"trackfit: error: TRACKFIT_READ_TIMEOUT={value!r} is not a number of "
                     "seconds above 0; set it to one, e.g. TRACKFIT_READ_TIMEOUT=300, or unset it")
@@ -552,7 +551,7 @@ def test_an_alias_that_keeps_moving_stops_the_register_in_one_line(run_cli, stor
 
     monkeypatch.setattr(gate, "log", moved_after)
     result = run_cli("register")
-    assert result.returncode == 1, result.stdout
+    assert result.returncode == 4, result.stdout
     (line,) = result.stderr.strip().splitlines()
     assert line == (f"trackfit: error: alias champion of {MODEL} moved 3 times while this "
                     f"register judged (to version {tree}, then 1, then {tree}): other "

@@ -49,7 +49,7 @@ def test_a_missing_extra_is_one_line_naming_it(monkeypatch):
 
 def test_tune_without_optuna_names_the_extra(store, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "optuna", None)
-    assert cli_main(["tune", "--estimator", "tree", "--trials", "2"]) == 1
+    assert cli_main(["tune", "--estimator", "tree", "--trials", "2"]) == 2
     err = capsys.readouterr().err
     assert err == ("trackfit: error: tune needs optuna, which is not installed: "
                    "pip install 'trackfit[tune]'\n")
@@ -59,7 +59,7 @@ def test_tune_without_optuna_names_the_extra(store, monkeypatch, capsys):
 def test_spark_without_pyspark_names_the_extra(store, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "pyspark", None)
     monkeypatch.setitem(sys.modules, "pyspark.sql", None)
-    assert cli_main(["load", "--spark", "local[2]"]) == 1
+    assert cli_main(["load", "--spark", "local[2]"]) == 2
     err = capsys.readouterr().err
     assert "spark=local[2] needs pyspark and Java 17, which is not installed: " in err
     assert err.endswith("pip install 'trackfit[spark]'\n")

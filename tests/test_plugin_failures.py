@@ -66,7 +66,7 @@ def test_two_packages_claiming_one_name_name_both_and_either_can_be_chosen(site,
     site("trackfit-lassopack", "lassopack",
          registering('register("shared", "sklearn.linear_model:Lasso")'))
 
-    assert main(["train", "--estimator", "shared", "--cv", "0"]) == 1
+    assert main(["train", "--estimator", "shared", "--cv", "0"]) == 2
     error = capsys.readouterr().err
     assert error.startswith("trackfit: error: estimator 'shared' is registered by 2 plugins")
     assert "'lassopack' from trackfit-lassopack" in error
@@ -128,7 +128,7 @@ def test_package_whose_import_fails_is_reported_and_the_others_work(site, store,
     assert main(["plugins"]) == 0
     assert "error: failed to load: ModuleNotFoundError" in capsys.readouterr().out
 
-    assert main(["train", "--estimator", "needy", "--cv", "0"]) == 1
+    assert main(["train", "--estimator", "needy", "--cv", "0"]) == 2
     error = capsys.readouterr().err
     assert error.startswith("trackfit: error: unknown estimator 'needy'.")
     assert ("Plugins that failed to load: 'needypack': failed to load: ModuleNotFoundError: "

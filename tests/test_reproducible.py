@@ -271,7 +271,7 @@ def test_rerun_refuses_when_the_code_changed_unless_forced(shared_store, rerun_s
         plugin.write_text(original + "\n# a local change\n")
         with trackfit_of(folder):
             done = run_cli("rerun", run_id, uri=shared_store, cwd=folder)
-        assert done.returncode == 1
+        assert done.returncode == 2
         assert done.stderr.startswith(f"trackfit: error: will not rerun {run_id}: ")
         assert "uncommitted changes" in done.stderr and "--force" in done.stderr
         assert len(reruns_of(shared_store, run_id)) == before

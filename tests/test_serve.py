@@ -77,7 +77,7 @@ def test_serve_answers_the_input_example_and_refuses_a_missing_column(store, tmp
 
 def test_serve_without_a_champion_says_so(run_cli, store):
     done = run_cli("serve", "--port", str(free_port()), cwd=PROJECT)
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert done.stderr.startswith("trackfit: error: cannot find model "
                                   "'models:/model-diabetes@champion'")
     assert len(done.stderr.strip().splitlines()) == 1
@@ -85,7 +85,7 @@ def test_serve_without_a_champion_says_so(run_cli, store):
 
 def test_serve_refuses_a_host_that_is_not_loopback(run_cli, store):
     done = run_cli("serve", "--host", "0.0.0.0")
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert "is not loopback" in done.stderr
 
 

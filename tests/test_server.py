@@ -329,7 +329,7 @@ def test_server_stopped_mid_train_fails_fast_and_the_lab_recovers(own_server, na
     release()
     # Bounded: MLFLOW_HTTP_REQUEST_* above; a hang would hit this timeout.
     out, err = trainer.communicate(timeout=300)
-    assert trainer.returncode == 1
+    assert trainer.returncode == 4
     lines = err.strip().splitlines()
     assert "Traceback" not in err
     assert lines[-1].startswith(f"trackfit: error: the tracking server {uri} is unreachable")
@@ -362,7 +362,7 @@ def test_bad_credentials_are_one_clear_line(server, names, password):
     experiment, _ = names
     result = trackfit(server, experiment, "train", "--cv", "0",
                       MLFLOW_TRACKING_PASSWORD=password)
-    assert result.returncode == 1
+    assert result.returncode == 4
     assert result.stderr.strip().splitlines() == [
         f"trackfit: error: the tracking server {server} refused the credentials (HTTP 401); "
         "check MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"

@@ -219,6 +219,6 @@ def test_the_tracking_password_never_reaches_stderr(run_cli, command):
     uri = f"http://admin:hunter2-secret@127.0.0.1:{port}"
     result = run_cli(*command, uri=uri, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
                  MLFLOW_HTTP_REQUEST_TIMEOUT="5")
-    assert result.returncode == 1
+    assert result.returncode == 4
     assert "hunter2-secret" not in result.stdout + result.stderr
     assert f"http://admin:***@127.0.0.1:{port}" in result.stderr

@@ -171,7 +171,7 @@ def test_bad_data_gives_the_same_one_line_error_as_pandas(store, spark, tmp_path
 def test_a_missing_folder_fails_in_one_line_before_spark_starts(run_cli, store, tmp_path):
     missing = tmp_path / "nowhere"
     done = run_cli("load", "--data", f"{missing}/", "--spark", "local[2]")
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"trackfit: error: data file not found: {missing}/; pass data= a parquet or CSV "
         "path, a URL, or 'diabetes' for the embedded copy"]
@@ -187,7 +187,7 @@ def test_a_spark_error_is_one_line_naming_the_log_that_holds_the_rest(store, tmp
     corrupt.write_bytes(b"PAR1 this is not parquet at all")
     done = cli(store, "predict", "--data", str(corrupt), "--model", model,
                "--spark", "local[2]", TMPDIR=str(tmp_path), **LOOPBACK)
-    assert done.returncode == 1
+    assert done.returncode == 2
     (line,) = done.stderr.splitlines()
     prefix = (f"trackfit: error: data '{corrupt}' is not a readable parquet file "
               "(org.apache.spark.SparkException: [FAILED_READ_FILE.CANNOT_READ_FILE_FOOTER]")

@@ -81,7 +81,7 @@ def edit_mlmodel(change):
 def refused(run_cli, store, tmp_path, *phrases, args=(), **env):
     output = tmp_path / "predictions.csv"
     result = run_cli(*args, "predict", "--output", str(output), **env)
-    line = assert_one_line_error(result, "will not load model", *phrases)
+    line = assert_one_line_error(result, "will not load model", *phrases, code=3)
     assert_failed_run(store, "predict")
     assert not output.exists()
     return line

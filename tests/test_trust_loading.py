@@ -3,7 +3,7 @@
 Each crafted model is real: a pickle whose unpickling writes a marker file, or a tree saved
 by MLflow in skops with its nodes pointing out of range, logged to the test store and
 registered as the champion. predict (pandas with and without a signature, Spark), serve and
-rerun must refuse it in one line, exit 1, run none of its code and never crash.
+rerun must refuse it in one line, exit 3, run none of its code and never crash.
 """
 
 import os
@@ -46,7 +46,7 @@ def run_cli(capsys, *args):
 
 def assert_refused(capsys, *args, phrases=()):
     code, errors = run_cli(capsys, *args)
-    assert code == 1
+    assert code == 3  # a refused model
     assert len(errors) == 1, errors
     assert errors[0].startswith("trackfit: error: will not load model"), errors[0]
     for phrase in phrases:
@@ -153,7 +153,7 @@ def test_checked_copies_are_removed_when_the_step_ends(store, tmp_path, capsys, 
     assert run_cli(capsys, "register")[0] == 0
     assert run_cli(capsys, "predict", "--output", str(tmp_path / "p.csv"))[0] == 0
     champion(nested(tmp_path / "pwned"))
-    assert run_cli(capsys, "predict")[0] == 1
+    assert run_cli(capsys, "predict")[0] == 3
     assert not list(temp.glob("trackfit-model-*"))
 
 
@@ -221,14 +221,14 @@ def test_a_crafted_tree_is_refused_by_predict_and_serve(store, tmp_path, capsys,
     assert assert_refused(capsys, "serve", "--port", str(free_port())) == line
 
 
-def test_a_crafted_tree_exits_1_in_a_real_process(store, tmp_path):
-    """The one run as a user runs it: exit 1 and one line, not 139 and a RUNNING run."""
+def test_a_crafted_tree_exits_3_in_a_real_process(store, tmp_path):
+    """The one run as a user runs it: exit 3 and one line, not 139 and a RUNNING run."""
     from .conftest import cli as user_cli
     from .test_errors import assert_failed_run, assert_one_line_error
 
     champion(log_crafted("tree"))
     done = user_cli(store, "predict")
-    assert_one_line_error(done, "fails the check of estimator 'tree'")
+    assert_one_line_error(done, "fails the check of estimator 'tree'", code=3)
     assert_failed_run(store, "predict")
 
 
@@ -509,6 +509,6 @@ def test_the_mlmodel_file_given_as_the_model_says_to_pass_its_folder(store, tmp_
     folder = tmp_path / "model"
     mlflow.sklearn.save_model(fitted(), folder, pip_requirements=[])
     code, errors = run_cli(capsys, "predict", "--model", str(folder / "MLmodel"))
-    assert code == 1
+    assert code == 2  # bad input: the model= option
     assert errors == [f"trackfit: error: model '{folder / 'MLmodel'}' is a file; pass the "
                       "folder that holds the model's MLmodel, or a models:/ or runs:/ URI"]

@@ -3,7 +3,7 @@ one, are refused before anything in them runs.
 
 Each crafted model is a real scikit-learn model fitted on the lab, then changed as an attacker
 with write access to the store would, saved by MLflow in skops and registered as the champion.
-`predict --data examples/new_patients.csv` must refuse it in one line, exit 1, mark the run
+`predict --data examples/new_patients.csv` must refuse it in one line, exit 3, mark the run
 FAILED and write nothing: before the walk, these crashed the process (exit 139), corrupted
 its heap, printed another array's bytes as predictions, or took gigabytes.
 """
@@ -163,13 +163,13 @@ def test_a_crafted_model_is_refused_by_predict(store, tmp_path, capsys, kind):
 
 
 @pytest.mark.slow  # a new interpreter: what a crash would kill is that process, not pytest
-def test_the_crafted_svr_exits_1_in_a_real_process(store):
+def test_the_crafted_svr_exits_3_in_a_real_process(store):
     from .conftest import cli as user_cli
     from .test_errors import assert_failed_run, assert_one_line_error
 
     champion(log_crafted("svr-precomputed"))
     done = user_cli(store, "predict", "--data", NEW)
-    assert_one_line_error(done, "its SVR's kernel is 'precomputed'")
+    assert_one_line_error(done, "its SVR's kernel is 'precomputed'", code=3)
     assert_failed_run(store, "predict")
 
 

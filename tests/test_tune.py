@@ -109,7 +109,7 @@ def test_a_trial_the_estimator_rejects_fails_and_the_search_goes_on(store):
 ])
 def test_a_bad_space_is_one_line_before_any_trial(run_cli, store, args, message):
     done = run_cli("tune", *args)
-    assert done.returncode == 1
+    assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()[-1:]
     assert line.startswith("trackfit: error: ") and message in line
     assert "Traceback" not in done.stderr

@@ -134,7 +134,7 @@ def test_a_receiver_that_is_down_loses_nothing_and_says_one_line(server, names, 
         assert len(versions(server, model)) == 1
 
         tested = trackfit(server, experiment, "webhook", "test", hook)
-        assert tested.returncode == 1
+        assert tested.returncode == 4  # a server failure (the receiver)
         (line,) = tested.stderr.strip().splitlines()
         assert line.startswith(f"trackfit: error: webhook {hook} -> {down}: not delivered "
                                "(connection refused)")
@@ -154,7 +154,7 @@ def test_a_server_without_the_opt_in_refuses_a_private_url_in_one_line(own_serve
     secret, path = secret_file
     for url in ("http://127.0.0.1:9/hook", "https://127.0.0.1:9/hook"):
         result = trackfit(uri, experiment, "webhook", "add", url, "--secret-file", str(path))
-        assert result.returncode == 1
+        assert result.returncode == 2  # bad input: the server refuses that URL
         (line,) = result.stderr.strip().splitlines()
         assert line.startswith(f"trackfit: error: webhook add: the server will not deliver to "
                                f"{url}")
@@ -165,11 +165,11 @@ def test_a_server_without_the_opt_in_refuses_a_private_url_in_one_line(own_serve
 def test_the_secret_comes_only_from_a_file(server, names, tmp_path):
     experiment, _ = names
     result = trackfit(server, experiment, "webhook", "add", "https://ci.example/hook")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.startswith("trackfit: error: webhook add needs --secret-file")
     short = tmp_path / "short.secret"
     short.write_text("abc\n")
     result = trackfit(server, experiment, "webhook", "add", "https://ci.example/hook",
                       "--secret-file", str(short))
-    assert result.returncode == 1 and "at least 16 characters" in result.stderr
+    assert result.returncode == 2 and "at least 16 characters" in result.stderr
     assert "abc" not in result.stderr.replace(str(short), "")

@@ -12,24 +12,8 @@ hookimpl = pluggy.HookimplMarker("trackfit")
 hookspec = pluggy.HookspecMarker("trackfit")
 
 
-class TrackfitError(Exception):
-    """A problem the user can fix; the CLI prints it as one line and exits non-zero."""
-
-
-class DataError(TrackfitError):
-    """The data cannot be read, or is not the lab's columns as numbers."""
-
-
-class EstimatorError(TrackfitError):
-    """An unknown estimator, or hyperparameters it does not take."""
-
-
-class ModelRefused(TrackfitError):
-    """A model trackfit will not load: the installed plugins do not vouch for it."""
-
-
-class StoreError(TrackfitError):
-    """The tracking store or registry cannot do what was asked."""
+from .errors import (DataError, EstimatorError, GateRefused, InputError,  # noqa: F401
+                     ModelRefused, ServerError, StoreError, TrackfitError, UsageError)
 
 
 def scrub(text):
@@ -100,5 +84,5 @@ def optional(module, extra, what, also=""):
         return importlib.import_module(module)
     except ImportError as exc:
         top = module.split(".")[0]
-        raise TrackfitError(f"{what} needs {top}{also}, which is not installed: "
-                            f"pip install 'trackfit[{extra}]'") from exc
+        raise UsageError(f"{what} needs {top}{also}, which is not installed",
+                         fix=f"pip install 'trackfit[{extra}]'", sep=": ") from exc

@@ -14,7 +14,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-from .. import TrackfitError, __version__, first_line, quote
+from .. import StoreError, TrackfitError, UsageError, __version__, first_line, quote
 
 
 def whole(text):
@@ -64,7 +64,7 @@ def convert(option, value):
         return option.type(value)
     except ValueError:
         kind = {whole: "a whole number", truth: "true or false"}.get(option.type, "a number")
-        raise TrackfitError(f"{option.name} must be {kind}, got {quote(value)}") from None
+        raise UsageError(f"{option.name} must be {kind}, got {quote(value)}") from None
 
 
 @dataclass(frozen=True)
@@ -396,8 +396,9 @@ def no_download_bars():
 
 
 def main(argv=None):
-    """The console script: exit code 0, or 1 with one line on stderr (130 on Ctrl-C, 143 on
-    SIGTERM, 129 on SIGHUP: the step run ends KILLED).
+    """The console script: exit code 0, or the error's code with one line on stderr (2 bad
+    input, 3 a refused model, 4 a store or server failure, 5 a gate refusal, 1 anything else:
+    trackfit.errors), 130 on Ctrl-C, 143 on SIGTERM, 129 on SIGHUP (the step run ends KILLED).
 
     Runs with MLflow's deserialisation guard on unless --trust-model (trust.guarded); the
     tracking password never reaches stderr (store.scrub).
@@ -414,7 +415,7 @@ def main(argv=None):
             if args.traceback:
                 raise
             print(store.scrub(f"trackfit: error: {exc}{engines.note()}"), file=sys.stderr)
-            return 1
+            return exc.code
         except KeyboardInterrupt:
             print("trackfit: interrupted", file=sys.stderr)
             return 130
@@ -427,7 +428,7 @@ def main(argv=None):
             explained = store.explain(exc)
             if explained:
                 print(store.scrub(f"trackfit: error: {explained}{engines.note()}"), file=sys.stderr)
-                return 1
+                return StoreError.code
             text = first_line(exc, default="")
             print(store.scrub(f"trackfit: error: {type(exc).__name__}: {text} "
                               f"(run again with --traceback for the details){engines.note()}"),

@@ -1,7 +1,7 @@
 """``trackfit exam show|set``: the exam pinned to a registered model, the rows the gate
 scores every challenger and the champion on (trackfit.promotion.exam)."""
 
-from .. import TrackfitError
+from .. import StoreError, UsageError
 from ..promotion import exam as exams
 from ..promotion import policy
 from ..tracking import registry
@@ -12,13 +12,13 @@ ACTIONS = ("show", "set")
 def exam(action, data="", model_name=registry.MODEL_NAME):
     """Show the exam pinned to ``model_name``, or set it to every row of ``data``."""
     if action not in ACTIONS:
-        raise TrackfitError(f"exam: unknown action '{action}'; use show, or set <data>")
+        raise UsageError(f"exam: unknown action '{action}'", fix="use show, or set <data>")
     registry.check_names(model_name, registry.ALIAS)
     if action == "show":
         return show(model_name)
     if not data.strip():
-        raise TrackfitError("exam set needs the data to pin, e.g. trackfit exam set "
-                            "exam.parquet --model_name model-diabetes")
+        raise UsageError("exam set needs the data to pin, e.g. trackfit exam set "
+                         "exam.parquet --model_name model-diabetes")
     return change(model_name, data)
 
 
@@ -48,9 +48,9 @@ def change(model_name, data):
     now, won = policy.pin_exam(model_name, mine, before)
     if not won:
         shown = "none" if now is None else f"{now.named()} (by {now.by} at {now.at})"
-        raise TrackfitError(f"the exam of {model_name} changed while this read yours, to "
-                            f"{shown}; nothing was changed: look (trackfit exam show) and "
-                            "run exam set again")
+        raise StoreError(f"the exam of {model_name} changed while this read yours, to "
+                         f"{shown}", fix="nothing was changed: look (trackfit exam show) and "
+                         "run exam set again")
     print(f"exam: {model_name}: {before.named() if before else 'none'} -> {now.named()}, "
           f"by {now.by} at {now.at}")
     if reads and reads[3] is not None:

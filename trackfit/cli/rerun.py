@@ -2,11 +2,11 @@
 
 import os
 
-from .. import TrackfitError
+from .. import TrackfitError, UsageError
 from ..engines.table import ask_from
 from ..estimators import hyperparams, plugins
 from ..estimators.hyperparams import SEED_PARAM
-from ..tracking import provenance
+from ..tracking import provenance, store
 from ..tracking import tags as tagnames
 from ..tracking.runs import COSTS, FORMER_COSTS, client, recorded_params
 
@@ -20,18 +20,20 @@ def recorded_run(run_id):
     except MlflowException as exc:
         import mlflow
 
-        raise TrackfitError(
-            f"no run '{run_id}' in the tracking store {mlflow.get_tracking_uri()}; "
-            "check the run id and MLFLOW_TRACKING_URI"
+        if store.classify(exc) not in ("absent", "invalid"):
+            raise  # a store that is down or locked says so itself
+        raise UsageError(
+            f"no run '{run_id}' in the tracking store {mlflow.get_tracking_uri()}",
+            fix="check the run id and MLFLOW_TRACKING_URI"
         ) from exc
     step = run.data.tags.get(tagnames.STEP)
     if step != "train":
-        raise TrackfitError(
-            f"run {run_id} is a {step or 'non-trackfit'} run; rerun takes the id of a "
+        raise UsageError(
+            f"run {run_id} is a {step or 'non-trackfit'} run", fix="rerun takes the id of a "
             "training run (tag trackfit.step=train)"
         )
     if run.info.status != "FINISHED":
-        raise TrackfitError(f"run {run_id} is {run.info.status}; rerun takes a finished run")
+        raise UsageError(f"run {run_id} is {run.info.status}", fix="rerun takes a finished run")
     return run
 
 
@@ -59,11 +61,11 @@ def recorded_arguments(run):
     logged = recorded_params(run)
     missing = [k for k in ("estimator", "data", "test_size", SEED_PARAM, "cv") if k not in logged]
     if missing:
-        raise TrackfitError(
+        raise UsageError(
             f"run {run.info.run_id} did not record {', '.join(missing)}; it cannot be rerun"
         )
     if "***" in logged["data"]:
-        raise TrackfitError(
+        raise UsageError(
             f"run {run.info.run_id} read data from {logged['data']}, recorded without its "
             "credentials; it cannot be rerun from what it recorded"
         )
@@ -109,7 +111,7 @@ def rerun(run_id, force=False):
     run = recorded_run(run_id)
     reasons = code_changes(run)
     if reasons and not force:
-        raise TrackfitError(
+        raise UsageError(
             f"will not rerun {run_id}: {'; '.join(reasons)}. Check out the run's commit with "
             "no local changes, or pass --force to rerun on this code anyway"
         )

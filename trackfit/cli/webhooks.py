@@ -13,7 +13,7 @@ MLFLOW_WEBHOOK_ALLOWED_SCHEMES and MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS=true (its SS
 
 from urllib.parse import urlsplit
 
-from .. import TrackfitError, first_line
+from .. import ServerError, TrackfitError, UsageError, first_line
 
 ACTIONS = ("add", "list", "test", "remove")
 # Short names for the events a promotion makes; any MLflow "entity.action" works too.
@@ -28,8 +28,8 @@ def webhook(action, target="", events="alias", secret_file="", name=""):
     """Manage the tracking server's registry webhooks; ``target`` is the URL (add) or the
     webhook id (test, remove)."""
     if action not in ACTIONS:
-        raise TrackfitError(f"webhook: unknown action '{action}'; use one of "
-                            f"{', '.join(ACTIONS)}")
+        raise UsageError(f"webhook: unknown action '{action}'", fix="use one of "
+                         f"{', '.join(ACTIONS)}")
     _server_store()
     secret = _secret(secret_file) if action == "add" else None
     try:
@@ -38,13 +38,15 @@ def webhook(action, target="", events="alias", secret_file="", name=""):
         if action == "list":
             return listing()
         if not target:
-            raise TrackfitError(f"webhook {action} needs the webhook id "
-                                "(trackfit webhook list shows them)")
+            raise UsageError(f"webhook {action} needs the webhook id "
+                             "(trackfit webhook list shows them)")
         return test(target) if action == "test" else remove(target)
     except TrackfitError:
         raise
     except Exception as exc:
-        raise TrackfitError(_hide(f"webhook {action}: {_explained(exc, target)}", secret)) \
+        kind = _kind(exc)
+        error = UsageError if kind in ("absent", "invalid") else ServerError
+        raise error(_hide(f"webhook {action}: {_explained(exc, target, kind)}", secret)) \
             from None
 
 
@@ -59,25 +61,25 @@ def _server_store():
 
     uri = store.tracking_uri()
     if urlsplit(uri).scheme not in ("http", "https"):
-        raise TrackfitError(
-            f"webhooks live on a tracking server, and the tracking URI is {store.scrub(uri)}; "
-            "set MLFLOW_TRACKING_URI to the team server (make server)")
+        raise UsageError(
+            f"webhooks live on a tracking server, and the tracking URI is {store.scrub(uri)}",
+            fix="set MLFLOW_TRACKING_URI to the team server (make server)")
 
 
 def _secret(path):
     """The signing secret from ``path``: one line, at least 16 characters."""
     if not path:
-        raise TrackfitError("webhook add needs --secret-file: a file holding the secret the "
-                            "server signs each event with (e.g. openssl rand -hex 32 > "
-                            "hook.secret)")
+        raise UsageError("webhook add needs --secret-file: a file holding the secret the "
+                         "server signs each event with (e.g. openssl rand -hex 32 > "
+                         "hook.secret)")
     try:
         with open(path) as handle:
             secret = handle.read().strip()
     except OSError as exc:
-        raise TrackfitError(f"cannot read the secret file {path}: {exc.strerror}") from None
+        raise UsageError(f"cannot read the secret file {path}: {exc.strerror}") from None
     if len(secret) < 16 or "\n" in secret:
-        raise TrackfitError(f"the secret file {path} must hold one line of at least 16 "
-                            "characters")
+        raise UsageError(f"the secret file {path} must hold one line of at least 16 "
+                         "characters")
     return secret
 
 
@@ -90,21 +92,21 @@ def _events(text):
         try:
             found.append(WebhookEvent.from_str(full))
         except Exception:
-            raise TrackfitError(
-                f"unknown webhook event '{item}'; use {', '.join(EVENTS)} or MLflow's "
+            raise UsageError(
+                f"unknown webhook event '{item}'", fix=f"use {', '.join(EVENTS)} or MLflow's "
                 "entity.action (e.g. model_version_tag.set)") from None
     if not found:
-        raise TrackfitError("webhook add needs at least one event, e.g. --events alias")
+        raise UsageError("webhook add needs at least one event, e.g. --events alias")
     return found
 
 
 def add(url, events, secret, name=""):
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise TrackfitError(f"webhook add needs an http(s) URL, got {url!r}")
+        raise UsageError(f"webhook add needs an http(s) URL, got {url!r}")
     if parts.password:
-        raise TrackfitError("the webhook URL must not hold a password; the secret file signs "
-                            "the events")
+        raise UsageError("the webhook URL must not hold a password", fix="the secret file signs "
+                         "the events")
     wanted = _events(events)
     hook = _client().create_webhook(
         name=name or f"trackfit-{parts.hostname}", url=url, events=wanted, secret=secret,
@@ -138,9 +140,9 @@ def test(webhook_id):
         return {"webhook_id": webhook_id, "success": True, "status": result.response_status}
     why = (f"HTTP {result.response_status}" if result.response_status
            else _reason(result.error_message or "no response"))
-    raise TrackfitError(f"webhook {webhook_id} -> {hook.url}: not delivered ({why}); the "
-                        "receiver must be up and answer 2xx; events sent while it is down "
-                        "are not sent again, the registry itself is unchanged")
+    raise ServerError(f"webhook {webhook_id} -> {hook.url}: not delivered ({why})", fix="the "
+                      "receiver must be up and answer 2xx; events sent while it is down "
+                      "are not sent again, the registry itself is unchanged")
 
 
 def remove(webhook_id):
@@ -166,16 +168,24 @@ def _reason(text):
     return first_line(Exception(text))[:200]
 
 
-def _explained(exc, target):
+def _kind(exc):
+    from ..tracking import store
+
+    return store.classify(exc)
+
+
+def _explained(exc, target, kind):
+    """The line for a failure of the server, by its kind (store.classify). Which parameter
+    an INVALID_PARAMETER_VALUE refuses only MLflow's own words tell (REFUSED)."""
     text = first_line(exc)
-    if any(word in text for word in REFUSED):
+    if kind == "invalid" and any(word in text for word in REFUSED):
         return (f"the server will not deliver to {target}: it delivers only to https URLs on "
                 f"public addresses ({text}); for a receiver on a private network start the "
                 f"server with {PRIVATE} (scripts/server.sh sets MLFLOW_WEBHOOK_ALLOWED_SCHEMES "
                 "and MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS)")
-    if "RESOURCE_DOES_NOT_EXIST" in text or "not found" in text.lower():
+    if kind == "absent":
         return f"no webhook {target} (trackfit webhook list shows them)"
-    if "PERMISSION_DENIED" in text or "403" in text:
+    if kind == "denied":
         return "the server refused: managing webhooks needs an admin login"
     return text
 

@@ -19,7 +19,7 @@ def columns(names, name, require_target=True):
         if key in by_upper and key in FEATURES + [TARGET]:
             raise DataError(
                 f"data '{name}' has columns {quote(by_upper[key])} and {quote(column)}, which are "
-                f"both {key} (names match in any case); keep one and rename or drop the other"
+                f"both {key} (names match in any case)", fix="keep one and rename or drop the other"
             )
         by_upper.setdefault(key, column)
     for column in names:  # pandas reads a second AGE of a CSV header as AGE.1
@@ -28,7 +28,7 @@ def columns(names, name, require_target=True):
         if dot and number.isdigit() and key in by_upper and key in FEATURES + [TARGET]:
             raise DataError(
                 f"data '{name}' has two columns named {quote(base)} (the second read as "
-                f"{quote(str(column))}); keep one and rename or drop the other")
+                f"{quote(str(column))})", fix="keep one and rename or drop the other")
     wanted = FEATURES + ([TARGET] if require_target else [])
     missing = [c for c in wanted if c not in by_upper]
     header = str(names[0]) if missing and len(names) == 1 else ""  # one column: a separator?
@@ -39,15 +39,15 @@ def columns(names, name, require_target=True):
         if parts & set(FEATURES + [TARGET]):
             raise DataError(
                 f"data '{name}' seems to use {said} between its columns (its header is one "
-                f"column, {quote(header)}); save it comma-separated and run again"
+                f"column, {quote(header)})", fix="save it comma-separated and run again"
             )
     if missing:
         unnamed = [str(i + 1) for i, c in enumerate(names)
                    if not str(c).strip() or str(c).startswith("Unnamed: ")]
         hint = f"; column(s) {', '.join(unnamed)} of its header have no name" if unnamed else ""
         raise DataError(
-            f"data '{name}' lacks column(s) {', '.join(missing)}; "
-            f"it needs {' '.join(wanted)} (any case){hint}"
+            f"data '{name}' lacks column(s) {', '.join(missing)}",
+            fix=f"it needs {' '.join(wanted)} (any case){hint}"
         )
     if TARGET in by_upper and TARGET not in wanted:
         wanted = wanted + [TARGET]
@@ -55,13 +55,13 @@ def columns(names, name, require_target=True):
 
 
 def no_rows(name):
-    return DataError(f"data '{name}' has no rows; pass a file with the lab's columns")
+    return DataError(f"data '{name}' has no rows", fix="pass a file with the lab's columns")
 
 
 def not_numeric(name, column, row, value):
     return DataError(
         f"data '{name}' column {column} is not numeric "
-        f"(row {row}: {quote(value)}); fix those values or remove the rows"
+        f"(row {row}: {quote(value)})", fix="fix those values or remove the rows"
     )
 
 
@@ -71,26 +71,26 @@ def missing_values(name, rows, counts, training=False):
     where = ", ".join(f"{c}: {n}" for c, n in counts.items() if n)
     fix = ("fill or drop them, or pass target=Y to impute them inside the model"
            if training else "fill or drop them, then run again")
-    return DataError(f"data '{name}' has missing values in {rows} row(s) ({where}); {fix}")
+    return DataError(f"data '{name}' has missing values in {rows} row(s) ({where})", fix=fix)
 
 
 def not_found(target):
     return DataError(
-        f"data file not found: {target}; pass data= a parquet or CSV path, a URL, "
+        f"data file not found: {target}", fix="pass data= a parquet or CSV path, a URL, "
         "or 'diabetes' for the embedded copy"
     )
 
 
 def unreadable(src, kind, reason):
     return DataError(
-        f"data '{src.safe}' is not a readable {kind} file ({scrub(reason, src)}); "
-        f"check the file, or re-export it as {kind}"
+        f"data '{src.safe}' is not a readable {kind} file ({scrub(reason, src)})",
+        fix=f"check the file, or re-export it as {kind}"
     )
 
 
 def boolean(name, column):
     return DataError(
-        f"data '{name}' column {column} holds true/false values; the lab's columns "
+        f"data '{name}' column {column} holds true/false values", fix="the lab's columns "
         "are numbers (SEX is 1 or 2): write them as numbers"
     )
 
@@ -99,8 +99,8 @@ def infinite(name, rows, counts, first):
     where = ", ".join(f"{c}: {n}" for c, n in counts.items() if n)
     return DataError(
         f"data '{name}' has infinite values, or numbers too large for float64, in "
-        f"{rows} row(s) ({where}; first at row {first}); replace or drop them, then run again"
-    )
+        f"{rows} row(s) ({where}; first at row {first})",
+        fix="replace or drop them, then run again")
 
 
 def check_rows(frame, src, test_size, cv, target=TARGET):
@@ -122,15 +122,14 @@ def check_rows(frame, src, test_size, cv, target=TARGET):
     if least > 10**9:
         raise DataError(
             f"data '{src.safe}' has {rows} row(s), and test_size {test_size}"
-            + (f" with cv={cv}" if cv else "") + " would need over a billion rows; pass "
-            "a test_size like 0.3" + (" and a few folds, e.g. cv=5 (cv=0 turns them off)"
-                                      if cv else ""))
+            + (f" with cv={cv}" if cv else "") + " would need over a billion rows",
+            fix="pass a test_size like 0.3" + (" and a few folds, e.g. cv=5 (cv=0 turns them "
+                                               "off)" if cv else ""))
     raise DataError(
         f"data '{src.safe}' has {rows} row(s): test_size {test_size} leaves "
         f"{training} for training and {held_out} held out; each part needs at least 2 rows"
-        f"{folds}. Pass at least {least} rows"
-        + (", or fewer folds (cv=0 turns them off)" if cv else "")
-    )
+        f"{folds}", fix=f"Pass at least {least} rows"
+        + (", or fewer folds (cv=0 turns them off)" if cv else ""), sep=". ")
 
 
 def least_rows(rows, test_size, needed):
@@ -148,4 +147,4 @@ def least_rows(rows, test_size, needed):
 def constant_target(name, value, target=TARGET):
     return DataError(
         f"data '{name}' has the same {target} ({value:g}) in every row: there is nothing to "
-        f"learn and R2 is undefined; pass data whose {target} varies")
+        "learn and R2 is undefined", fix=f"pass data whose {target} varies")

@@ -41,8 +41,8 @@ def read_timeout():
     except ValueError:
         seconds = math.nan
     if not (math.isfinite(seconds) and seconds > 0):
-        raise DataError(f"{READ_TIMEOUT_ENV}={text!r} is not a number of seconds above 0; "
-                        f"set it to one, e.g. {READ_TIMEOUT_ENV}=300, or unset it")
+        raise DataError(f"{READ_TIMEOUT_ENV}={text!r} is not a number of seconds above 0",
+                        fix=f"set it to one, e.g. {READ_TIMEOUT_ENV}=300, or unset it")
     return seconds
 
 
@@ -72,7 +72,7 @@ def open_remote(src, folder=None):
         stop.set()
         raise DataError(
             f"data '{src.safe}' did not arrive within {seconds:g} s ({READ_TIMEOUT_ENV}): "
-            "its server is slow or stalled, or the file too large for that time; check the "
+            "its server is slow or stalled, or the file too large for that time", fix="check the "
             f"server, or raise {READ_TIMEOUT_ENV}")
     if "error" in done:
         raise done["error"]
@@ -88,8 +88,8 @@ def _download(src, folder, stop):
             return mlflow.artifacts.download_artifacts(artifact_uri=src.text, dst_path=folder)
         except Exception as exc:
             raise DataError(
-                f"cannot fetch data '{src.text}': {first_line(exc)}; "
-                "give the run id and artifact path of an earlier load run, "
+                f"cannot fetch data '{src.text}': {first_line(exc)}",
+                fix="give the run id and artifact path of an earlier load run, "
                 "e.g. runs:/<run_id>/data/diabetes.parquet"
             ) from exc
     if src.kind == "http":
@@ -102,8 +102,8 @@ def _download(src, folder, stop):
         except ImportError as exc:
             raise DataError(
                 f"reading '{src.safe}' needs fsspec and the package for its filesystem "
-                "(adlfs for az:// and abfs://, s3fs for s3://, gcsfs for gs://): pip install "
-                "them") from exc
+                "(adlfs for az:// and abfs://, s3fs for s3://, gcsfs for gs://)",
+                fix="pip install them", sep=": ") from exc
         try:
             opened = fsspec.open(src.text, "rb").open()
         except ImportError as exc:
@@ -171,7 +171,7 @@ def read(src):
             reason = first_line(scrub(str(exc), src), default=type(exc).__name__)
             if src.kind == "http" and isinstance(exc, OSError):
                 raise DataError(
-                    f"cannot reach data '{src.safe}' ({reason}); check the URL, and that its "
+                    f"cannot reach data '{src.safe}' ({reason})", fix="check the URL, and that its "
                     "server is up and reachable from here") from exc
             raise unreadable(src, src.format, reason) from exc
         return read_file(src, target)
@@ -183,8 +183,8 @@ def known_format(src):
     """Refuse a source whose name does not say parquet, CSV or TSV."""
     if not src.format:
         raise DataError(
-            f"cannot tell the format of data '{src.safe}': name it .parquet, .csv or .tsv"
-        )
+            f"cannot tell the format of data '{src.safe}'", fix="name it .parquet, .csv or .tsv",
+            sep=": ")
 
 
 def read_file(src, target):
@@ -194,11 +194,11 @@ def read_file(src, target):
     if not os.path.exists(target):
         raise not_found(target)
     if os.path.isdir(target):
-        raise DataError(f"data '{target}' is a folder; pass data= one parquet or CSV file")
+        raise DataError(f"data '{target}' is a folder", fix="pass data= one parquet or CSV file")
     if not os.path.isfile(target):
         raise DataError(
-            f"data '{target}' is not a regular file (a device or a pipe); "
-            "pass data= one parquet or CSV file"
+            f"data '{target}' is not a regular file (a device or a pipe)",
+            fix="pass data= one parquet or CSV file"
         )
     known_format(src)
     kind = src.format
@@ -216,12 +216,12 @@ def read_file(src, target):
             return pd.read_csv(target, sep="\t" if kind == "tsv" else ",", low_memory=False)
     except pd.errors.EmptyDataError as exc:
         raise DataError(
-            f"data '{src.safe}' is empty; pass a file with a header row and data"
+            f"data '{src.safe}' is empty", fix="pass a file with a header row and data"
         ) from exc
     except UnicodeDecodeError as exc:
         raise DataError(
             f"data '{src.safe}' is not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
-            f"position {exc.start}); pass a {kind} file, saved as UTF-8"
+            f"position {exc.start})", fix=f"pass a {kind} file, saved as UTF-8"
         ) from exc
     except pd.errors.ParserError as exc:
         ragged = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
@@ -229,11 +229,11 @@ def read_file(src, target):
             header, line, saw = ragged.groups()
             raise DataError(
                 f"data '{src.safe}' line {line} has {saw} fields where the header has "
-                f"{header}; fix or remove that line"
+                f"{header}", fix="fix or remove that line"
             ) from exc
         raise DataError(
             f"data '{src.safe}' is not a readable {kind} file "
-            f"({first_line(scrub(str(exc), src))}); check the file, or re-export it"
+            f"({first_line(scrub(str(exc), src))})", fix="check the file, or re-export it"
         ) from exc
     except Exception as exc:
         reason = first_line(scrub(str(exc), src), default=type(exc).__name__)
@@ -393,7 +393,7 @@ def output_folder(output):
     """The folder ``output`` goes in; DataError when it does not exist."""
     folder = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(folder):
-        raise DataError(f"output folder {folder} does not exist; create it or pick another")
+        raise DataError(f"output folder {folder} does not exist", fix="create it or pick another")
     return folder
 
 
@@ -434,7 +434,7 @@ def table_rows(raw, src, needed, text, label):
     if missing:
         raise DataError(
             f"data '{src.safe}' lacks column(s) {', '.join(missing)} that model '{label}' "
-            f"needs: {', '.join(needed)}; add them (empty values are imputed)")
+            f"needs: {', '.join(needed)}", fix="add them (empty values are imputed)")
     if len(raw) == 0:
         raise no_rows(src.safe)
     inputs = {}
@@ -472,7 +472,7 @@ class PandasEngine(Engine):
         if output and os.path.splitext(output)[1].lower() not in OUTPUT_FORMATS:
             raise DataError(f"output '{output}' must end in .parquet or .csv")
         if output and os.path.isdir(output):
-            raise DataError(f"output '{output}' is a folder; pass a file path ending in "
+            raise DataError(f"output '{output}' is a folder", fix="pass a file path ending in "
                             ".parquet or .csv")
         if output:
             output_folder(output)  # said before the rows are read and scored
@@ -513,7 +513,7 @@ class PandasEngine(Engine):
                 f"model '{label}' predicts a number that is not finite for "
                 f"{int(endless.sum())} row(s) of data '{src.safe}' (first at row "
                 f"{int(np.flatnonzero(endless)[0])}): their values are far outside the rows it "
-                "was trained on; check or drop those rows")
+                "was trained on", fix="check or drop those rows")
         result = raw.assign(prediction=predictions)
         if output:
             write(result, output)

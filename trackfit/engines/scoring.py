@@ -15,7 +15,7 @@ for them, loaded once per Python worker (``scorer`` makes one on the driver).
 
 import importlib
 
-from .. import TrackfitError, trust
+from .. import ModelRefused, trust
 
 NUMBER_TYPES = ("double", "float", "long", "integer")
 
@@ -128,7 +128,7 @@ def scorer(model_uri):
     try:
         shipped = trust.approved(model_uri)
     except trust.Refused as exc:
-        raise TrackfitError(str(exc)) from None
+        raise ModelRefused(str(exc)) from None
     if shipped is None:
         return None
     data, plan, approval, model = shipped

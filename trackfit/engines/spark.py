@@ -18,7 +18,7 @@ import warnings
 import zipfile
 from urllib.parse import urlsplit
 
-from .. import DataError, TrackfitError, first_line, optional
+from .. import DataError, ServerError, first_line, optional
 from . import checks
 from .base import SHOWN, Engine, Scored
 from .scoring import scorer
@@ -75,8 +75,9 @@ def session(master):
         _python_logs_to(LOG)
         return started
     except Exception as exc:
-        raise TrackfitError(
-            f"cannot start Spark with master '{master}' ({_reason(exc)}); Spark needs Java 17 "
+        raise ServerError(
+            f"cannot start Spark with master '{master}' ({_reason(exc)})",
+            fix="Spark needs Java 17 "
             "(java on PATH or JAVA_HOME) and, for spark://, a running master"
         ) from exc
 
@@ -239,7 +240,8 @@ def read(spark, src):
     The origin is what mlflow.data.from_spark records: {"path": ...} or {"table_name": ...}.
     """
     if src.kind == "embedded" and src.text != EMBEDDED:
-        raise DataError(f"spark reads the lab's table only, not dataset '{src.text}'; read it "
+        raise DataError(f"spark reads the lab's table only, not dataset '{src.text}'",
+                        fix="read it "
                         "without spark= (pandas)")
     if src.kind == "embedded":
         return spark.createDataFrame(pandas_load(parse(EMBEDDED))), {}  # the lab's columns
@@ -253,7 +255,8 @@ def read(spark, src):
         except Exception as exc:
             raise DataError(
                 f"data '{src.safe}' is neither a file nor a table Spark knows "
-                f"({_reason(exc, src)}); pass data= a parquet or CSV path, a folder, or a table "
+                f"({_reason(exc, src)})",
+                fix="pass data= a parquet or CSV path, a folder, or a table "
                 "name"
             ) from exc
     if "://" not in target and not _exists(spark, target):
@@ -388,7 +391,7 @@ def to_pandas(spark, frame, rows, src):
         raise DataError(
             f"data '{src.safe}' has {rows:,} rows, about {size / 2**20:,.0f} MB "
             f"as a frame, more than the driver's budget of {budget / 2**20:,.0f} MB "
-            f"(half of spark.driver.memory or spark.driver.maxResultSize); train on a sample, "
+            "(half of spark.driver.memory or spark.driver.maxResultSize)", fix="train on a sample, "
             "or raise spark.driver.memory; predict scores any size without collecting"
         )
     return frame.toPandas()
@@ -500,11 +503,12 @@ class SparkEngine(Engine):
         if missing:
             raise DataError(
                 f"data '{src.safe}' lacks column(s) {', '.join(missing)} that model "
-                f"'{label}' needs: {', '.join(needed)}; add them (empty values are imputed)")
+                f"'{label}' needs: {', '.join(needed)}", fix="add them (empty values are imputed)")
         score = scorer(model)
         if score is None:
             raise DataError(f"spark scores a table's model through trackfit's trust check "
-                            f"only; predict model '{label}' without --trust-model, or without "
+                            "only",
+                            fix=f"predict model '{label}' without --trust-model, or without "
                             "spark= (pandas)")
         ship(session(self.master))
         scored = score_batches(raw, list(needed), needed, score, f"model '{label}'",
@@ -618,7 +622,7 @@ def write(spark, frame, output):
     fs = target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     parent = target.getParent()
     if parent is not None and not fs.exists(parent):
-        raise DataError(f"output folder {parent} does not exist; create it or pick another")
+        raise DataError(f"output folder {parent} does not exist", fix="create it or pick another")
     partial = jvm.org.apache.hadoop.fs.Path(parent, f".{target.getName()}.{uuid.uuid4().hex}.partial")
     kind = "csv" if output.rstrip("/").lower().endswith(".csv") else "parquet"
     try:
@@ -630,7 +634,7 @@ def write(spark, frame, output):
         if fs.exists(target):
             fs.delete(target, True)
         if not fs.rename(partial, target):
-            raise TrackfitError(f"cannot move the predictions into {output}; is it writable?")
+            raise DataError(f"cannot move the predictions into {output}", fix="is it writable?")
     finally:
         if fs.exists(partial):
             fs.delete(partial, True)

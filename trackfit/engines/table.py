@@ -171,7 +171,7 @@ def target_of(names, wanted, data):
     if len(same) == 1:
         return same[0]
     raise DataError(
-        f"target {quote(wanted)} is not a column of data '{data}'; {_close(wanted, names)}"
+        f"target {quote(wanted)} is not a column of data '{data}'", fix=f"{_close(wanted, names)}"
         f"its columns: {_listed(names)}; pass target= one of them")
 
 
@@ -179,7 +179,7 @@ def no_target(names, data, lacking):
     """The line for a file that does not say its target and is not the lab's table."""
     return DataError(
         f"data '{data}' does not say what to predict: it lacks the lab's column(s) "
-        f"{', '.join(lacking)}; pass target= one of its columns ({_listed(names)}), e.g. "
+        f"{', '.join(lacking)}", fix=f"pass target= one of its columns ({_listed(names)}), e.g. "
         f"target={quote(str(names[-1]))}")
 
 
@@ -257,7 +257,7 @@ def _named(option, names, columns, data):
     if absent:
         raise DataError(
             f"{option}= names {', '.join(map(quote, absent))}, which data '{data}' does not "
-            f"have; {_close(absent[0], columns)}its columns: {_listed(columns)}")
+            "have", fix=f"{_close(absent[0], columns)}its columns: {_listed(columns)}")
 
 
 def infer(frame, ask, data, name):
@@ -282,7 +282,7 @@ def infer(frame, ask, data, name):
     if not features:
         raise DataError(
             f"data '{data}' has no column left to learn {target} from (keys and ignored "
-            f"columns are not fitted: {_listed([c for c, _ in roles]) or 'none'}); pass "
+            f"columns are not fitted: {_listed([c for c, _ in roles]) or 'none'})", fix="pass "
             "features= the columns to use, or a table with more columns")
     out[target] = y
     prepared = pd.DataFrame(out, index=frame.index)[columns].reset_index(drop=True)
@@ -301,14 +301,14 @@ def _asked_target(columns, ask, data):
     """The target of ``columns``, after checking what the user named is there and apart."""
     twice = next((c for c in columns if columns.count(c) > 1), None)
     if twice:
-        raise DataError(f"data '{data}' has two columns named {quote(twice)}; keep one and "
+        raise DataError(f"data '{data}' has two columns named {quote(twice)}", fix="keep one and "
                         "rename or drop the other")
     target = target_of(columns, ask.target, data)
     for option in ("features", "ignore", "categorical"):
         _named(option, getattr(ask, option), columns, data)
     if target in ask.features or target in ask.categorical:
-        raise DataError(f"target {quote(target)} is also named in features= or categorical=; "
-                        "the target cannot be a feature: leave it out")
+        raise DataError(f"target {quote(target)} is also named in features= or categorical=",
+                        fix="the target cannot be a feature: leave it out")
     return target
 
 
@@ -329,7 +329,7 @@ def _numeric_target(frame, target, columns, data):
             hint = f" (numeric columns: {_listed(numeric, 6)})" if numeric else ""
             raise DataError(
                 f"target {quote(target)} of data '{data}' is not numeric: regression needs "
-                f"numbers, and it holds {found}; pass target= a numeric column{hint}")
+                f"numbers, and it holds {found}", fix=f"pass target= a numeric column{hint}")
         y = numbers
     return y.astype("float64")
 
@@ -345,7 +345,7 @@ def _rows_with_target(frame, y, target, data):
         frame, y = frame[keep], y[keep]
     if len(frame) == 0:
         raise DataError(f"data '{data}' has no row with a {target}: every value of the "
-                        "target is missing; pass target= a column that has values")
+                        "target is missing", fix="pass target= a column that has values")
     if (y == y.iloc[0]).all():
         raise constant_target(data, float(y.iloc[0]), target)
     return frame, y, dropped

@@ -58,7 +58,7 @@ def checked(names, how, model_name, alias, n_jobs):
     """How many estimators to train at once, once every name and value is checked: before
     anything is trained, not after."""
     if not names:
-        raise EstimatorError("estimators is empty; pass e.g. estimators=linear,tree or all")
+        raise EstimatorError("estimators is empty", fix="pass e.g. estimators=linear,tree or all")
     n_jobs = min(workers(n_jobs), len(names))
     how.check()
     registry.check_names(model_name, alias)
@@ -70,5 +70,5 @@ def checked(names, how, model_name, alias, n_jobs):
     if twice:
         raise EstimatorError(
             f"estimators names {twice[0][0]} more than once ({', '.join(twice[0])}): the same "
-            "model would be trained twice; pass each estimator once")
+            "model would be trained twice", fix="pass each estimator once")
     return n_jobs

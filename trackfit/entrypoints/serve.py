@@ -5,7 +5,7 @@ import os
 import shlex
 import sys
 
-from .. import TrackfitError, processes, trust
+from .. import ServerError, UsageError, processes, trust
 from ..engines.predicting import model_info
 from ..tracking.registry import DEFAULT_MODEL
 
@@ -45,7 +45,7 @@ def serve(model=DEFAULT_MODEL, host="127.0.0.1", port=5001):
     this interpreter (the venv's bin) goes first on it.
     """
     if host not in ("127.0.0.1", "localhost", "::1"):
-        raise TrackfitError(f"host '{host}' is not loopback; serve only listens on 127.0.0.1")
+        raise UsageError(f"host '{host}' is not loopback", fix="serve only listens on 127.0.0.1")
     model_info(model)  # a clear error for a model that is not there
     # The same checks as predict, and the model loaded and validated here once; the server
     # gets the folder trackfit rebuilt (loaded through trackfit.trust, MLflow's guard on).
@@ -68,4 +68,4 @@ def serve(model=DEFAULT_MODEL, host="127.0.0.1", port=5001):
         except processes.Stopped as stopped:
             raise SystemExit(stopped.exit_code) from None
     if code not in (0, -2, -15, 130, 143):  # stopped by Ctrl-C or a TERM signal
-        raise TrackfitError(f"mlflow models serve stopped with exit code {code}; see above")
+        raise ServerError(f"mlflow models serve stopped with exit code {code}", fix="see above")

@@ -34,11 +34,11 @@ def parse(text):
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
             raise EstimatorError(
-                f"cannot read params {quote(text)}: write name=value pairs separated by commas, "
-                "e.g. params=max_depth=3,min_samples_leaf=2"
-            )
+                f"cannot read params {quote(text)}", sep=": ",
+                fix="write name=value pairs separated by commas, e.g. "
+                    "params=max_depth=3,min_samples_leaf=2")
         if name.strip() in params:
-            raise EstimatorError(f"params {quote(text)} set {name.strip()} twice; give each "
+            raise EstimatorError(f"params {quote(text)} set {name.strip()} twice", fix="give each "
                                  "hyperparameter once")
         params[name.strip()] = parse_value(value)
     return params
@@ -62,8 +62,8 @@ def build(spec, overrides, seed):
             close = difflib.get_close_matches(name, list(known), n=1)
             hint = f"did you mean {close[0]}? " if close else ""
             raise EstimatorError(
-                f"estimator '{spec.name}' has no hyperparameter {quote(name)}; {hint}"
-                f"it takes: {', '.join(sorted(known))}"
+                f"estimator '{spec.name}' has no hyperparameter {quote(name)}",
+                fix=f"{hint}it takes: {', '.join(sorted(known))}"
             )
     if SEED_PARAM in known:
         params[SEED_PARAM] = seed

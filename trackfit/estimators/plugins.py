@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pluggy
 
-from .. import EstimatorError, TrackfitError, __version__
+from .. import DataError, EstimatorError, TrackfitError, __version__
 from ..tracking import project
 from . import hookspecs, space
 
@@ -67,7 +67,7 @@ class EstimatorSpec:
         except (ImportError, AttributeError) as exc:
             raise EstimatorError(
                 f"estimator '{self.name}' (plugin '{self.plugin}') cannot be built: "
-                f"{self.factory} is not importable ({exc}); install what the plugin needs"
+                f"{self.factory} is not importable ({exc})", fix="install what the plugin needs"
             ) from exc
 
     def load_validate(self):
@@ -77,9 +77,9 @@ class EstimatorSpec:
         try:
             return _import_attr(self.validate)
         except (ImportError, AttributeError) as exc:
-            raise TrackfitError(
+            raise EstimatorError(
                 f"estimator '{self.name}' (plugin '{self.plugin}'): its validate "
-                f"{self.validate} is not importable ({exc}); install what the plugin needs"
+                f"{self.validate} is not importable ({exc})", fix="install what the plugin needs"
             ) from exc
 
 
@@ -103,12 +103,12 @@ class DatasetSpec:
                 loader = _import_attr(loader)
             frame = loader()
         except Exception as exc:  # a broken loader is one line about it
-            raise TrackfitError(
+            raise DataError(
                 f"dataset '{self.name}' (plugin '{self.plugin}') cannot be read: "
-                f"{type(exc).__name__}: {exc}; install what the plugin needs") from exc
+                f"{type(exc).__name__}: {exc}", fix="install what the plugin needs") from exc
         if not isinstance(frame, pd.DataFrame):
-            raise TrackfitError(f"dataset '{self.name}' (plugin '{self.plugin}'): its loader "
-                                f"returned a {type(frame).__name__}, not a pandas DataFrame")
+            raise DataError(f"dataset '{self.name}' (plugin '{self.plugin}'): its loader "
+                            f"returned a {type(frame).__name__}, not a pandas DataFrame")
         return frame
 
 
@@ -162,8 +162,8 @@ class Catalogue:
             claims = ", ".join(f"'{spec.plugin}'{_from(spec)}" for spec in found)
             choices = " or ".join(spec.qualified_name for spec in found)
             raise EstimatorError(
-                f"estimator '{name}' is registered by {len(found)} plugins ({claims}); "
-                f"choose one with estimator={choices}"
+                f"estimator '{name}' is registered by {len(found)} plugins ({claims})",
+                fix=f"choose one with estimator={choices}"
             )
         choices = self.names() + [spec.qualified_name for spec in self.specs]
         close = difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
@@ -244,7 +244,7 @@ def _collect(manager, info, module):
         unknown = sorted(c.name for c in manager.get_hookcallers(module) if not c.has_spec())
         close = difflib.get_close_matches(unknown[0], hooks, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
-        raise TrackfitError(f"implements unknown hook {unknown[0]}{hint}") from None
+        raise EstimatorError(f"implements unknown hook {unknown[0]}{hint}") from None
     impls = [
         impl
         for impl in manager.hook.register_estimators.get_hookimpls()
@@ -256,8 +256,8 @@ def _collect(manager, info, module):
         if impl.plugin_name == info.name
     ]
     if not impls and not dataset_impls:
-        raise TrackfitError("implements no trackfit hook (expected register_estimators or "
-                            "register_datasets)")
+        raise EstimatorError("implements no trackfit hook (expected register_estimators or "
+                             "register_datasets)")
     specs = []
     datasets = []
 
@@ -267,7 +267,7 @@ def _collect(manager, info, module):
     for impl in dataset_impls:
         impl.function(**{arg: register_dataset for arg in impl.argnames})
     if dataset_impls and not datasets:
-        raise TrackfitError("registered no dataset")
+        raise EstimatorError("registered no dataset")
 
     def register(
         name, factory, defaults=None, description="", flavor="sklearn", trusted_types=(),
@@ -280,7 +280,7 @@ def _collect(manager, info, module):
     for impl in impls:
         impl.function(**{arg: register for arg in impl.argnames})
     if impls and not specs:
-        raise TrackfitError("registered no estimator")
+        raise EstimatorError("registered no estimator")
     return specs, datasets
 
 
@@ -300,7 +300,7 @@ def _check_named(invalid, name, earlier, what, value):
 
 def _make_dataset(info, name, loader, target, description, earlier):
     def invalid(problem):
-        return TrackfitError(f"registered an invalid dataset {name!r}: {problem}")
+        return EstimatorError(f"registered an invalid dataset {name!r}: {problem}")
 
     _check_named(invalid, name, earlier, "loader", loader)
     if not isinstance(target, str) or not target:
@@ -313,7 +313,7 @@ def _make_dataset(info, name, loader, target, description, earlier):
 def _make_spec(info, name, factory, defaults, description, flavor, trusted_types, search_space,
                earlier, validate=None, scaling=False, categories="onehot"):
     def invalid(problem):
-        return TrackfitError(f"registered an invalid estimator {name!r}: {problem}")
+        return EstimatorError(f"registered an invalid estimator {name!r}: {problem}")
 
     _check_named(invalid, name, earlier, "factory", factory)
     defaults = {} if defaults is None else defaults
@@ -381,8 +381,8 @@ def load_catalogue():
             clash = next((d for d in named for seen in datasets if seen.name == d.name), None)
             if clash:
                 first = next(seen for seen in datasets if seen.name == clash.name)
-                raise TrackfitError(f"registers dataset '{clash.name}', which plugin "
-                                    f"'{first.plugin}' registered first; uninstall one")
+                raise EstimatorError(f"registers dataset '{clash.name}', which plugin "
+                                     f"'{first.plugin}' registered first", fix="uninstall one")
         except Exception as exc:  # a broken plugin must not break the others
             if manager.has_plugin(name):
                 manager.unregister(name=name)

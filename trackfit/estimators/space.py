@@ -124,7 +124,8 @@ def parse(text):
                 raise ValueError(f"{name} is searched twice; give each hyperparameter once")
             space[name] = dimension(rest)
         except ValueError as exc:
-            raise EstimatorError(f"cannot read space entry {quote(entry.strip())}: {exc}; {SYNTAX}")
+            raise EstimatorError(f"cannot read space entry {quote(entry.strip())}: {exc}",
+                                 fix=SYNTAX)
     return space
 
 
@@ -166,7 +167,7 @@ def grid(space):
     if ranges:
         raise EstimatorError(
             f"search=grid needs choices for every hyperparameter, but {', '.join(ranges)} "
-            f"{'is a range' if len(ranges) == 1 else 'are ranges'}; write e.g. "
+            f"{'is a range' if len(ranges) == 1 else 'are ranges'}", fix="write e.g. "
             f"{ranges[0]}=2|4|8, or use search=tpe or search=random"
         )
     return {name: list(dim.choices) for name, dim in space.items()}

@@ -8,7 +8,7 @@ import contextlib
 import os
 import time
 
-from .. import engines
+from .. import UsageError, engines
 
 ALL_CORES = 0  # n_jobs=0: one worker per core this process may use
 
@@ -23,13 +23,12 @@ def cores():
 
 def workers(n_jobs):
     """How many workers ``n_jobs`` asks for: 0 is :func:`cores`; below 0 is an error."""
-    from .. import TrackfitError
 
     if n_jobs == ALL_CORES:
         return cores()
     if n_jobs < 0:
-        raise TrackfitError(f"n_jobs must be 0 (all the cores this process may use) or a "
-                            f"number of workers, at least 1; got {n_jobs}")
+        raise UsageError(f"n_jobs must be 0 (all the cores this process may use) or a "
+                         f"number of workers, at least 1; got {n_jobs}")
     return n_jobs
 
 

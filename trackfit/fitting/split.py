@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from .. import TrackfitError
+from .. import UsageError
 from ..engines.scoring import block
 from ..engines.source import FEATURES, TARGET
 
@@ -19,12 +19,12 @@ class Split:
     def check(self):
         """The split itself, or a TrackfitError naming the bad value."""
         if not 0 < self.test_size < 1:
-            raise TrackfitError(f"test_size must be between 0 and 1, got {self.test_size}")
+            raise UsageError(f"test_size must be between 0 and 1, got {self.test_size}")
         if not 0 <= self.random_state < 2**32:  # what scikit-learn takes as a seed
-            raise TrackfitError("random_state must be a whole number from 0 to 4294967295, "
-                                f"got {self.random_state}")
+            raise UsageError("random_state must be a whole number from 0 to 4294967295, "
+                             f"got {self.random_state}")
         if self.cv == 1 or self.cv < 0:
-            raise TrackfitError(f"cv must be 0 (off) or at least 2 folds, got {self.cv}")
+            raise UsageError(f"cv must be 0 (off) or at least 2 folds, got {self.cv}")
         return self
 
     def params(self):

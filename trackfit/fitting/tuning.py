@@ -9,7 +9,7 @@ compare and register see it as any other training run.
 import difflib
 import time
 
-from .. import EstimatorError, TrackfitError, engines, optional
+from .. import EstimatorError, TrackfitError, UsageError, engines, optional
 from ..estimators import hyperparams, plugins
 from ..estimators import space as spacemod
 from ..tracking import tags as tagnames
@@ -32,19 +32,19 @@ def check(spec, space):
     """Every name in ``space`` is a hyperparameter of the estimator, and not its seed."""
     if not space:
         raise EstimatorError(
-            f"estimator '{spec.name}' has no default search space and no space was given; "
-            f"pass one as space=name=range,... e.g. space=fit_intercept=true|false (each "
+            f"estimator '{spec.name}' has no default search space and no space was given",
+            fix=f"pass one as space=name=range,... e.g. space=fit_intercept=true|false (each "
             f"estimator's default space: `python -m trackfit estimators --json`)")
     known = spec.load_factory()().get_params(deep=False)
     for name in space:
         if name == hyperparams.SEED_PARAM:
-            raise TrackfitError("random_state is the run's seed, not a hyperparameter to "
-                                "search; pass random_state=N as its own parameter")
+            raise EstimatorError("random_state is the run's seed, not a hyperparameter to "
+                                 "search", fix="pass random_state=N as its own parameter")
         if name not in known:
             close = difflib.get_close_matches(name, list(known), n=1)
             hint = f"did you mean {close[0]}? " if close else ""
-            raise TrackfitError(f"estimator '{spec.name}' has no hyperparameter '{name}' to "
-                                f"search; {hint}it takes: {', '.join(sorted(known))}")
+            raise EstimatorError(f"estimator '{spec.name}' has no hyperparameter '{name}' to "
+                                 "search", fix=f"{hint}it takes: {', '.join(sorted(known))}")
 
 
 def sampler(search, space, seed):
@@ -71,9 +71,9 @@ def grid_points(space, trials, seed):
     values = spacemod.grid(space)
     size = math.prod(len(choices) for choices in values.values())
     if size > GRID_POINTS:
-        raise TrackfitError(
+        raise UsageError(
             f"the grid has {size:,} points ({' x '.join(str(len(v)) for v in values.values())}"
-            f"); a grid search shuffles every point before it takes the first {trials}, and "
+            ")", fix=f"a grid search shuffles every point before it takes the first {trials}, and "
             f"past {GRID_POINTS:,} points that list alone takes hundreds of megabytes: pass "
             "--search random, or fewer choices")
     points = [dict(zip(values, combination))
@@ -179,7 +179,7 @@ def search_study(spec, searched, search, trials, n_jobs, trials_on, X, y, cv, me
                 progress.update(done, "" if best is None else
                                 f"{metric} {best[2][metric]:.4f} (trial {best[0]})")
     if best is None:
-        raise TrackfitError(f"all {trials} trials failed; the first: {first_error}")
+        raise EstimatorError(f"all {trials} trials failed; the first: {first_error}")
     return best, failed
 
 
@@ -195,15 +195,15 @@ def plan(estimator, space, trials, search, n_jobs, how, metric):
     ``-P space=`` text (empty: the estimator's own); ``n_jobs`` 0 is one worker per core
     this process may use; a grid's trials are at most its points."""
     if search not in SEARCHES:
-        raise TrackfitError(f"unknown search '{search}'; use one of {', '.join(SEARCHES)}")
+        raise UsageError(f"unknown search '{search}'", fix=f"use one of {', '.join(SEARCHES)}")
     if trials < 1:
-        raise TrackfitError(f"trials must be at least 1, got {trials}")
+        raise UsageError(f"trials must be at least 1, got {trials}")
     n_jobs = min(workers(n_jobs), trials)
     if how.cv < 2:
-        raise TrackfitError(f"tune scores trials by cross-validation: cv must be at least "
+        raise UsageError(f"tune scores trials by cross-validation: cv must be at least "
                             f"2 folds, got {how.cv}")
     if metric not in METRICS:
-        raise TrackfitError(f"tune ranks trials by a CV metric; metric must be one of "
+        raise UsageError(f"tune ranks trials by a CV metric; metric must be one of "
                             f"{', '.join(METRICS)}, got '{metric}'")
     how.check()
     spec = plugins.catalogue().get(estimator)

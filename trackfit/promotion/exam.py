@@ -11,13 +11,14 @@ over the input columns and the target, so copies count) is refused.
 import os
 from dataclasses import dataclass, replace
 
-from .. import DataError, TrackfitError
+from .. import DataError, UsageError
+from ..tracking import store
 from ..tracking.runs import client
 
 PREFIX = "trackfit.exam."
 FIELDS = ("source", "split", "digest", "target", "rows", "columns", "by", "at")
 # What the registry answers for a model that is not there.
-ABSENT = ("RESOURCE_DOES_NOT_EXIST",)
+ABSENT = ("absent",)  # store.classify: no such registered model
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def _split_of(text):
         found = dict(part.split("=", 1) for part in text.split()[1:])
         return float(found["test_size"]), int(found["random_state"])
     except (ValueError, KeyError):
-        raise DataError(f"the exam's split {text!r} is not one trackfit wrote; pin the exam "
+        raise DataError(f"the exam's split {text!r} is not one trackfit wrote", fix="pin the exam "
                         "again (trackfit exam set <data>)") from None
 
 
@@ -152,7 +153,7 @@ def read(model_name):
     try:
         model = client().get_registered_model(model_name)
     except MlflowException as exc:
-        if exc.error_code in ABSENT:
+        if store.classify(exc) in ABSENT:
             return None
         raise
     return Exam.from_tags(model.tags or {})
@@ -181,8 +182,8 @@ def _frame(src, frames):
     try:
         frame, _, table = choose("").load(src)
     except DataError as exc:
-        found = str(exc).split("; ")[0]
-        raise DataError(f"the gate cannot read the exam: {found}; fix it, or pin another "
+        found = exc.problem
+        raise DataError(f"the gate cannot read the exam: {found}", fix="fix it, or pin another "
                         "exam (trackfit exam set <data>)") from None
     return frame, table
 
@@ -205,7 +206,7 @@ def _rows_of(found, src, split, columns, target):
     if lacking:
         raise DataError(
             f"the exam {src.safe} lacks column(s) {', '.join(lacking)}: the model reads "
-            f"{', '.join(wanted)} and predicts {target}; pass an exam with the model's "
+            f"{', '.join(wanted)} and predicts {target}", fix="pass an exam with the model's "
             "columns and target")
     if not split:
         return frame[wanted], frame[target].to_numpy()
@@ -246,8 +247,8 @@ def rows_of(exam, given="", frames=None, model_name=""):
         raise DataError(
             f"the exam of {model_name} changed since it was pinned: {exam.where()} now has "
             f"{found.rows} rows with digest {found.digest}, pinned as {exam.rows} rows with "
-            f"digest {exam.digest} (by {exam.by or 'unknown'} at {exam.at or 'unknown'}); "
-            "nothing was promoted: restore those rows, or pin the new ones with "
+            f"digest {exam.digest} (by {exam.by or 'unknown'} at {exam.at or 'unknown'})",
+            fix="nothing was promoted: restore those rows, or pin the new ones with "
             f"trackfit exam set {src.safe} --model_name {model_name}")
     return rows
 
@@ -281,7 +282,7 @@ def _write(model_name, exam):
         client().create_registered_model(model_name, tags=written)
         return
     except MlflowException as exc:
-        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+        if store.classify(exc) != "exists":
             raise
     digest_tag = PREFIX + "digest"
     for key, value in written.items():
@@ -307,9 +308,9 @@ def pin(model_name, exam, lock, expected=None, replacing=False):
 
 def refused_pin(model_name, pinned, mine):
     """The line for a register whose --exam differs from the pinned one."""
-    return TrackfitError(
+    return UsageError(
         f"the exam of {model_name} is {pinned.named()}, pinned by {pinned.by or 'unknown'} "
-        f"at {pinned.at or 'unknown'}; yours, {mine.named()}, was not pinned and nothing "
+        f"at {pinned.at or 'unknown'}", fix=f"yours, {mine.named()}, was not pinned and nothing "
         f"was promoted: run register without exam= to be judged on the pinned one, or "
         f"change it with trackfit exam set <data> --model_name {model_name}")
 

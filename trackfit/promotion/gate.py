@@ -16,7 +16,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 
-from .. import DataError, TrackfitError, first_line
+from .. import DataError, TrackfitError, UsageError, first_line
 from ..tracking import store, tags
 from ..tracking.runs import higher_is_better, recorded_params
 
@@ -44,13 +44,13 @@ class Thresholds:
                             ("min_improvement", self.min_improvement),
                             ("min_relative_improvement", self.min_relative_improvement)):
             if value is not None and not math.isfinite(float(value)):
-                raise TrackfitError(f"{name} must be a finite number, got {value}")
+                raise UsageError(f"{name} must be a finite number, got {value}")
         if self.min_improvement < 0:
-            raise TrackfitError(
+            raise UsageError(
                 f"min_improvement must be 0 or more, got {self.min_improvement}")
         if not 0 <= self.min_relative_improvement <= 1:
-            raise TrackfitError("min_relative_improvement must be between 0 and 1, got "
-                                f"{self.min_relative_improvement}")
+            raise UsageError("min_relative_improvement must be between 0 and 1, got "
+                             f"{self.min_relative_improvement}")
         return self
 
     def params(self):
@@ -96,7 +96,7 @@ GATED = ("r2_score", "mean_absolute_error", "mean_squared_error", "root_mean_squ
 def check_metric(metric):
     """Refuse, before anything is evaluated, a metric the gate cannot recompute."""
     if evaluated_name(metric) not in GATED:
-        raise TrackfitError(
+        raise UsageError(
             f"the gate compares held-out metrics; '{metric}' is not one: choose one of "
             f"{', '.join(f'test_{name}' for name in sorted(GATED))}")
 
@@ -136,7 +136,7 @@ def unlisted(src, name, way_past):
     return DataError(
         f"the gate will not fetch the data of training run {name}, {src.safe}: a run's data "
         "address is whatever its author logged, and the gate reads only the embedded copy, "
-        "local files and runs:/ artifacts unless told; if you trust that source, list it in "
+        "local files and runs:/ artifacts unless told", fix="if you trust that source, list it in "
         f"{SOURCES_ENV} (e.g. {SOURCES_ENV}={parts.scheme}://{parts.netloc}/), or {way_past}")
 
 
@@ -176,12 +176,12 @@ def rebuilt(run, loaded=None):
         raise DataError(
             f"training run {name} did not record its data and split "
             f"({', '.join(missing) or tags.DATA_DIGEST}): the gate cannot rebuild its held-out "
-            "rows; train it again with this version of trackfit")
+            "rows", fix="train it again with this version of trackfit")
     data = params["data"]
     if "***" in data:
         raise DataError(
             f"training run {name} read data whose address held a secret ({data}): the gate "
-            "cannot read it again; train from a source without credentials in its address")
+            "cannot read it again", fix="train from a source without credentials in its address")
     # The way past a run whose rows cannot be rebuilt: what the user can do about that run.
     delete = (f"delete the run (mlflow runs delete --run-id {name}) so register weighs the "
               "next best")
@@ -190,20 +190,20 @@ def rebuilt(run, loaded=None):
         src = source.parse(data, ask_from(params))
     except DataError as exc:
         raise DataError(f"training run {name} recorded a table the gate cannot rebuild "
-                        f"({first_line(exc)}); {delete}") from None
+                        f"({first_line(exc)})", fix=delete) from None
     reuse = loaded is not None and loaded[1].digest == recorded
     if not reuse and not readable(src):
         raise unlisted(src, name, delete)
     try:
         frame, dataset, table = loaded if reuse else choose(params.get("spark", "")).load(src)
     except DataError as exc:
-        found = str(exc).split("; ")[0]  # what is wrong, without the fix for a data= option
+        found = exc.problem  # what is wrong, without the fix for a data= option
         raise DataError(f"the gate cannot read the data of training run {name}, the best by "
-                        f"the metric: {found}; {past}") from None
+                        f"the metric: {found}", fix=past) from None
     if dataset.digest != recorded:
         raise DataError(
             f"the data of training run {name} changed since it trained: {data} has digest "
-            f"{dataset.digest}, the run recorded {recorded}; the gate evaluates on the rows "
+            f"{dataset.digest}, the run recorded {recorded}", fix="the gate evaluates on the rows "
             f"the run held out, never on new data: {past}")
     try:
         seed = float(params["random_state"])
@@ -212,7 +212,7 @@ def rebuilt(run, loaded=None):
         how = Split(float(params["test_size"]), int(seed), 0).check()
     except (TrackfitError, ValueError) as exc:
         raise DataError(f"training run {name} recorded a split the gate cannot rebuild "
-                        f"({first_line(exc)}); {delete}") from None
+                        f"({first_line(exc)})", fix=delete) from None
     return Rebuilt(*split(frame, how, table), src.safe, recorded, how.test_size,
                    how.random_state, frame, table)
 
@@ -343,7 +343,7 @@ def judge(metric, thresholds, candidate_uri, champion_uri, exam, rows, champion_
     scores = {"candidate": scored(candidate_uri, X, y, "candidate_")}
     if name not in scores["candidate"]:
         known = sorted(f"test_{k}" for k in scores["candidate"] if k != "example_count")
-        raise TrackfitError(
+        raise UsageError(
             f"the gate compares held-out metrics; '{metric}' is not one: choose one of "
             f"{', '.join(known)}")
     if champion_uri:

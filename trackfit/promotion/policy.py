@@ -4,15 +4,11 @@ model's pinned exam (exam.py); the alias moves by compare-and-set."""
 
 import contextlib
 
-from .. import TrackfitError, processes
+from .. import GateRefused, StoreError, TrackfitError, processes
 from ..tracking import experiment, registry, tags
 from ..tracking.runs import client, logged_model_uri, same_table, training_runs
 from . import exam as exams
 from . import gate
-
-
-class GateRefused(TrackfitError):
-    """The promotion gate refused the challenger and the register run was ``strict``."""
 
 
 # Judgements one register makes when the alias keeps moving under it (other registers, or a
@@ -84,9 +80,9 @@ def _same_exam(model_name, pinned):
     if not pinned.same_rows(now):
         shown = "removed" if now is None else (
             f"changed to {now.named()} by {now.by or 'unknown'} at {now.at or 'unknown'}")
-        raise TrackfitError(
+        raise StoreError(
             f"the exam of {model_name} was {shown} while this register judged on "
-            f"{pinned.named()}: nothing was moved; run register again")
+            f"{pinned.named()}: nothing was moved", fix="run register again")
 
 
 def _kept(result, model_name, alias, rival, best, metric, value):
@@ -105,11 +101,11 @@ def _kept(result, model_name, alias, rival, best, metric, value):
 def _refused(result, alias, champion, best, verdict, reason, strict):
     stays = (f"alias {alias} stays on version {champion.version}"
              if champion is not None else f"no version holds alias {alias}")
-    line = (f"register: refused run {best.run_id} ({best.get('params.estimator')}): "
-            f"{reason}; {stays}")
+    refused = GateRefused(f"refused run {best.run_id} ({best.get('params.estimator')}): "
+                          f"{reason}; {stays}")  # what stays is no fix: all of it the problem
     if strict:
-        raise GateRefused(line[len("register: "):])
-    print(line)
+        raise refused
+    print(f"register: {refused}")
     return {**result, "accepted": False, "verdict": "refused",
             "version": None if champion is None else int(champion.version),
             "model_run_id": None if champion is None else champion.run_id,
@@ -265,10 +261,10 @@ def _gated(result, here, best, metric, model_name, alias, limits, strict, loaded
                                  metric, value, reason, moves)
             moves.append("none" if now is None else str(now.version))
             champion = now
-        raise TrackfitError(
+        raise StoreError(
             f"alias {alias} of {model_name} moved {ROUNDS} times while this register judged "
             f"(to version {', then '.join(moves)}): other registers are promoting at the same "
-            "time; nothing was moved, run register again once they are done")
+            "time", fix="nothing was moved, run register again once they are done")
     except BaseException:
         with contextlib.suppress(Exception):  # the error that stopped it is what to say
             registry.withdraw(model_name, made)

@@ -10,7 +10,7 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
-from .. import TrackfitError
+from .. import TrackfitError, UsageError
 
 DISTRIBUTION = "trackfit"
 # What loading and serving a logged model needs; the CLI's other dependencies stay out.
@@ -48,9 +48,9 @@ def pins():
         return tuple(r for r in requires if ";" not in r)
     folder = checkout()
     if folder is None or not (folder / "conda.yaml").is_file():
-        raise TrackfitError(
-            "trackfit is neither installed nor run from its checkout, so it has no pins; "
-            "pip install trackfit, or run from the project folder"
+        raise UsageError(
+            "trackfit is neither installed nor run from its checkout, so it has no pins",
+            fix="pip install trackfit, or run from the project folder"
         )
     return _conda_pins(folder / "conda.yaml")
 

@@ -4,7 +4,7 @@ that holds an alias, one version per run, the alias moved under a lock."""
 import contextlib
 import os
 
-from .. import TrackfitError
+from .. import UsageError
 from . import store
 from .runs import client, logged_model_uri
 
@@ -42,37 +42,37 @@ def check_names(model_name, alias):
                                          _validate_model_name)
 
     if not model_name.strip():
-        raise TrackfitError("model_name is empty; pass a name for the registered model, e.g. "
-                            "model_name=model-diabetes")
+        raise UsageError("model_name is empty", fix="pass a name for the registered model, e.g. "
+                         "model_name=model-diabetes")
     if any(quote in model_name for quote in "'\""):
-        raise TrackfitError(f"model_name {model_name!r} holds a quote, which the registry's "
-                            "search filters cannot match; pass a name without quotes, e.g. "
-                            "model_name=model-diabetes")
+        raise UsageError(f"model_name {model_name!r} holds a quote, which the registry's "
+                         "search filters cannot match", fix="pass a name without quotes, e.g. "
+                         "model_name=model-diabetes")
     breaking = next((c for c in model_name if c in NOT_IN_URIS or not c.isprintable()), None)
     if breaking is not None:
-        raise TrackfitError(
+        raise UsageError(
             f"model_name {model_name!r} holds {breaking!r}, which a models:/<name>@<alias> URI "
-            "cannot carry ('@' starts the alias, '/' the version); pass a name without "
+            "cannot carry ('@' starts the alias, '/' the version)", fix="pass a name without "
             "@ / : ? or control characters, e.g. model_name=model-diabetes")
     try:  # MLflow's own rules for a name ('.' and '..' read as paths)
         _validate_model_name(model_name)
     except MlflowException as exc:
-        raise TrackfitError(f"model_name {model_name!r} cannot be registered: "
-                            f"{exc.message.rstrip('.')}; pass a name like "
-                            "model_name=model-diabetes") from None
+        raise UsageError(f"model_name {model_name!r} cannot be registered: "
+                         f"{exc.message.rstrip('.')}", fix="pass a name like "
+                         "model_name=model-diabetes") from None
     try:  # MLflow's own rules for an alias
         _validate_model_alias_name(alias)
         _validate_model_alias_name_reserved(alias)
     except MlflowException as exc:
-        raise TrackfitError(f"alias '{alias}' cannot be set: {exc.message.rstrip('.')}; "
-                            "pass letters, digits, _ and -, e.g. alias=champion") from None
+        raise UsageError(f"alias '{alias}' cannot be set: {exc.message.rstrip('.')}",
+                         fix="pass letters, digits, _ and -, e.g. alias=champion") from None
 
 
-# What the registry answers for a model or alias that is not there (MLflow's SQL store says
-# INVALID_PARAMETER_VALUE for an alias no version holds). Any other error, a locked store or
-# a server that is down, is raised: it must not read as "no champion", which the gate lets
-# any challenger past.
-ABSENT = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+# What the registry answers for a model or alias that is not there (store.classify; MLflow's
+# SQL store says INVALID_PARAMETER_VALUE for an alias no version holds). Any other error, a
+# locked store or a server that is down, is raised: it must not read as "no champion",
+# which the gate lets any challenger past.
+ABSENT = ("absent", "invalid")
 
 
 def champion_of(model_name, alias):
@@ -82,7 +82,7 @@ def champion_of(model_name, alias):
     try:
         return client().get_model_version_by_alias(model_name, alias)
     except MlflowException as exc:
-        if exc.error_code in ABSENT:
+        if store.classify(exc) in ABSENT:
             return None
         raise
 
@@ -120,7 +120,7 @@ def experiment_of(run_id):
     try:
         found = client().get_run(run_id)
     except MlflowException as exc:
-        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+        if store.classify(exc) != "absent":
             raise
         return None, None
     return found.info.experiment_id, found

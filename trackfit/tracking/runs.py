@@ -3,7 +3,7 @@
 import contextlib
 from functools import lru_cache
 
-from .. import StoreError, __version__
+from .. import UsageError, __version__
 from ..processes import Stopped
 from . import tags as tagnames
 
@@ -121,13 +121,13 @@ def check_ranking(metric, max_results=1, max_latency_ms=None):
     from .. import TrackfitError
 
     if not re.fullmatch(r"[A-Za-z0-9_.\-]+", str(metric)):
-        raise TrackfitError(f"metric {metric!r} is not a metric name; pass one like "
-                            f"metric={DEFAULT_METRIC} (letters, digits, _ . -)")
+        raise UsageError(f"metric {metric!r} is not a metric name", fix="pass one like "
+                         f"metric={DEFAULT_METRIC} (letters, digits, _ . -)")
     if max_results < 1:
-        raise TrackfitError(f"max_results must be at least 1, got {max_results}")
+        raise UsageError(f"max_results must be at least 1, got {max_results}")
     if max_latency_ms is not None and not (math.isfinite(max_latency_ms) and max_latency_ms > 0):
-        raise TrackfitError(f"max_latency_ms must be a number of milliseconds above 0, got "
-                            f"{max_latency_ms}; leave it empty for no bound")
+        raise UsageError(f"max_latency_ms must be a number of milliseconds above 0, got "
+                         f"{max_latency_ms}", fix="leave it empty for no bound")
 
 
 def training_runs(metric, max_results=1000, experiment_ids=None, max_latency_ms=None):
@@ -166,19 +166,19 @@ def training_runs(metric, max_results=1000, experiment_ids=None, max_latency_ms=
         return with_logged_models(runs, metric)
     anything = mlflow.search_runs(experiment_ids=ids, filter_string=TRAIN_FILTER, max_results=1)
     if max_latency_ms is not None and not anything.empty:
-        raise StoreError(
+        raise UsageError(
             f"no training run with metric '{metric}' predicts within max_latency_ms="
-            f"{max_latency_ms} (runs logged before trackfit measured {LATENCY} have none); "
-            "raise max_latency_ms or leave it empty")
+            f"{max_latency_ms} (runs logged before trackfit measured {LATENCY} have none)",
+            fix="raise max_latency_ms or leave it empty")
     if anything.empty:
         name = client().get_experiment(ids[0]).name
-        raise StoreError(
-            f"no finished training runs in experiment '{name}'; "
-            "train one first: mlflow run . -e train -P estimator=linear"
+        raise UsageError(
+            f"no finished training runs in experiment '{name}'",
+            fix="train one first: mlflow run . -e train -P estimator=linear"
         )
     known = sorted(c[len("metrics."):] for c in anything.columns if c.startswith("metrics."))
-    raise StoreError(
-        f"no training run has metric '{metric}'; choose one of: {', '.join(known)}"
+    raise UsageError(
+        f"no training run has metric '{metric}'", fix=f"choose one of: {', '.join(known)}"
     )
 
 

@@ -13,9 +13,6 @@ from pathlib import Path
 from .. import scrub  # noqa: F401 - store.scrub: the root holds it, first_line uses it
 
 
-# Conflicts one more attempt resolves: SQLite busy, or two writers inserting the same row
-# (MLflow checks, then inserts, e.g. a dataset logged by two runs at once).
-TRANSIENT = ("database is locked", "UNIQUE constraint failed", "duplicate key value")
 ATTEMPTS = 5
 
 
@@ -199,7 +196,8 @@ def seed(path):
 
 
 def transient(exc):
-    return any(text in str(exc) for text in TRANSIENT)
+    """A conflict one more attempt resolves: a locked SQLite store, or a duplicate row."""
+    return classify(exc) in ("locked", "conflict")
 
 
 def retry(function, *args, **kwargs):
@@ -213,18 +211,117 @@ def retry(function, *args, **kwargs):
             time.sleep(0.1 * 2**attempt * random.uniform(0.5, 1.5))
 
 
-def _status(exc):
-    """The HTTP status an MLflow exception carries (its error code), or None.
+# What classify() returns for each MLflow error code (REST answers and stores alike).
+KINDS = {"RESOURCE_DOES_NOT_EXIST": "absent", "RESOURCE_ALREADY_EXISTS": "exists",
+         "INVALID_PARAMETER_VALUE": "invalid", "UNAUTHENTICATED": "unauthenticated",
+         "CUSTOMER_UNAUTHORIZED": "unauthenticated", "PERMISSION_DENIED": "denied"}
+# By HTTP status, for an error whose code says no more (a plain page's 401 or 403).
+STATUS_KINDS = {401: "unauthenticated", 403: "denied"}
+SQLITE_KINDS = {"SQLITE_BUSY": "locked", "SQLITE_LOCKED": "locked",
+                "SQLITE_READONLY": "readonly", "SQLITE_CONSTRAINT_UNIQUE": "conflict",
+                "SQLITE_CONSTRAINT_PRIMARYKEY": "conflict"}
+UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE for a duplicate key
+# A tracking server relays its database's duplicate key as a plain 400 or 500: the
+# database's own words are all the answer carries of it.
+RELAYED_CONFLICT = ("UNIQUE constraint failed", "duplicate key value")
 
-    A server answering in JSON gives MLflow an error code; one that answers a plain 401
-    page (basic auth) leaves only the text "failed with error code 401", read below.
+
+def classify(exc):
+    """What kind of store or server failure ``exc`` is, from its codes, else None.
+
+    absent, exists, invalid (the store's or server's answer, by MLflow error code: no such
+    resource, already there, a parameter it refuses); unauthenticated, denied (HTTP 401,
+    403); locked, readonly, conflict,
+    database (the database's own error code under MLflow's); unreachable, failing (the
+    server cannot be reached, or answered 5xx to every retry). Never from trackfit's text.
     """
+    code = getattr(exc, "error_code", None)
+    if code in KINDS:  # MLflow's answer first: "already exists" comes from a duplicate row too
+        return KINDS[code]
+    database = _database_error(exc)
+    if database is not None:
+        return _database_kind(database)
+    transport = _transport_kind(exc)
+    if transport:
+        return transport
+    kind = STATUS_KINDS.get(http_status(exc))
+    if code in ("BAD_REQUEST", "INVALID_PARAMETER_VALUE", "INTERNAL_ERROR") and any(
+            words in str(exc) for words in RELAYED_CONFLICT):
+        return "conflict"
+    return kind
+
+
+# The kinds that are the store's or server's failure, not an answer about what was asked.
+FAILURES = ("unauthenticated", "denied", "locked", "readonly", "conflict", "database",
+            "unreachable", "failing")
+
+
+def failed(exc):
+    """Whether ``exc`` is a store or server failure (exit code 4), not an answer such as
+    "no such model" (the user's input: exit code 2)."""
+    return classify(exc) in FAILURES
+
+
+def http_status(exc):
+    """The HTTP status an error carries: an MLflow error's (from its error code, which
+    MLflow sets from the status of a plain HTTP answer too), a requests error's response;
+    None for MLflow's catch-all (500) and anything else."""
     from mlflow.exceptions import MlflowException
 
     if isinstance(exc, MlflowException):
         status = exc.get_http_status_code()
-        return status if status != 500 else None
+        return status if status != 500 or exc.error_code != "INTERNAL_ERROR" else None
+    response = getattr(exc, "response", None)
+    return getattr(response, "status_code", None)
+
+
+def _database_kind(database):
+    name = getattr(database, "sqlite_errorname", None)
+    if name:
+        return SQLITE_KINDS.get(name, "database")
+    state = getattr(database, "pgcode", None) or getattr(database, "sqlstate", None)
+    return "conflict" if state == UNIQUE_VIOLATION else "database"
+
+
+def _causes(exc):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _transport_kind(exc):
+    """unreachable or failing for a request that got no answer, or only 5xx ones: the
+    requests (or urllib3) error under MLflow's "API request ... failed"."""
+    try:
+        import requests
+    except ImportError:
+        return None
+    for cause in _causes(exc):
+        if isinstance(cause, requests.exceptions.RetryError):
+            return "failing"
+        if isinstance(cause, (requests.exceptions.ConnectionError,
+                              requests.exceptions.Timeout)):
+            reason = getattr(cause.args[0], "reason", None) if cause.args else None
+            return "failing" if _is_response_error(reason) else "unreachable"
     return None
+
+
+def _is_response_error(reason):
+    from urllib3.exceptions import ResponseError
+
+    return isinstance(reason, ResponseError)
+
+
+def _failing_status(exc):
+    """The 5xx a failing server answered every time: urllib3 names it only in its reason."""
+    for cause in _causes(exc):
+        reason = getattr(cause.args[0], "reason", None) if cause.args else None
+        if _is_response_error(reason):
+            found = re.search(r"\b(5\d\d)\b", str(reason))
+            return found.group(1) if found else "5xx"
+    return "5xx"
 
 
 def _database_error(exc):
@@ -232,12 +329,9 @@ def _database_error(exc):
     readonly database"), or None: MLflow's message starts with SQLAlchemy's notes instead."""
     import sqlalchemy.exc
 
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.orig is not None:
-            return exc.orig
-        exc = exc.__cause__ or exc.__context__
+    for cause in _causes(exc):
+        if isinstance(cause, sqlalchemy.exc.DBAPIError) and cause.orig is not None:
+            return cause.orig
     return None
 
 
@@ -261,47 +355,37 @@ def quiet_database_errors():
 
 
 def explain(exc):
-    """One line for a store or server failure the user can act on, else None."""
+    """One line for a store or server failure the user can act on (classify), else None."""
     from .. import first_line
 
-    text = str(exc)
     try:
         uri = tracking_uri()
-        status = _status(exc)
+        kind = classify(exc)
     except ImportError:  # no MLflow at all: nothing to explain here
         return None
-    if status == 401:
-        text = "error code 401"
-    elif status == 403:
-        text = "error code 403"
-    if "database is locked" in text:
+    server = uri.startswith(("http://", "https://"))
+    if kind == "locked":
         return (f"the SQLite store {uri} stayed locked by other processes writing to it "
                 "(database is locked); run again, or share a tracking server: make server, "
                 "then MLFLOW_TRACKING_URI=http://127.0.0.1:5005")
-    database = _database_error(exc)
-    if database is not None and "readonly database" in str(database):
-        return (f"the SQLite store {uri} cannot be written ({database}); give this user write "
-                "access to the file and its folder, or point MLFLOW_TRACKING_URI at a store "
-                "it can write")
-    if database is not None:
-        return f"the store {uri} failed: {first_line(database)}"
-    if "error code 401" in text:
+    if kind == "readonly":
+        return (f"the SQLite store {uri} cannot be written ({_database_error(exc)}); give this "
+                "user write access to the file and its folder, or point MLFLOW_TRACKING_URI "
+                "at a store it can write")
+    if kind in ("database", "conflict") and _database_error(exc) is not None:
+        return f"the store {uri} failed: {first_line(_database_error(exc))}"
+    if kind == "unauthenticated":
         return (f"the tracking server {uri} refused the credentials (HTTP 401); check "
                 "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD")
-    if "error code 403" in text:
+    if kind == "denied":
         return (f"the tracking server {uri} denied this user the operation (HTTP 403); "
                 "ask its admin for permission")
-    answered = re.search(r"too many (5\d\d) error responses", text)
-    if uri.startswith(("http://", "https://")) and answered:
-        return (f"the tracking server {uri} answered HTTP {answered.group(1)} (a server error) "
-                "every time; it is up but failing: see its log (make server writes "
+    if server and kind == "failing":
+        return (f"the tracking server {uri} answered HTTP {_failing_status(exc)} (a server "
+                "error) every time; it is up but failing: see its log (make server writes "
                 ".server/mlflow.log)")
-    if uri.startswith(("http://", "https://")) and (
-        "Max retries exceeded" in text or "Connection refused" in text
-        or "timed out" in text or "failed with exception" in text
-    ):
+    if server and kind == "unreachable":
         return (f"the tracking server {uri} is unreachable; start it (make server) or point "
                 "MLFLOW_TRACKING_URI at a running one (MLFLOW_HTTP_REQUEST_MAX_RETRIES and "
                 "MLFLOW_HTTP_REQUEST_TIMEOUT bound how long trackfit waits)")
     return None
-

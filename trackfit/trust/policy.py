@@ -8,6 +8,8 @@ import contextlib
 import os
 import threading
 
+from .. import ModelRefused
+
 
 TRUST_ENV = "TRACKFIT_TRUST_MODELS"
 # MLflow's own guard: "false" refuses pickle and cloudpickle, and also skops (whose trusted
@@ -37,8 +39,9 @@ def guarded(trust=False):
             yield
 
 
-class Refused(ValueError):
-    """What is wrong with a model, as the clause of a one-line error."""
+class Refused(ModelRefused, ValueError):
+    """What is wrong with a model, as the clause of a one-line error (a ValueError too, as
+    callers catch it)."""
 
 
 _lifted = {"count": 0, "before": None}  # how many blocks have the guard lifted, and its value

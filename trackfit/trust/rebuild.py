@@ -8,7 +8,8 @@ import os
 import shutil
 import tempfile
 
-from .. import ModelRefused, StoreError, first_line, processes
+from .. import ModelRefused, StoreError, UsageError, first_line, processes
+from ..tracking import store
 from . import runtime
 from .loading import digest, load_approved
 from .mlmodel import EXAMPLE, columns_problem, problem, python_version, read_plan
@@ -39,7 +40,7 @@ def checked(model_uri, trust=False):
         try:
             runtime.remember(built, *_rebuild(fetched, built))
         except Refused as exc:
-            raise ModelRefused(f"will not load model '{model_uri}': {exc}; {FIX}") from None
+            raise ModelRefused(f"will not load model '{model_uri}': {exc}", fix=FIX) from None
         shutil.rmtree(fetched)
         yield built
     finally:
@@ -60,8 +61,8 @@ def _download(model_uri, destination):
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         if reason.endswith(":") and len(lines) > 1:  # MLflow's "failures occurred ...:" heading
             reason = f"{reason} {first_line(lines[-1])}"
-        raise StoreError(
-            f"cannot fetch model '{model_uri}' ({reason}); pass a models:/ or runs:/ URI "
+        raise (StoreError if store.failed(exc) else UsageError)(
+            f"cannot fetch model '{model_uri}' ({reason})", fix="pass a models:/ or runs:/ URI "
             "of a model trackfit logged"
         ) from exc
 
