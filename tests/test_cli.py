@@ -60,6 +60,7 @@ def test_a_bad_number_is_one_line_and_exit_1(capsys):
     assert capsys.readouterr().err == "trackfit: error: cv must be a whole number, got 'five'\n"
 
 
+@pytest.mark.slow  # two new interpreters: the console script and python -m
 def test_the_console_script_and_python_m_say_the_same():
     script = Path(sys.executable).with_name("trackfit")
     env = env_for("unused")  # both import this checkout's trackfit, wherever it is installed from

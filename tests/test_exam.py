@@ -158,6 +158,7 @@ def test_an_exam_file_changed_after_pinning_is_one_line_and_nothing_is_promoted(
     assert [r.info.status for r in runs(store, "register", None)] == ["FAILED", "FINISHED"]
 
 
+@pytest.mark.slow  # two processes (conftest.start_racers); the in-process race is below
 def test_two_registers_racing_with_different_exams_pin_one_and_both_say_which(
         store, tmp_path):
     """Two processes at once, each registering with an exam of its own: one pin wins, the

@@ -221,6 +221,7 @@ def test_a_crafted_tree_is_refused_by_predict_and_serve(store, tmp_path, capsys,
     assert assert_refused(capsys, "serve", "--port", str(free_port())) == line
 
 
+@pytest.mark.slow  # a new interpreter: a crash would kill that process, not pytest
 def test_a_crafted_tree_exits_1_in_a_real_process(store, tmp_path):
     """The one run as a user runs it: exit 1 and one line, not 139 and a RUNNING run."""
     from .conftest import cli as user_cli
