@@ -28,8 +28,12 @@ $(VENV)/.tests: $(VENV)/.installed
 lab: venv
 	PATH="$(abspath $(BIN)):$$PATH" mlflow run . --env-manager local --experiment-name $(EXPERIMENT)
 
-# The fast tier: every test that runs in this process (no new interpreters, environments,
-# servers, Spark or browser): about two minutes of CPU time.
+# The fast tier: every test that runs the command line in the test process, under two minutes
+# here. It starts no trackfit or mlflow process, environment, server, Spark or browser. What
+# still starts: what trackfit itself starts (the warm process predict's model check forks its
+# probes from, once per test worker; joblib's workers for n_jobs > 1; git), scripts/server.sh's
+# refusals to bind (bash, with a few lines of Python that import nothing heavy), `make -n
+# server` and bash for the README's curl line.
 check: test-venv
 	$(BIN)/python -m pytest -m "not slow"
 

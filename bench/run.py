@@ -491,7 +491,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     args.repeat = args.repeat or (1 if args.smoke else 5)
     output = Path(args.output) if args.output else (None if args.smoke else OUTPUT)
-    rows = 20_000 if args.smoke else 1_000_000
+    # The smoke run proves each figure is still produced, not its value: the smallest sizes.
+    rows = 2_000 if args.smoke else 1_000_000
     # The smoke run: a linear model, a tree and the one built-in with a thread team of its own.
     estimators = ["linear", "tree", "hist-gb"] if args.smoke else BUILT_IN
     only = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 15))
@@ -510,17 +511,17 @@ def main(argv=None):
         steps = {1: lambda: lab(report, args.repeat),
                  3: lambda: listing(report, args.repeat),
                  4: lambda: mlflow_run(report, args.repeat),
-                 5: lambda: compare(report, args.repeat, 200 if args.smoke else 10_000, store),
+                 5: lambda: compare(report, args.repeat, 20 if args.smoke else 10_000, store),
                  6: lambda: predict(report, args.repeat, rows, data, store),
                  7: lambda: train_big(report, args.repeat, rows, data, frame_mb),
                  8: lambda: fit_times(report, args.repeat, estimators),
-                 9: lambda: tune(report, args.repeat, 10 if args.smoke else 100),
+                 9: lambda: tune(report, args.repeat, 3 if args.smoke else 100),
                  10: lambda: main_all(report, args.repeat, 0 if args.smoke else 5, estimators),
                  11: lambda: predict_command(report, args.repeat, 10 * rows, big, store),
-                 12: lambda: spark_predict(report, (20_000,) if args.smoke
+                 12: lambda: spark_predict(report, (rows,) if args.smoke
                                           else (1_000_000, 10_000_000), scratch, store),
                  13: lambda: exam_register(report, args.repeat),
-                 14: lambda: own_table(report, args.repeat, 3_000 if args.smoke else 0,
+                 14: lambda: own_table(report, args.repeat, 1_000 if args.smoke else 0,
                                        0 if args.smoke else 5,
                                        [n for n in estimators if n not in ("svr", "dummy")],
                                        scratch)}

@@ -29,6 +29,7 @@ from trackfit.tracking import runs as tracking
 
 PROJECT = Path(__file__).resolve().parent.parent
 EXPERIMENT = "experiment-diabetes"
+MODEL = "model-diabetes"
 
 # Every Spark driver the tests start (this process's, and the commands' they run) compiles
 # with the JVM's quick compiler only: the tests' Spark jobs are small, and a local[2] train
@@ -111,26 +112,37 @@ def pins_venv(tmp_path_factory):
     """A venv holding only conda.yaml's pins (mlflow among them), no trackfit: the ``mlflow``
     of a user who installed MLflow alone, as ``--env-manager conda`` or ``uv`` builds it.
     Made once per session with uv (from its cache, seconds); returns its bin folder."""
-    import yaml
-
-    found = yaml.safe_load((PROJECT / "conda.yaml").read_text())["dependencies"]
-    pins = next(d["pip"] for d in found if isinstance(d, dict))
+    pins = conda_pins()
     venv = tmp_path_factory.mktemp("pins") / "venv"
-    uv = [sys.executable, "-m", "uv"]
-    subprocess.run([*uv, "venv", "--quiet", "--python", sys.executable, str(venv)],
-                   check=True, capture_output=True)
-    subprocess.run([*uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
-                    *pins], check=True, capture_output=True)
+    uv("venv", "--quiet", "--python", sys.executable, str(venv))
+    uv("pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), *pins)
     return venv / "bin"
 
 
-def env_for(uri, **extra):
-    """The environment a user's shell would have, pointed at ``uri``."""
+def uv(*args):
+    """``uv ARGS`` (the test extra's uv), failing the test with its output if it fails."""
+    return subprocess.run([sys.executable, "-m", "uv", *args], check=True, capture_output=True,
+                          text=True, timeout=900)
+
+
+def conda_pins():
+    """The pip pins of conda.yaml, read here independently of trackfit."""
+    import yaml
+
+    for dependency in yaml.safe_load((PROJECT / "conda.yaml").read_text())["dependencies"]:
+        if isinstance(dependency, dict):
+            return dependency["pip"]
+    raise AssertionError("conda.yaml has no pip section")
+
+
+def env_for(uri, experiment=EXPERIMENT, **extra):
+    """The environment a user's shell would have, pointed at ``uri`` and ``experiment``,
+    with the team server's login when ``uri`` is that server."""
     env = {k: v for k, v in os.environ.items() if k not in RUN_STATE}
     # `python` in MLproject commands is the test interpreter's, as in an activated venv.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.update(MLFLOW_TRACKING_URI=uri, MLFLOW_EXPERIMENT_NAME=EXPERIMENT,
-               PYTHONPATH=str(PROJECT), **extra)
+    env.update(MLFLOW_TRACKING_URI=uri, MLFLOW_EXPERIMENT_NAME=experiment,
+               PYTHONPATH=str(PROJECT), **{**credentials(uri), **extra})
     return env
 
 
@@ -142,10 +154,12 @@ def cli(uri, *args, cwd=None, **env):
     )
 
 
-def mlflow_run(uri, *args, project=PROJECT, **env):
-    """``mlflow run PROJECT ARGS --env-manager local``, as the README tells users."""
+def mlflow_run(uri, *args, project=PROJECT, experiment=EXPERIMENT, cwd=None, **env):
+    """``mlflow run PROJECT ARGS --env-manager local`` in ``experiment``, from ``cwd`` (the
+    project unless given), as the README tells users."""
     return mlflow_cli(["run", str(project), "--env-manager", "local",
-                       "--experiment-name", EXPERIMENT, *args], env_for(uri, **env), project)
+                       "--experiment-name", experiment, *args],
+                      env_for(uri, experiment, **env), cwd or project)
 
 
 def mlflow_cli(args, env, cwd):
@@ -439,23 +453,80 @@ def run_cli(capfd):
     return run
 
 
-def runs(uri, step=None, status=None):
-    """The runs of the experiment as a DataFrame, filtered by trackfit.step and status."""
+def runs(uri, step=None, status=None, experiment=EXPERIMENT):
+    """The runs of ``experiment`` (up to 1,000), filtered by trackfit.step and status."""
     client = mlflow.MlflowClient(tracking_uri=uri)
-    experiment = client.get_experiment_by_name(EXPERIMENT)
-    if experiment is None:
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
         return []
     filters = []
     if step:
         filters.append(f"tags.`trackfit.step` = '{step}'")
     if status:
         filters.append(f"attributes.status = '{status}'")
-    return client.search_runs([experiment.experiment_id], " and ".join(filters))
+    return client.search_runs([found.experiment_id], " and ".join(filters), max_results=1000)
 
 
-def versions(uri, name="model-diabetes"):
+def versions(uri, name=MODEL):
+    """Every version of the registered model ``name``."""
     client = mlflow.MlflowClient(tracking_uri=uri)
     return client.search_model_versions(f"name='{name}'")
+
+
+def champion_version(uri, name=MODEL):
+    """The version of ``name`` its alias champion points at."""
+    return mlflow.MlflowClient(tracking_uri=uri).get_model_version_by_alias(name, "champion")
+
+
+def gate_of(run):
+    """The gate.json a register run (a Run or its id) logged."""
+    import json
+
+    run_id = run.info.run_id if hasattr(run, "info") else run
+    return json.loads(mlflow.artifacts.load_text(f"runs:/{run_id}/gate.json"))
+
+
+def logged_skops(model, types, X, y):
+    """A function of ``name`` that logs ``model`` in the skops format trusting ``types``,
+    with the signature of ``X`` and ``y`` (what test_trust's ``champion`` takes)."""
+    from mlflow.models import infer_signature
+
+    return lambda name: mlflow.sklearn.log_model(
+        model, name=name, serialization_format="skops", skops_trusted_types=types,
+        signature=infer_signature(X, y), pip_requirements=[])
+
+
+# The team tracking server (scripts/server.sh; .ci/run starts it and sets these).
+SERVER = os.environ.get("TRACKFIT_SERVER_URI")
+USERNAME = os.environ.get("TRACKFIT_SERVER_USERNAME")
+PASSWORD = os.environ.get("TRACKFIT_SERVER_PASSWORD")
+
+
+def credentials(uri):
+    """The team server's login, for that server only."""
+    if USERNAME and uri == SERVER:
+        return {"MLFLOW_TRACKING_USERNAME": USERNAME, "MLFLOW_TRACKING_PASSWORD": PASSWORD or ""}
+    return {}
+
+
+@pytest.fixture
+def server(monkeypatch):
+    """The running team server's URI; this process's clients get its credentials."""
+    if not SERVER:
+        pytest.skip("no tracking server: start one with scripts/server.sh start and set "
+                    "TRACKFIT_SERVER_URI (.ci/run does both)")
+    for name, value in credentials(SERVER).items():
+        monkeypatch.setenv(name, value)
+    return SERVER
+
+
+@pytest.fixture
+def names():
+    """An experiment and a registered model name of this test's own."""
+    import uuid
+
+    tag = uuid.uuid4().hex[:8]
+    return f"server-{tag}", f"model-{tag}"
 
 
 # The browser: Debian's Chromium, driven by Playwright (never a browser of its own).
@@ -479,6 +550,19 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield chromium
         chromium.close()
+
+
+def http_status(url, method=None, data=None, headers=(), timeout=30):
+    """The HTTP status of a request to ``url`` (an error status too, not an exception)."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=data, headers=dict(headers), method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
 def free_port():

@@ -63,6 +63,7 @@ def test_a_bad_number_is_one_line_and_exit_2_as_argparse_s_own_usage_errors(caps
     assert usage.value.code == 2
 
 
+@pytest.mark.slow  # two new interpreters: the console script and python -m
 def test_the_console_script_and_python_m_say_the_same():
     script = Path(sys.executable).with_name("trackfit")
     env = env_for("unused")  # both import this checkout's trackfit, wherever it is installed from

@@ -19,7 +19,8 @@ from trackfit.entrypoints.train import train
 from trackfit.fitting.split import Split, split
 from trackfit.promotion import exam as exams
 
-from .conftest import EXPERIMENT, env_for, runs, start_racers, versions
+from .conftest import EXPERIMENT, env_for, gate_of, runs, start_racers, versions
+from .conftest import champion_version as champion
 
 MODEL = "model-diabetes"
 LAB_DIGEST = "c5d09cf4ec14a7a04cb94056539b2598"
@@ -40,14 +41,6 @@ def lab_sides():
 
 def tags_of(uri):
     return mlflow.MlflowClient(tracking_uri=uri).get_registered_model(MODEL).tags
-
-
-def champion(uri):
-    return mlflow.MlflowClient(tracking_uri=uri).get_model_version_by_alias(MODEL, "champion")
-
-
-def gate_of(run_id):
-    return json.loads(mlflow.artifacts.load_text(f"runs:/{run_id}/gate.json"))
 
 
 def only_line(text, start):
@@ -165,6 +158,7 @@ def test_an_exam_file_changed_after_pinning_is_one_line_and_nothing_is_promoted(
     assert [r.info.status for r in runs(store, "register", None)] == ["FAILED", "FINISHED"]
 
 
+@pytest.mark.slow  # two processes (conftest.start_racers); the in-process race is below
 def test_two_registers_racing_with_different_exams_pin_one_and_both_say_which(
         store, tmp_path):
     """Two processes at once, each registering with an exam of its own: one pin wins, the

@@ -5,7 +5,6 @@ ordinary least squares model's (0.3919 and 0.3929): a challenger exactly that mu
 """
 
 import http.server
-import json
 import re
 import shlex
 import threading
@@ -21,21 +20,13 @@ from trackfit.entrypoints.register import register
 from trackfit.entrypoints.train import train
 from trackfit.promotion.policy import GateRefused
 
-from .conftest import PROJECT, locked_store_error, runs, versions
+from .conftest import PROJECT, gate_of, locked_store_error, runs, versions
+from .conftest import champion_version as champion
 
 MODEL = "model-diabetes"
 # The lab's exam, pinned by the first register: the 133 rows held out at random_state 0.
 LAB_EXAM = ("exam diabetes, held-out 30% at random_state 0 (133 rows, target Y, digest "
             "c5d09cf4ec14a7a04cb94056539b2598)")
-
-
-def champion(uri):
-    return mlflow.MlflowClient(tracking_uri=uri).get_model_version_by_alias(MODEL, "champion")
-
-
-def gate_of(run):
-    """The gate.json a register run logged."""
-    return json.loads(mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/gate.json"))
 
 
 @pytest.fixture

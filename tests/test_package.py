@@ -12,18 +12,13 @@ from urllib.parse import urlsplit
 import mlflow
 import pytest
 
-from .conftest import EXPERIMENT, PROJECT
+from .conftest import EXPERIMENT, PROJECT, uv
 
 pytestmark = pytest.mark.slow
 
 IGNORED = shutil.ignore_patterns(".git", ".venv", ".server", ".spark", "mlruns", "mlartifacts",
                                  "mlflow.db*", "__pycache__", "*.egg-info", "build", "dist",
                                  ".pytest_cache")
-
-
-def uv(*args):
-    return subprocess.run([sys.executable, "-m", "uv", *args], check=True, capture_output=True,
-                          text=True, timeout=900)
 
 
 @pytest.fixture(scope="module")

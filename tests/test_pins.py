@@ -7,13 +7,7 @@ import yaml
 
 from trackfit.tracking import project
 
-from .conftest import PROJECT
-
-
-def conda_pins():
-    env = yaml.safe_load((PROJECT / "conda.yaml").read_text())
-    (pip,) = [d["pip"] for d in env["dependencies"] if isinstance(d, dict)]
-    return pip
+from .conftest import PROJECT, conda_pins
 
 
 def test_every_conda_pin_is_exact():

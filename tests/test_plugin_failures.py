@@ -180,6 +180,7 @@ def test_misspelled_hooks_are_reported(site, tmp_path, capsys):
     assert listed["scikit_learn"]["error"] == ""
 
 
+@pytest.mark.slow  # a new interpreter: what listing imports, from a clean sys.modules
 def test_listing_estimators_does_not_import_a_plugins_library(site, store):
     site("trackfit-heavy", "heavypack",
          registering('register("heavy", "trackfit_heavy_lib:Regressor")'))

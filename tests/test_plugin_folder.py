@@ -97,6 +97,7 @@ def test_disable_and_only_variables(project_plugins, monkeypatch):
     assert plugins.catalogue().names() == ["huber"]
 
 
+@pytest.mark.slow  # a new interpreter: what listing imports, from a clean sys.modules
 def test_listing_estimators_imports_neither_sklearn_nor_mlflow(tmp_path):
     code = ("import sys\n"
             "from trackfit.cli import main\n"

@@ -13,7 +13,7 @@ import mlflow
 import pandas as pd
 import pytest
 import yaml
-from .conftest import EXPERIMENT, PROJECT, env_for, mlflow_cli, runs
+from .conftest import EXPERIMENT, PROJECT, env_for, mlflow_cli, runs, uv
 from .test_plugin_docs import tutorial_file
 
 from trackfit.tracking import project
@@ -47,11 +47,6 @@ LISTING = textwrap.dedent("""
     print("lightgbm imported:", "lightgbm" in sys.modules, file=sys.stderr)
     sys.exit(code)
 """)
-
-
-def uv(*args):
-    return subprocess.run([sys.executable, "-m", "uv", *args], check=True, capture_output=True,
-                          text=True, timeout=900)
 
 
 @pytest.fixture(scope="module")

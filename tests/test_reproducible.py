@@ -21,7 +21,8 @@ from trackfit.engines.source import parse
 from trackfit.estimators import plugins
 from trackfit.entrypoints.train import train
 
-from .conftest import EXPERIMENT, PROJECT, env_for, mlflow_cli, model_metrics, trackfit_of
+from .conftest import (EXPERIMENT, PROJECT, conda_pins, env_for, mlflow_cli, model_metrics,
+                       trackfit_of)
 
 BIN = Path(sys.executable).parent
 RUN_ID = re.compile(r"Run \(ID '([0-9a-f]+)'\) succeeded")
@@ -35,14 +36,6 @@ GIT_USER = {"GIT_AUTHOR_NAME": "trackfit tests", "GIT_AUTHOR_EMAIL": "tests@trac
 
 def conda_env():
     return yaml.safe_load((PROJECT / "conda.yaml").read_text())
-
-
-def conda_pins():
-    """The pip pins of conda.yaml, read here independently of trackfit."""
-    for dependency in conda_env()["dependencies"]:
-        if isinstance(dependency, dict):
-            return dependency["pip"]
-    raise AssertionError("conda.yaml has no pip section")
 
 
 def conda_python():

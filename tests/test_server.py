@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 import urllib.request
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -23,15 +22,12 @@ import pytest
 
 from trackfit.tracking import registry
 
-from .conftest import (PROJECT, entry_points_here, env_for, free_port, in_shell, mlflow_cli,
-                       shell, start_racers)
+from .conftest import (PROJECT, entry_points_here, env_for, free_port, in_shell,
+                       mlflow_run, runs, shell, start_racers, versions)
 
 # Every test here needs the team server (or starts servers of its own).
 pytestmark = pytest.mark.slow
 
-SERVER = os.environ.get("TRACKFIT_SERVER_URI")
-USERNAME = os.environ.get("TRACKFIT_SERVER_USERNAME")
-PASSWORD = os.environ.get("TRACKFIT_SERVER_PASSWORD")
 SCRIPT = PROJECT / "scripts" / "server.sh"
 MLFLOW = str(Path(sys.executable).with_name("mlflow"))
 # A dead server must fail a step in seconds, not after MLflow's default minutes of retries.
@@ -39,53 +35,22 @@ FAST_FAIL = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_BACKOF
              "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
 
 
-def credentials(uri):
-    """The team server's login, for that server only."""
-    if USERNAME and uri == SERVER:
-        return {"MLFLOW_TRACKING_USERNAME": USERNAME, "MLFLOW_TRACKING_PASSWORD": PASSWORD or ""}
-    return {}
-
-
-@pytest.fixture
-def server(monkeypatch):
-    """The running team server's URI; this process's clients get its credentials."""
-    if not SERVER:
-        pytest.skip("no tracking server: start one with scripts/server.sh start and set "
-                    "TRACKFIT_SERVER_URI (.ci/run does both)")
-    for name, value in credentials(SERVER).items():
-        monkeypatch.setenv(name, value)
-    return SERVER
-
-
-@pytest.fixture
-def names():
-    """An experiment and a registered model name of this test's own."""
-    tag = uuid.uuid4().hex[:8]
-    return f"server-{tag}", f"model-{tag}"
-
-
-def environment(uri, experiment, **extra):
-    env = env_for(uri, **{**credentials(uri), **extra})
-    env["MLFLOW_EXPERIMENT_NAME"] = experiment
-    return env
-
-
 def trackfit(uri, experiment, *args, cwd=PROJECT, **extra):
     """``trackfit ARGS`` in ``experiment``, in this process as from a user's shell (conftest's
     in_shell); the concurrent ones below (``race``) are processes of their own."""
-    return in_shell(args, environment(uri, experiment, **extra), cwd)
+    return in_shell(args, env_for(uri, experiment, **extra), cwd)
 
 
 def start_trackfit(uri, experiment, *args, cwd=PROJECT, **extra):
     return subprocess.Popen([sys.executable, "-m", "trackfit", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=cwd,
-                            env=environment(uri, experiment, **extra))
+                            env=env_for(uri, experiment, **extra))
 
 
 def race(count, uri, experiment, *args, folder, cwd=PROJECT):
     """``count`` of ``trackfit ARGS`` in ``experiment`` at once, each a process of its own
     (conftest.start_racers)."""
-    return start_racers(count, args, environment(uri, experiment), cwd, folder)
+    return start_racers(count, args, env_for(uri, experiment), cwd, folder)
 
 
 def finish(processes):
@@ -94,29 +59,9 @@ def finish(processes):
     return [(p.returncode, out, err) for p, (out, err) in zip(processes, outputs)]
 
 
-def mlflow_run(uri, experiment, *args):
-    """``mlflow run . ARGS --env-manager local``, as the README tells users."""
-    return mlflow_cli(["run", str(PROJECT), "--env-manager", "local", "--experiment-name",
-                       experiment, *args], environment(uri, experiment), PROJECT)
-
-
 def ok(result):
     assert result.returncode == 0, result.stderr[-3000:]
     return result
-
-
-def runs(uri, experiment, step=None, status=None):
-    client = mlflow.MlflowClient(tracking_uri=uri)
-    found = client.get_experiment_by_name(experiment)
-    if found is None:
-        return []
-    filters = [f"tags.`trackfit.step` = '{step}'"] if step else []
-    filters += [f"attributes.status = '{status}'"] if status else []
-    return client.search_runs([found.experiment_id], " and ".join(filters), max_results=1000)
-
-
-def versions(uri, model_name):
-    return mlflow.MlflowClient(tracking_uri=uri).search_model_versions(f"name='{model_name}'")
 
 
 def assert_one_version_per_run(uri, model_name):
@@ -137,25 +82,25 @@ def test_whole_lab_against_the_server(server, names, tmp_path):
 
 def whole_lab(server, names, tmp_path):
     experiment, model = names
-    ok(mlflow_run(server, experiment, "-P", f"model_name={model}"))
-    steps = {step: len(runs(server, experiment, step, "FINISHED"))
+    ok(mlflow_run(server, "-P", f"model_name={model}", experiment=experiment))
+    steps = {step: len(runs(server, step, "FINISHED", experiment=experiment))
              for step in ("main", "load", "train", "compare", "register")}
     assert steps == {"main": 1, "load": 1, "train": 2, "compare": 1, "register": 1}
     assert len(assert_one_version_per_run(server, model)) == 1
 
-    ok(mlflow_run(server, experiment, "-e", "load"))
-    ok(mlflow_run(server, experiment, "-e", "train", "-P", "estimator=tree",
-                  "-P", "params=max_depth=2"))
-    ok(mlflow_run(server, experiment, "-e", "compare"))
-    ok(mlflow_run(server, experiment, "-e", "register", "-P", f"model_name={model}"))
+    ok(mlflow_run(server, "-e", "load", experiment=experiment))
+    ok(mlflow_run(server, "-e", "train", "-P", "estimator=tree",
+                  "-P", "params=max_depth=2", experiment=experiment))
+    ok(mlflow_run(server, "-e", "compare", experiment=experiment))
+    ok(mlflow_run(server, "-e", "register", "-P", f"model_name={model}", experiment=experiment))
     output = tmp_path / "predictions.csv"
-    ok(mlflow_run(server, experiment, "-e", "predict", "-P", f"model=models:/{model}@champion",
-                  "-P", f"output={output}"))
+    ok(mlflow_run(server, "-e", "predict", "-P", f"model=models:/{model}@champion",
+                  "-P", f"output={output}", experiment=experiment))
 
-    trained = runs(server, experiment, "train", "FINISHED")
+    trained = runs(server, "train", "FINISHED", experiment=experiment)
     assert len(trained) == 3
-    assert len(runs(server, experiment, "load", "FINISHED")) == 2
-    compared = runs(server, experiment, "compare", "FINISHED")[0]
+    assert len(runs(server, "load", "FINISHED", experiment=experiment)) == 2
+    compared = runs(server, "compare", "FINISHED", experiment=experiment)[0]
     client = mlflow.MlflowClient(tracking_uri=server)
     assert client.list_artifacts(compared.info.run_id), "the served artifact store is empty"
     best = max(trained, key=lambda r: r.data.metrics["test_r2_score"])
@@ -164,7 +109,7 @@ def whole_lab(server, names, tmp_path):
     assert_one_version_per_run(server, model)
     predictions = pd.read_csv(output)
     assert len(predictions) == 442 and predictions["prediction"].notna().all()
-    assert len(runs(server, experiment, "predict", "FINISHED")) == 1
+    assert len(runs(server, "predict", "FINISHED", experiment=experiment)) == 1
 
 
 def test_eight_concurrent_trains_on_the_server_make_eight_runs(server, names, tmp_path):
@@ -172,8 +117,8 @@ def test_eight_concurrent_trains_on_the_server_make_eight_runs(server, names, tm
     trainers = race(8, server, experiment, "train", "--cv", "0", folder=tmp_path)
     results = finish(trainers)
     assert [code for code, _, _ in results] == [0] * 8, [err[-800:] for _, _, err in results]
-    assert len(runs(server, experiment)) == 8
-    assert len(runs(server, experiment, "train", "FINISHED")) == 8
+    assert len(runs(server, experiment=experiment)) == 8
+    assert len(runs(server, "train", "FINISHED", experiment=experiment)) == 8
 
 
 def test_eight_concurrent_trains_on_the_default_sqlite_store(tmp_path):
@@ -186,8 +131,8 @@ def test_eight_concurrent_trains_on_the_default_sqlite_store(tmp_path):
     assert "database is locked" not in errors
     assert [code for code, _, _ in results] == [0] * 8, errors[-3000:]
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    assert len(runs(store, experiment)) == 8
-    assert len(runs(store, experiment, "train", "FINISHED")) == 8
+    assert len(runs(store, experiment=experiment)) == 8
+    assert len(runs(store, "train", "FINISHED", experiment=experiment)) == 8
 
 
 def test_two_concurrent_registers_make_one_version(server, names, tmp_path):
@@ -198,7 +143,7 @@ def test_two_concurrent_registers_make_one_version(server, names, tmp_path):
     assert [code for code, _, _ in results] == [0, 0], [err[-800:] for _, _, err in results]
     found = assert_one_version_per_run(server, model)
     assert len(found) == 1
-    done = runs(server, experiment, "register", "FINISHED")
+    done = runs(server, "register", "FINISHED", experiment=experiment)
     assert [r.data.tags["trackfit.model_version"] for r in done] == [found[0].version] * 2
     client = mlflow.MlflowClient(tracking_uri=server)
     assert client.get_model_version_by_alias(model, "champion").version == found[0].version
@@ -209,7 +154,7 @@ def test_registers_pointing_the_alias_at_once_all_succeed(server, names, tmp_pat
     then an insert, so of several at once all but one get a duplicate-key error unless the
     register sees the alias already set. Four threads, twenty fresh aliases."""
     _, model = names
-    with shell(environment(server, "unused"), tmp_path):
+    with shell(env_for(server, "unused"), tmp_path):
         client = mlflow.MlflowClient()
         client.create_registered_model(model)
         version = client.create_model_version(model, "s3://bucket/model").version
@@ -321,7 +266,7 @@ def test_server_stopped_mid_train_fails_fast_and_the_lab_recovers(own_server, na
     trainer = start_trackfit(uri, experiment, "train", "--estimator", "tree", "--data", url,
                              **FAST_FAIL)
     deadline = time.monotonic() + 300
-    while not runs(uri, experiment, "train", "RUNNING"):
+    while not runs(uri, "train", "RUNNING", experiment=experiment):
         assert trainer.poll() is None, trainer.communicate()
         assert time.monotonic() < deadline, "the train run never started"
         time.sleep(0.1)
@@ -336,7 +281,7 @@ def test_server_stopped_mid_train_fails_fast_and_the_lab_recovers(own_server, na
 
     start()
     ok(trackfit(uri, experiment, "main", "--cv", "0", "--model_name", model))
-    trained = runs(uri, experiment, "train")
+    trained = runs(uri, "train", experiment=experiment)
     assert len(trained) == 3
     assert len([r for r in trained if r.info.status == "FINISHED"]) == 2
     found = assert_one_version_per_run(uri, model)
@@ -349,8 +294,8 @@ def test_postgresql_restarted_under_the_server(server, names):
     experiment, model = names
     ok(subprocess.run([str(SCRIPT), "db-restart"], capture_output=True, text=True))
     ok(trackfit(server, experiment, "main", "--cv", "0", "--model_name", model))
-    assert len(runs(server, experiment, "train", "FINISHED")) == 2
-    assert len(runs(server, experiment, "main", "FINISHED")) == 1
+    assert len(runs(server, "train", "FINISHED", experiment=experiment)) == 2
+    assert len(runs(server, "main", "FINISHED", experiment=experiment)) == 1
     assert len(assert_one_version_per_run(server, model)) == 1
 
 
@@ -367,4 +312,4 @@ def test_bad_credentials_are_one_clear_line(server, names, password):
         f"trackfit: error: the tracking server {server} refused the credentials (HTTP 401); "
         "check MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"
     ]
-    assert runs(server, experiment) == []
+    assert runs(server, experiment=experiment) == []

@@ -12,16 +12,14 @@ import stat
 import subprocess
 import sys
 import tempfile
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import mlflow
 import pytest
 
-from .conftest import PROJECT
-from .test_server import PASSWORD, SCRIPT, free_port, names, server, trackfit  # noqa: F401
+from .conftest import PASSWORD, PROJECT, free_port, http_status
+from .test_server import SCRIPT, trackfit
 
 SERVER_DIR = PROJECT / os.environ.get("TRACKFIT_SERVER_DIR", ".server")
 SECRET_FILES = ("pg-password", "admin-password", "flask-secret-key", "basic_auth.ini")
@@ -188,13 +186,7 @@ def request(url, headers=(), data=None):
     if PASSWORD:
         login = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
         headers["Authorization"] = f"Basic {login}"
-    req = urllib.request.Request(url, data=data, headers=headers,
-                                 method="POST" if data else "GET")
-    try:
-        with urllib.request.urlopen(req, timeout=30) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
+    return http_status(url, "POST" if data else "GET", data, headers)
 
 
 @pytest.mark.slow  # the running team server

@@ -16,13 +16,12 @@ import subprocess
 import sys
 import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 
 import mlflow
 import pytest
 
-from .test_server import PASSWORD, USERNAME, server  # noqa: F401
+from .conftest import PASSWORD, http_status
 
 # The team server's app (its server extra: Flask-WTF for basic auth), walked route by route.
 pytestmark = pytest.mark.slow
@@ -96,13 +95,9 @@ def send(base, method, path, fields, headers=()):
     """The HTTP status of ``method path`` with ``fields`` as query string and JSON body."""
     query = urllib.parse.urlencode({k: v for k, v in fields.items() if isinstance(v, str)})
     body = json.dumps(fields).encode() if method in WRITES else None
-    req = urllib.request.Request(f"{base}{path}?{query}", data=body, method=method,
-                                 headers={"Content-Type": "application/json", **dict(headers)})
     try:
-        with urllib.request.urlopen(req, timeout=30) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
+        return http_status(f"{base}{path}?{query}", method, body,
+                           {"Content-Type": "application/json", **dict(headers)})
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
         return f"no answer ({exc})"
 

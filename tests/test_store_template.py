@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import mlflow
-
+import pytest
 
 
 def tables(path):
@@ -14,6 +14,7 @@ def tables(path):
                 for (name,) in db.execute("select name from sqlite_master where type='table'")}
 
 
+@pytest.mark.slow  # MLflow's server start, in a new interpreter of its own
 def test_a_new_store_is_a_copy_of_the_cached_template_and_mlflow_opens_it(run_cli, tmp_path):
     cache = tmp_path / "cache"
     first, second = tmp_path / "first", tmp_path / "second"

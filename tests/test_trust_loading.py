@@ -28,7 +28,7 @@ from trackfit.engines.source import parse
 from trackfit.estimators import checks
 from trackfit.entrypoints.train import train
 
-from .conftest import free_port, runs, versions
+from .conftest import free_port, logged_skops, runs, versions
 from .test_trust import WritesAFile, champion, crafted, edit_mlmodel, fitted
 
 TREE = ["sklearn.tree._tree.Tree"]
@@ -221,6 +221,7 @@ def test_a_crafted_tree_is_refused_by_predict_and_serve(store, tmp_path, capsys,
     assert assert_refused(capsys, "serve", "--port", str(free_port())) == line
 
 
+@pytest.mark.slow  # a new interpreter: a crash would kill that process, not pytest
 def test_a_crafted_tree_exits_3_in_a_real_process(store, tmp_path):
     """The one run as a user runs it: exit 3 and one line, not 139 and a RUNNING run."""
     from .conftest import cli as user_cli
@@ -307,9 +308,7 @@ def test_what_the_check_itself_would_run_is_refused_by_predict(store, tmp_path, 
     X, y = lab()
     model = build().fit(X, y)
     craft(model)
-    champion(lambda name: mlflow.sklearn.log_model(
-        model, name=name, serialization_format="skops", skops_trusted_types=types,
-        signature=infer_signature(X, y), pip_requirements=[]))
+    champion(logged_skops(model, types, X, y))
     output = tmp_path / "predictions.csv"
     estimator = kind.split("-start")[0] if kind.startswith("gbr") else "hist-gb"
     assert_refused(capsys, "predict", "--output", str(output), phrases=[
@@ -322,9 +321,7 @@ def test_boosting_that_writes_past_its_output_is_refused_by_predict(store, tmp_p
     X, y = lab()
     model = GradientBoostingRegressor(n_estimators=5, random_state=0).fit(X, y)
     _wide_stages(model)
-    champion(lambda name: mlflow.sklearn.log_model(
-        model, name=name, serialization_format="skops", skops_trusted_types=TREE,
-        signature=infer_signature(X, y), pip_requirements=[]))
+    champion(logged_skops(model, TREE, X, y))
     output = tmp_path / "predictions.csv"
     assert_refused(capsys, "predict", "--output", str(output), phrases=[
         "fails the check of estimator 'gbr'", "n_trees_per_iteration_ is 2, not 1"])
@@ -427,9 +424,7 @@ def test_a_plugin_model_hiding_an_object_it_does_not_declare_is_refused(store, t
     X, y = lab()
     model = AdaBoostRegressor(n_estimators=3, random_state=0).fit(X, y)
     model.estimators_[1] = OneHotEncoder().fit(X)
-    champion(lambda name: mlflow.sklearn.log_model(
-        model, name=name, serialization_format="skops", skops_trusted_types=TREE,
-        signature=infer_signature(X, y), pip_requirements=[]))
+    champion(logged_skops(model, TREE, X, y))
     assert_refused(capsys, "predict", phrases=[
         "fails the check of estimator 'boosted': its estimators_ holds a "
         "sklearn.preprocessing._encoders.OneHotEncoder, which neither trackfit's walk nor its "

@@ -26,7 +26,7 @@ from trackfit import trust
 from trackfit.estimators import builtin, checks, plugins, preprocessing
 from trackfit.estimators.preprocessing import DateParts
 
-from .conftest import PROJECT, free_port, runs
+from .conftest import PROJECT, free_port, logged_skops, runs
 from .test_trust import champion
 from .test_trust_loading import assert_refused, lab, run_cli
 
@@ -246,12 +246,8 @@ TAMPERED = {
 
 
 def log_tampered(kind):
-    model = TAMPERED[kind][0]()
-    X, y = lab()
     types = plan("forest" if kind == "one-hot-past-its-output" else "linear")["trusted_types"]
-    return lambda name: mlflow.sklearn.log_model(
-        model, name=name, serialization_format="skops", skops_trusted_types=types,
-        signature=infer_signature(X, y), pip_requirements=[])
+    return logged_skops(TAMPERED[kind][0](), types, *lab())
 
 
 @pytest.mark.parametrize("kind", sorted(TAMPERED))
@@ -285,9 +281,7 @@ def test_a_genuine_lab_pipeline_predicts_through_the_cli(store, tmp_path, capsys
     """The same pipelines untampered: `predict` scores the new patients with them."""
     model = forest()
     X, y = lab()
-    champion(lambda name: mlflow.sklearn.log_model(
-        model, name=name, serialization_format="skops", pip_requirements=[],
-        skops_trusted_types=plan("forest")["trusted_types"], signature=infer_signature(X, y)))
+    champion(logged_skops(model, plan("forest")["trusted_types"], X, y))
     code, errors = run_cli(capsys, "predict", "--data", NEW, "--output",
                            str(tmp_path / "p.csv"))
     assert code == 0, errors

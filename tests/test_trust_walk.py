@@ -14,7 +14,6 @@ import mlflow
 import numpy as np
 import pytest
 import skops.io
-from mlflow.models import infer_signature
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyRegressor
 from sklearn.ensemble import (ExtraTreesRegressor, GradientBoostingRegressor,
@@ -28,7 +27,7 @@ from trackfit.estimators import checks
 from trackfit.estimators.builtin import HIST_GB, NEIGHBOURS, TREE
 from trackfit.entrypoints.train import train
 
-from .conftest import PROJECT, free_port, runs, versions
+from .conftest import PROJECT, free_port, logged_skops, runs, versions
 from .test_trust import champion
 from .test_trust_loading import assert_refused, lab, run_cli
 
@@ -145,11 +144,7 @@ CRAFTED = {
 
 def log_crafted(kind):
     build, types, _ = CRAFTED[kind]
-    model = build()
-    X, y = lab()
-    return lambda name: mlflow.sklearn.log_model(
-        model, name=name, serialization_format="skops", skops_trusted_types=types,
-        signature=infer_signature(X, y), pip_requirements=[])
+    return logged_skops(build(), types, *lab())
 
 
 @pytest.mark.parametrize("kind", sorted(CRAFTED))
@@ -208,10 +203,7 @@ def test_n_jobs_of_ten_thousand_is_cut_to_the_cores(store, tmp_path, capsys, bui
     X, y = lab()
     model = build().fit(X, y)
     model.n_jobs = 10_000
-    champion(lambda name: mlflow.sklearn.log_model(
-        model, name=name, serialization_format="skops", pip_requirements=[],
-        skops_trusted_types=TREE if hasattr(model, "estimators_") else NEIGHBOURS,
-        signature=infer_signature(X, y)))
+    champion(logged_skops(model, TREE if hasattr(model, "estimators_") else NEIGHBOURS, X, y))
     before = threading.active_count()
     peak = [before]
     stop = threading.Event()

@@ -17,7 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import mlflow
 import pytest
 
-from .test_server import free_port, names, ok, own_server, server, trackfit, versions  # noqa: F401
+from .conftest import free_port, versions
+from .test_server import ok, own_server, trackfit  # noqa: F401 - own_server a fixture
 
 pytestmark = pytest.mark.slow
 
