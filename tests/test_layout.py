@@ -150,6 +150,18 @@ def test_no_import_cycles_between_packages():
     assert cycle({**edges, "trackfit.tracking": {"trackfit.fitting"}})  # the check can fail
 
 
+def test_no_import_cycles_between_modules():
+    """Inside a package too: a module never reaches itself through what it imports (a
+    package's ``__init__`` re-exporting its own modules is not a cycle of them)."""
+    edges = {}
+    for name, path in modules().items():
+        for target in imports(name, path):
+            if not name.startswith(f"{target}."):  # a module using its own package's names
+                edges.setdefault(name, set()).add(target)
+    assert cycle(edges) == []
+    assert cycle({**edges, "trackfit.engines.source": {"trackfit.engines.table"}})
+
+
 def functions(path):
     """(name, lines) of every function and method in the module at ``path``."""
     for node in ast.walk(ast.parse(path.read_text())):

@@ -212,7 +212,7 @@ def test_compare_ranks_one_table_and_says_what_it_left_out(store, run_cli, pengu
 def test_native_categories_reach_hist_gb_as_codes_and_linear_gets_scaled_numbers(
         store, penguins_csv):
     from trackfit.engines.source import parse
-    from trackfit.engines.table import Ask
+    from trackfit.engines.source import Ask
     from trackfit.entrypoints.train import train
 
     model_of = {}
@@ -301,7 +301,8 @@ def test_the_lab_read_as_a_table_is_a_pipeline_of_its_measurements(store):
 
 
 def test_a_text_column_past_the_cap_is_capped_and_says_how_to_change_it():
-    from trackfit.engines.table import CATEGORY_CAP, Ask, infer
+    from trackfit.engines.table import CATEGORY_CAP, infer
+    from trackfit.engines.source import Ask
 
     rows = 3 * CATEGORY_CAP
     frame = pd.DataFrame({"town": [f"t{i % (CATEGORY_CAP + 10)}" for i in range(rows)],
@@ -367,7 +368,7 @@ def test_tune_searches_a_tables_pipeline(store, penguins_csv):
 
 def test_the_unnamed_index_column_a_csv_writer_adds_is_a_key(tmp_path):
     from trackfit.engines.source import parse
-    from trackfit.engines.table import Ask
+    from trackfit.engines.source import Ask
     from trackfit.engines.pandas import load_table
 
     path = tmp_path / "with_index.csv"

@@ -315,7 +315,7 @@ def table_of(values):
     if "data" not in values or "target" not in values:
         return None
     from ..engines.source import parse
-    from ..engines.table import Ask
+    from ..engines.source import Ask
 
     ask = Ask(values["target"], tuple(values["features"]), tuple(values["ignore"]),
               tuple(values["categorical"]), values["missing"])

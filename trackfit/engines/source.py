@@ -8,12 +8,45 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from .. import DataError, quote
+
 FEATURES = ["AGE", "SEX", "BMI", "BP", "S1", "S2", "S3", "S4", "S5", "S6"]
 TARGET = "Y"
 ALIASES = {"TARGET": TARGET}
 EMBEDDED = "diabetes"
 EMBEDDED_SOURCE = "sklearn.datasets.load_diabetes(scaled=False)"
+MISSING = ("impute", "refuse")
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv", ".txt": "tsv"}
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What the user said about the table: ``target`` (empty: the dataset's own), and the
+    ``features`` to use, the columns to ``ignore``, the ones that are ``categorical``, and
+    whether ``missing`` values are imputed or refused."""
+
+    target: str = ""
+    features: tuple = ()
+    ignore: tuple = ()
+    categorical: tuple = ()
+    missing: str = "impute"
+
+    def check(self):
+        if self.missing not in MISSING:
+            raise DataError(f"missing must be impute or refuse, got {quote(self.missing)}")
+        return self
+
+    @property
+    def given(self):
+        """Whether the user said anything about the table."""
+        return bool(self.target or self.features or self.ignore or self.categorical
+                    or self.missing != "impute")
+
+    def params(self):
+        """The run params the gate rebuilds the table from."""
+        return {"target": self.target, "features": ",".join(self.features),
+                "ignore": ",".join(self.ignore), "categorical": ",".join(self.categorical),
+                "missing": self.missing}
 
 
 @dataclass(frozen=True)
@@ -24,7 +57,7 @@ class Source:
     kind: str  # embedded, file, run (runs:/ artifact), http, or fsspec (any other URL)
     safe: str  # the text with any password and query string (a SAS token, say) removed
     format: str  # parquet, csv or tsv; "" for the embedded copy or when the name does not say
-    ask: object = field(default=None, compare=False)  # table.Ask: the target, features, ...
+    ask: object = field(default=None, compare=False)  # Ask: the target, features, ...
 
     def __str__(self):
         return self.safe
@@ -58,9 +91,7 @@ def redact(text):
 def parse(data, ask=None):
     """The Source for what the user gave as ``data``: parsed once, at the command line.
 
-    ``ask``: what the user said of its table (engines.table.Ask; None: nothing)."""
-    from .table import Ask
-
+    ``ask``: what the user said of its table (an Ask; None: nothing)."""
     ask = (ask or Ask()).check()
     text = data or EMBEDDED
     if text == EMBEDDED or is_dataset(text):

@@ -19,45 +19,15 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from .. import DataError, quote
+from .source import Ask
 
 NUMBER, CATEGORY, DATE, KEY, IGNORED = "number", "category", "date", "key", "ignored"
 ROLES = (NUMBER, CATEGORY, DATE, KEY, IGNORED)
 FEATURE_ROLES = (NUMBER, CATEGORY, DATE)
-MISSING = ("impute", "refuse")
 CATEGORY_CAP = 50  # one-hot columns per text feature; rarer values share one "infrequent"
 SCHEMA = "schema.json"
 LAB_TARGET = "Y"
 ID_NAMES = ("id", "index", "")
-
-
-@dataclass(frozen=True)
-class Ask:
-    """What the user said about the table: ``target`` (empty: the dataset's own), and the
-    ``features`` to use, the columns to ``ignore``, the ones that are ``categorical``, and
-    whether ``missing`` values are imputed or refused."""
-
-    target: str = ""
-    features: tuple = ()
-    ignore: tuple = ()
-    categorical: tuple = ()
-    missing: str = "impute"
-
-    def check(self):
-        if self.missing not in MISSING:
-            raise DataError(f"missing must be impute or refuse, got {quote(self.missing)}")
-        return self
-
-    @property
-    def given(self):
-        """Whether the user said anything about the table."""
-        return bool(self.target or self.features or self.ignore or self.categorical
-                    or self.missing != "impute")
-
-    def params(self):
-        """The run params the gate rebuilds the table from."""
-        return {"target": self.target, "features": ",".join(self.features),
-                "ignore": ",".join(self.ignore), "categorical": ",".join(self.categorical),
-                "missing": self.missing}
 
 
 def ask_from(params):

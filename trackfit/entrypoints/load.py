@@ -4,7 +4,8 @@ once and recorded (params and ``schema.json``)."""
 
 from .. import engines
 from ..engines.source import parse
-from ..engines.table import SCHEMA, Ask, schema_text
+from ..engines.table import SCHEMA, schema_text
+from ..engines.source import Ask
 from ..tracking import datasets, tags
 from ..tracking.runs import log, step_run
 

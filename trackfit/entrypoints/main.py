@@ -6,7 +6,7 @@ the one step that imports the other steps, each called as a nested run.
 
 from .. import EstimatorError, engines
 from ..engines.source import parse
-from ..engines.table import Ask
+from ..engines.source import Ask
 from ..fitting import training
 from ..fitting.pool import workers
 from ..fitting.split import Split

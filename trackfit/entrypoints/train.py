@@ -2,7 +2,7 @@
 
 from .. import engines
 from ..engines.source import parse
-from ..engines.table import Ask
+from ..engines.source import Ask
 from ..fitting import training
 from ..fitting.split import Split
 from ..tracking.runs import step_run

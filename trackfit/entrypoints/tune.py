@@ -7,7 +7,7 @@ compare and register see it as any other training run.
 
 from .. import engines
 from ..engines.source import parse
-from ..engines.table import Ask
+from ..engines.source import Ask
 from ..estimators import space as spacemod
 from ..fitting import training, tuning
 from ..fitting.split import Split, split

@@ -5,7 +5,8 @@ import time
 
 from ..engines import checks
 from ..engines.pandas import release
-from ..engines.table import SCHEMA, Ask, schema_text
+from ..engines.table import SCHEMA, schema_text
+from ..engines.source import Ask
 from ..estimators import hyperparams, plugins
 from ..reports import evaluation
 from ..tracking import provenance, store, tags

@@ -192,7 +192,7 @@ def _parsed(text, target):
     """The Source of exam data ``text`` whose rows predict ``target``: the lab's table for
     Y, else the table of that target."""
     from ..engines.source import TARGET, parse
-    from ..engines.table import Ask
+    from ..engines.source import Ask
 
     return parse(text, None if target == TARGET else Ask(target))
 
