@@ -29,8 +29,8 @@ def cv_scores(estimator, X, y, folds, error_score=float("nan")):
 
     The numbers of sklearn's ``cross_validate`` with these four scorers (the same unshuffled
     KFold, a clone fitted per fold, sklearn's own metric functions on one predict per fold),
-    without its per-call machinery: scorer lookup, metadata routing, a joblib dispatch per
-    fold and each metric's argument validation were about 18 of a tree trial's 23 ms.
+    without its per-call machinery (scorer lookup, metadata routing, a joblib dispatch per
+    fold, each metric's argument checks): a tree's 5 folds of the lab 18.7 -> 8.0 ms.
     The folds are taken by row index from one array (``X.to_numpy()`` of a one-block frame
     is a view): each fold copies its rows once, where folds of a frame copy them twice.
     ``error_score="raise"``: a fold the estimator fails on raises instead of scoring NaN.
@@ -50,6 +50,7 @@ def cv_scores(estimator, X, y, folds, error_score=float("nan")):
     rows = X if isinstance(estimator, Pipeline) else np.asarray(X)
     each = {name: [] for name in SCORERS}
     failed = []
+
     def take(values, at):  # plain arrays directly: sklearn's _safe_indexing checks each call
         return values[at] if isinstance(values, np.ndarray) else _safe_indexing(values, at)
 
