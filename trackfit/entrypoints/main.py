@@ -1,6 +1,6 @@
 """main: the whole lab in one process: load once, one train per estimator, compare, register."""
 
-from .. import EstimatorError, engines, processes, trust
+from .. import EstimatorError, engines
 from ..engines.source import parse
 from ..engines.table import Ask
 from ..fitting import training
@@ -50,8 +50,6 @@ def main(estimators=("linear", "tree"), data="diabetes", target="", features=(),
                 "model would be trained twice; pass each estimator once")
         log(params={"estimators": ",".join(estimators), "data": src.safe, "metric": metric,
                     "n_jobs": n_jobs, **engine.params()})
-        # The gate probes the models in a process of its own: its imports overlap the training.
-        processes.start_forker(trust.PROBE_IMPORTS)
         loaded = datasets.load(src, engine, nested=True)
         read = (loaded["frame"], loaded["dataset"], loaded["table"])
         trained = training.train_all(names, src, how, engine, read, metric, n_jobs)
