@@ -63,3 +63,39 @@ def test_parquet_reads_to_the_same_frame_as_the_embedded_copy(tmp_path):
     frame = datamod.load(parse(str(tmp_path / "lab.parquet")))
     assert frame.equals(datamod.load(parse("diabetes")))
     assert list(frame.dtypes.unique()) == [np.dtype("float64")]
+
+
+def test_cv_scores_are_sklearns_cross_validate_to_the_bit():
+    """The lean CV gives the floats sklearn's cross_validate and metric functions give."""
+    from sklearn import metrics
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import LinearRegression
+    from sklearn.model_selection import KFold, cross_validate, train_test_split
+    from sklearn.neighbors import KNeighborsRegressor
+    from sklearn.tree import DecisionTreeRegressor
+
+    from trackfit.fitting.metrics import SCORERS, cv_scores, fold_scores
+
+    rng = np.random.default_rng(0)
+    for i in range(300):
+        n = int(rng.integers(2, 2000))
+        y_true = rng.normal(size=n) * rng.uniform(0.1, 1e4)
+        y_true = np.round(y_true).astype(np.int64) if i % 3 == 0 else y_true
+        y_pred = y_true.astype(float) if i % 50 == 0 else rng.normal(size=n) * 100
+        assert fold_scores(y_true, y_pred) == {
+            "r2_score": metrics.r2_score(y_true, y_pred),
+            "mean_absolute_error": metrics.mean_absolute_error(y_true, y_pred),
+            "mean_squared_error": metrics.mean_squared_error(y_true, y_pred),
+            "root_mean_squared_error": metrics.root_mean_squared_error(y_true, y_pred)}
+    X, y = load_diabetes(return_X_y=True, as_frame=True, scaled=False)
+    X_train, _, y_train, _ = train_test_split(X, y.to_numpy(), test_size=0.3, random_state=0)
+    for model in (LinearRegression(), KNeighborsRegressor(),
+                  DecisionTreeRegressor(max_depth=3, max_features=0.8, random_state=0)):
+        ours, folds = cv_scores(model, X_train, y_train, 5)
+        theirs = cross_validate(model, X_train.to_numpy(), y_train, cv=KFold(5),
+                                scoring=SCORERS)
+        for name, scorer in SCORERS.items():
+            values = theirs[f"test_{name}"] * (-1 if scorer.startswith("neg_") else 1)
+            assert list(folds[name]) == list(values)
+            assert ours[f"cv_{name}"] == float(values.mean())
+            assert ours[f"cv_{name}_std"] == float(values.std())

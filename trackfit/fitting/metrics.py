@@ -27,24 +27,99 @@ def cv_scores(estimator, X, y, folds, error_score=float("nan")):
     """Mean and standard deviation of each metric over ``folds`` folds of the training split,
     and each fold's values (for evaluation.json).
 
+    The numbers of sklearn's ``cross_validate`` with these four scorers (the same unshuffled
+    KFold, a clone fitted per fold, sklearn's own metric functions on one predict per fold),
+    without its per-call machinery (scorer lookup, metadata routing, a joblib dispatch per
+    fold, each metric's argument checks): a tree's 5 folds of the lab 18.7 -> 8.0 ms.
     The folds are taken by row index from one array (``X.to_numpy()`` of a one-block frame
     is a view): each fold copies its rows once, where folds of a frame copy them twice.
     ``error_score="raise"``: a fold the estimator fails on raises instead of scoring NaN.
     A pipeline (a table's model) takes its folds of the raw frame: it selects columns by name.
     """
+    import warnings
+
     import numpy as np
-    from sklearn.model_selection import KFold, cross_validate
+    from sklearn.base import clone
+    from sklearn.exceptions import FitFailedWarning
+    from sklearn.model_selection import KFold
     from sklearn.pipeline import Pipeline
+    from sklearn.utils import _safe_indexing
 
     if "copy_X" in estimator.get_params(deep=False):
         estimator = estimator.set_params(copy_X=False)  # each fold's rows are its own copy
     rows = X if isinstance(estimator, Pipeline) else np.asarray(X)
-    result = cross_validate(estimator, rows, y, cv=KFold(folds), scoring=SCORERS,
-                            error_score=error_score)
-    out, each = {}, {}
-    for name, scorer in SCORERS.items():
-        values = result[f"test_{name}"] * (-1 if scorer.startswith("neg_") else 1)
+    each = {name: [] for name in SCORERS}
+    failed = []
+
+    def take(values, at):  # plain arrays directly: sklearn's _safe_indexing checks each call
+        return values[at] if isinstance(values, np.ndarray) else _safe_indexing(values, at)
+
+    for train, test in KFold(folds).split(rows):
+        model = clone(estimator)
+        try:
+            model.fit(take(rows, train), take(y, train))
+        except Exception as exc:
+            if error_score == "raise":
+                raise
+            failed.append(f"{type(exc).__name__}: {exc}")
+            for name in SCORERS:
+                each[name].append(error_score)
+            continue
+        y_pred = model.predict(take(rows, test))
+        y_test = take(y, test)
+        for name, value in fold_scores(y_test, y_pred).items():
+            each[name].append(value)
+    if failed and len(failed) == folds:
+        raise ValueError(f"All the {folds} fits failed: {failed[0]}")
+    if failed:
+        warnings.warn(f"{len(failed)} fits failed out of a total of {folds}; their scores "
+                      f"are {error_score}: {failed[0]}", FitFailedWarning)
+    out = {}
+    for name in SCORERS:
+        values = each[name] = np.asarray(each[name], dtype=float)
         out[f"cv_{name}"] = float(values.mean())
         out[f"cv_{name}_std"] = float(values.std())
-        each[name] = values
     return out, each
+
+
+def fold_scores(y_true, y_pred):
+    """The four metrics of one fold, as sklearn's scorers compute them.
+
+    For float64 predictions of one target, sklearn's own arithmetic (the targets as one
+    column, numpy's mean and sum over it, the same order of operations) without its input
+    checks, which cost more than a small fold's fit: the same float, bit for bit (a test
+    checks). Anything else goes through sklearn's functions.
+    """
+    import numpy as np
+    from sklearn import metrics
+
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if (y_pred.dtype != np.float64 or y_true.ndim != 1 or y_pred.shape != y_true.shape
+            or y_true.dtype.kind not in "fiu" or len(y_true) < 2):
+        with sklearn_unchecked():
+            return {"r2_score": metrics.r2_score(y_true, y_pred),
+                    "mean_absolute_error": metrics.mean_absolute_error(y_true, y_pred),
+                    "mean_squared_error": metrics.mean_squared_error(y_true, y_pred),
+                    "root_mean_squared_error": metrics.root_mean_squared_error(y_true, y_pred)}
+    y_true = y_true.astype(np.float64, copy=False).reshape(-1, 1)
+    y_pred = y_pred.reshape(-1, 1)
+    squares = (y_true - y_pred) ** 2
+    mse = np.average(np.average(squares, axis=0))
+    numerator = np.sum(1.0 * squares, axis=0)
+    denominator = np.sum(1.0 * (y_true - np.average(y_true, axis=0)) ** 2, axis=0)
+    if numerator[0] == 0:
+        r2 = 1.0
+    elif denominator[0] == 0:
+        r2 = 0.0
+    else:
+        r2 = np.average(1 - numerator / denominator)
+    return {"r2_score": float(r2),
+            "mean_absolute_error": float(np.average(np.average(np.abs(y_pred - y_true), axis=0))),
+            "mean_squared_error": float(mse),
+            "root_mean_squared_error": float(np.average(np.sqrt(np.average(squares, axis=0))))}
+
+
+def sklearn_unchecked():
+    import sklearn
+
+    return sklearn.config_context(skip_parameter_validation=True)

@@ -161,7 +161,7 @@ def search_study(spec, searched, search, trials, n_jobs, trials_on, X, y, cv, me
                 except TrackfitError as exc:
                     results[trial.number] = (None, str(exc), 0.0)
             tasks = [(model, X, y, cv) for model in built.values()]
-            results.update(zip(built, evaluate_all(tasks)))
+            results.update(zip(built, evaluate_all(tasks, trials - done)))
             ended = int(time.time() * 1000)
             for trial in asked:
                 metrics, error, _ = results[trial.number]
