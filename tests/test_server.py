@@ -22,7 +22,7 @@ import pytest
 
 from trackfit.tracking import registry
 
-from .conftest import (PROJECT, entry_points_here, env_for, free_port, in_shell,
+from .conftest import (PROJECT, USERNAME, entry_points_here, env_for, free_port, in_shell,
                        mlflow_run, runs, shell, start_racers, versions)
 
 # Every test here needs the team server (or starts servers of its own).
