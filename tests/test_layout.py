@@ -215,3 +215,14 @@ def test_the_code_map_matches_the_tree():
                     f"the code map's row for {where}/ leaves out {module.name}")
     for module in sorted(PACKAGE.glob("*.py")):
         assert f"trackfit/{module.name}" in mapped, f"the code map leaves out {module.name}"
+
+
+def test_the_wheel_lists_every_package():
+    """pyproject's package list is the tree's: a package left out is missing from the wheel
+    (trackfit then fails outside the checkout, as it did when trust/ became a package)."""
+    import tomllib
+
+    listed = set(tomllib.loads((PROJECT / "pyproject.toml").read_text())
+                 ["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(PROJECT).parts) for p in PACKAGE.rglob("__init__.py")}
+    assert listed == found
