@@ -38,10 +38,8 @@ check: test-venv
 	$(BIN)/python -m pytest -m "not slow"
 
 # Every test, the slow ones too, as CI runs them (.ci/run starts the server and the cluster).
-# One worker more than the cores: the slow tests spend a third of their time waiting on the
-# processes, servers and JVMs they start (a 2-core run used 62% of its CPU on two workers).
 test: test-venv
-	$(BIN)/python -m pytest -n $$(( $$(nproc) + 1 ))
+	$(BIN)/python -m pytest
 
 # Speed figures into BENCHMARKS.md (bench/run.py --smoke: each once, small, quick).
 # The bench extra adds the peers that share trackfit's environment (Optuna's MLflow tracking).
