@@ -89,6 +89,10 @@ class Report:
         self.figures.append((number, name, value, target, verdict, command))
         print(f"{number:>3}  {name:<46} {value:<34} {target:<10} {verdict}", flush=True)
 
+    def unpeered(self, number, name, why, value, target, command):
+        """A figure whose peer could not run here: our side alone, no verdict."""
+        self.figure(number, f"{name} ({why}: peer not run)", value, target, None, command)
+
     def samples(self, results, commands):
         for name, samples in results.items():
             self.runs.append((name, median(samples), median(samples, 1), len(samples),
@@ -264,9 +268,9 @@ def tune(report, repeat, trials):
     command = (f"python -m trackfit tune --estimator tree --trials {trials} [--n_jobs 1]; "
                f"python bench/optuna_peer.py {trials} 1")
     if not has_peer:
-        report.figure(9, name + " (no optuna-integration: peer not run)",
-                      f"n_jobs=1 {median(one):.1f} s; default {median(default):.1f} s; {bare}",
-                      "<= 0.5", None, command)
+        report.unpeered(9, name, "no optuna-integration",
+                        f"n_jobs=1 {median(one):.1f} s; default {median(default):.1f} s; {bare}",
+                        "<= 0.5", command)
         return
     optuna_run = results["optuna MLflowCallback n_jobs=1"]
     worst = max(ratios(one, optuna_run), ratios(default, optuna_run))
@@ -297,10 +301,9 @@ def main_all(report, repeat, cv, names):
     default, one = (results[k] for k in list(commands)[:2])
     command = f"python -m trackfit main --estimators <the {len(names)}> --cv {cv} [--n_jobs 1]"
     if not peer:
-        report.figure(10, f"main, {len(names)} built-ins, {cv}-fold CV (no PyCaret venv: peer "
-                      "not run)",
-                      f"default n_jobs {median(default):.1f} s; n_jobs=1 {median(one):.1f} s",
-                      "<= 0.8; lean <= 1.0", None, command)
+        report.unpeered(10, f"main, {len(names)} built-ins, {cv}-fold CV", "no PyCaret venv",
+                        f"default n_jobs {median(default):.1f} s; n_jobs=1 {median(one):.1f} s",
+                        "<= 0.8; lean <= 1.0", command)
         return
     full, lean = results[pycaret[0]], results[pycaret[1]]
     met = ratios(default, full) <= 0.8 and ratios(one, lean) <= 1.0
@@ -419,10 +422,10 @@ def own_table(report, repeat, rows, cv, names, scratch):
     command = (f"python -m trackfit main --data diamonds.csv --target price --estimators "
                f"<the {len(names)}> --cv {cv}")
     if not peer:
-        report.figure(14, f"main on {shape}, {len(names)} built-ins, {cv}-fold CV (no PyCaret "
-                      "venv: peer not run)",
-                      f"held-out R2 {ours:.4f} ({ours_model}); {median(results['main diamonds']):.1f} s",
-                      "R2 >= peer - 0.005; <= 1.0", None, command)
+        report.unpeered(14, f"main on {shape}, {len(names)} built-ins, {cv}-fold CV",
+                        "no PyCaret venv", f"held-out R2 {ours:.4f} ({ours_model}); "
+                        f"{median(results['main diamonds']):.1f} s", "R2 >= peer - 0.005; <= 1.0",
+                        command)
         return
     theirs, theirs_model = max(best[pycaret])
     wall = ratios(results["main diamonds"], results[pycaret])

@@ -3,9 +3,8 @@ steps can read back (``runs:/<run_id>/data/diabetes.parquet``), its table's role
 once and recorded (params and ``schema.json``)."""
 
 from .. import engines
-from ..engines.source import parse
+from ..engines.source import Ask, parse
 from ..engines.table import SCHEMA, schema_text
-from ..engines.source import Ask
 from ..tracking import datasets, tags
 from ..tracking.runs import log, step_run
 

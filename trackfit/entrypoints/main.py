@@ -1,12 +1,12 @@
 """main: the whole lab in one process: load once, one train per estimator, compare, register.
 
 main is the steps in one process (as MLflow's multistep workflow example runs its steps):
-the one step that imports the other steps, each called as a nested run.
+the step that imports the other steps, each called as a nested run (tune imports train alone,
+for its refit).
 """
 
 from .. import EstimatorError, engines
-from ..engines.source import parse
-from ..engines.source import Ask
+from ..engines.source import Ask, parse
 from ..fitting import training
 from ..fitting.pool import workers
 from ..fitting.split import Split

@@ -1,8 +1,7 @@
 """train: fit one estimator on the lab's split, log params, metrics, model and data."""
 
 from .. import engines
-from ..engines.source import parse
-from ..engines.source import Ask
+from ..engines.source import Ask, parse
 from ..fitting import training
 from ..fitting.split import Split
 from ..tracking.runs import step_run

@@ -6,13 +6,13 @@ compare and register see it as any other training run.
 """
 
 from .. import engines
-from ..engines.source import parse
-from ..engines.source import Ask
+from ..engines.source import Ask, parse
 from ..estimators import space as spacemod
-from ..fitting import training, tuning
+from ..fitting import tuning
 from ..fitting.split import Split, split
 from ..tracking import tags
 from ..tracking.runs import log, step_run
+from . import train
 
 
 def tune(estimator="tree", space="", trials=20, search="tpe", n_jobs=0, trials_on="",
@@ -46,7 +46,8 @@ def step(estimator, space, trials, search, n_jobs, trials_on, src, how, engine, 
         (number, params, metrics), failed, trial_run_id = tuning.search_logged(
             run, estimator, spec, searched, search, trials, n_jobs, trials_on, X_train,
             y_train, how, metric, loaded[2])
-        refit = refitted(estimator, params, src, how, engine, loaded)
+        refit = train.step(estimator, dict(params), src, how, engine, loaded=loaded,
+                           nested=True)  # the best params, a training run under this one
         found = {tags.TUNE_RUN_ID: run.info.run_id, tags.TRIALS: str(trials),
                  tags.BEST_TRIAL: str(number), tags.BEST_TRIAL_RUN_ID: trial_run_id}
         tuning.tag_refit(refit["run_id"], found)
@@ -59,11 +60,3 @@ def step(estimator, space, trials, search, n_jobs, trials_on, src, how, engine, 
         return {"run_id": run.info.run_id, "best_trial": number, "best_params": params,
                 "best_metrics": metrics, "trials": trials, "failed": failed, "train": refit}
 
-
-def refitted(estimator, params, src, how, engine, loaded):
-    """The best params fitted again as a training run nested under the tune run."""
-    with step_run("train", nested=True, run_name=estimator) as run:
-        result = training.train(estimator, dict(params), src, how, engine, loaded)
-        print(training.summary(result, run.info.run_id))
-        return {"run_id": run.info.run_id, "estimator": estimator,
-                "metrics": result["metrics"], "model_uri": result["model_uri"]}
