@@ -119,6 +119,23 @@ def pins_venv(tmp_path_factory):
     return venv / "bin"
 
 
+def checkout_files(folder):
+    """The checkout's own files (tracked, or new and not ignored) copied into ``folder``.
+
+    Listed by git rather than walked, so what other tests write into the checkout meanwhile
+    (a partial output, a store) is never copied, nor half-copied.
+    """
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
+                             "--exclude-standard"], cwd=PROJECT, capture_output=True,
+                            check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = PROJECT / name
+        if source.is_file():  # tracked but deleted in this checkout: skipped
+            (Path(folder) / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, Path(folder) / name)
+    return Path(folder)
+
+
 def uv(*args):
     """``uv ARGS`` (the test extra's uv), failing the test with its output if it fails."""
     return subprocess.run([sys.executable, "-m", "uv", *args], check=True, capture_output=True,

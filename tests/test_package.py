@@ -3,7 +3,6 @@ environment, works in an empty folder with no checkout in sight."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,20 +11,16 @@ from urllib.parse import urlsplit
 import mlflow
 import pytest
 
-from .conftest import EXPERIMENT, PROJECT, uv
+from .conftest import EXPERIMENT, checkout_files, uv
 
 pytestmark = pytest.mark.slow
-
-IGNORED = shutil.ignore_patterns(".git", ".venv", ".server", ".spark", "mlruns", "mlartifacts",
-                                 "mlflow.db*", "__pycache__", "*.egg-info", "build", "dist",
-                                 ".pytest_cache")
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """The bin folder of a fresh environment with nothing but trackfit's wheel installed."""
     root = tmp_path_factory.mktemp("package")
-    source = shutil.copytree(PROJECT, root / "source", ignore=IGNORED)
+    source = checkout_files(root / "source")
     uv("build", "--wheel", "--out-dir", str(root / "dist"), str(source))
     (wheel,) = (root / "dist").glob("trackfit-*.whl")
     venv = root / "venv"

@@ -4,7 +4,6 @@ fresh copy of the project and a fresh store, and every run lands in experiment-d
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -14,10 +13,9 @@ import mlflow
 import pandas as pd
 import pytest
 
-from .conftest import (EXPERIMENT, PROJECT, call_main, entry_points_here, mlflow_cli, shell,
-                       spark_missing, trackfit_of)
+from .conftest import (EXPERIMENT, PROJECT, call_main, checkout_files, entry_points_here,
+                       mlflow_cli, shell, spark_missing, trackfit_of)
 from .test_experiment import entry_point_shim
-from .test_package import IGNORED
 
 README = PROJECT / "README.md"
 BLOCK = re.compile(r"^```sh\n(.*?)^```$", re.M | re.S)
@@ -91,7 +89,7 @@ def test_every_readme_command_is_run_or_skipped_for_a_reason():
 
 def fresh_copy(root):
     """The project as a fresh clone has it: its files, committed, nothing generated."""
-    copy = shutil.copytree(PROJECT, root / "trackfit", ignore=IGNORED)
+    copy = checkout_files(root / "trackfit")
     git = ["git", "-c", "user.name=newcomer", "-c", "user.email=newcomer@example.org"]
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "fresh clone"]):
         subprocess.run([*git, *args], cwd=copy, check=True, capture_output=True)

@@ -21,14 +21,11 @@ from trackfit.engines.source import parse
 from trackfit.estimators import plugins
 from trackfit.entrypoints.train import train
 
-from .conftest import (EXPERIMENT, PROJECT, conda_pins, env_for, mlflow_cli, model_metrics,
+from .conftest import (EXPERIMENT, PROJECT, checkout_files, conda_pins, env_for, mlflow_cli, model_metrics,
                        trackfit_of)
 
 BIN = Path(sys.executable).parent
 RUN_ID = re.compile(r"Run \(ID '([0-9a-f]+)'\) succeeded")
-COPY_IGNORE = shutil.ignore_patterns(".git", ".venv", ".server", "mlflow.db", "mlruns",
-                                     "mlartifacts", "__pycache__", ".pytest_cache",
-                                     "*.egg-info")
 GIT_USER = {"GIT_AUTHOR_NAME": "trackfit tests", "GIT_AUTHOR_EMAIL": "tests@trackfit.invalid",
             "GIT_COMMITTER_NAME": "trackfit tests",
             "GIT_COMMITTER_EMAIL": "tests@trackfit.invalid"}
@@ -78,7 +75,7 @@ def git(folder, *args):
 
 def project_copy(folder):
     """A copy of this checkout as a new git repository: (folder, commit)."""
-    shutil.copytree(PROJECT, folder, ignore=COPY_IGNORE)
+    checkout_files(folder)
     git(folder, "init", "--quiet", "--initial-branch=main")
     git(folder, "add", "--all")
     git(folder, "commit", "--quiet", "-m", "trackfit, as tested")

@@ -121,6 +121,22 @@ def test_spark_predict_matches_pandas_on_100000_rows_and_keeps_keys(store, spark
 
 
 @pytest.mark.slow  # the session's local Spark: a JVM and Python workers
+def test_relative_paths_are_this_folders_though_the_jvm_started_elsewhere(store, spark,
+                                                                          tmp_path,
+                                                                          monkeypatch):
+    """The session's JVM started in another folder: ``data=new.parquet`` and
+    ``output=predictions`` still mean this folder's, as they do for pandas."""
+    model = train("linear", cv=0)["model_uri"]
+    new_patients(tmp_path / "new.parquet", 20)
+    before = sorted(os.listdir(PROJECT))
+    monkeypatch.chdir(tmp_path)
+    result = predict("new.parquet", model, "predictions", spark="local[2]")
+    assert result["rows"] == 20
+    assert len(pd.read_parquet(tmp_path / "predictions")) == 20
+    assert sorted(os.listdir(PROJECT)) == before  # nothing written where the JVM started
+
+
+@pytest.mark.slow  # the session's local Spark: a JVM and Python workers
 def test_numbers_held_as_text_score_as_pandas_scores_them_and_stay_text(store, spark, tmp_path):
     """Parquet text like ' 59': Spark's check and pandas read it as 59; scoring must too."""
     model = train("linear", cv=0)["model_uri"]

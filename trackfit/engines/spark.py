@@ -215,6 +215,20 @@ def _exists(spark, target):
     return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(path)
 
 
+def _here(spark, path):
+    """``path`` as Spark must be told it: a relative local path made absolute here.
+
+    The JVM resolves a relative path against its own working folder, which is this
+    process's only if the JVM started here; a path on another filesystem (HDFS) is kept.
+    """
+    if "://" in path or os.path.isabs(path) or path.startswith("file:"):
+        return path
+    jvm = spark.sparkContext._jvm
+    fs = jvm.org.apache.hadoop.fs.Path(path).getFileSystem(
+        spark.sparkContext._jsc.hadoopConfiguration())
+    return os.path.abspath(path) if fs.getScheme() == "file" else path
+
+
 def _is_path(source):
     """A path or URL, rather than a table name (``db.table``)."""
     return ("/" in source or "\\" in source or "://" in source or os.path.exists(source)
@@ -259,8 +273,9 @@ def read(spark, src):
                 fix="pass data= a parquet or CSV path, a folder, or a table "
                 "name"
             ) from exc
-    if "://" not in target and not _exists(spark, target):
+    if "://" not in target and not _exists(spark, _here(spark, target)):
         raise checks.not_found(target)
+    target = _here(spark, target)
     kind = _kind(target)
     try:
         if kind == "parquet":
@@ -618,7 +633,7 @@ def raw_columns(features, text):
 def write(spark, frame, output):
     """Write ``frame`` to a sibling temporary path, then rename it to ``output``."""
     jvm = spark.sparkContext._jvm
-    target = jvm.org.apache.hadoop.fs.Path(output)
+    target = jvm.org.apache.hadoop.fs.Path(_here(spark, output))
     fs = target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     parent = target.getParent()
     if parent is not None and not fs.exists(parent):
