@@ -135,7 +135,7 @@ def at_exit(path):
     """The store ``path`` at exit: its pooled connections closed (SQLAlchemy opens new ones
     if a later handler asks), then ``checkpoint``. The last connection to close removes
     ``mlflow.db-wal`` and ``-shm``, without waiting on the interpreter's last garbage
-    collection to close the pool's (trackfit's ``__main__`` skips it)."""
+    collection to close the pool's (the command line skips it: cli.script)."""
     for record in list(_POOLED.pop(path, ())):
         with contextlib.suppress(Exception):  # already closed, or its pool gone
             record.invalidate()
