@@ -112,7 +112,7 @@ def lab(report, repeat):
     for number, name, other, target, command in (
             (1, "main / lab notebook (fresh SQLite store)", notebook, 0.5,
              "python -m trackfit main; python bench/lab_notebook.py"),
-            (2, "main / plain-MLflow floor", floor, 1.1,
+            (2, "main / plain-MLflow floor", floor, 1.0,
              "python -m trackfit main; python bench/lab_floor.py")):
         wall, cpu = ratios(main, other), ratios(main, other, 2)
         report.figure(number, name,

@@ -6,6 +6,8 @@ Each command here starts a new interpreter that imports MLflow and scikit-learn:
 0 through the command line: every `mlflow run` test, which fails on any other.)
 """
 
+import sqlite3
+
 import pytest
 
 from .conftest import cli
@@ -26,6 +28,20 @@ def test_traceback_shows_the_exception_and_exits_1(store):
     assert done.returncode == 1
     assert "Traceback (most recent call last)" in done.stderr
     assert "EstimatorError: unknown estimator 'tre'" in done.stderr
+
+
+def test_the_lab_leaves_its_store_whole_in_one_file(store, tmp_path):
+    # The command ends without the interpreter's last garbage collection: the store's log is
+    # copied back and its connections closed at exit all the same.
+    done = cli(store, "main", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "registered new version 1 of model-diabetes" in done.stdout
+    assert not list(tmp_path.glob("mlflow.db-*")), "a write-ahead log left beside the store"
+    with sqlite3.connect(tmp_path / "mlflow.db") as db:
+        assert db.execute("select status, count(*) from runs group by status").fetchall() == [
+            ("FINISHED", 6)]
+        assert db.execute("select alias, version from registered_model_aliases").fetchall() == [
+            ("champion", 1)]
 
 
 @pytest.mark.parametrize("args", [

@@ -114,8 +114,11 @@ def deferred():
 # in one. The forking process imports what the children need once (seconds), then waits for
 # requests on its stdin, forks one child per request and answers on its stdout; it runs no
 # thread (BLAS and OpenMP are held to one), so forking it is safe. It exits when its parent
-# closes the pipe (the parent exits) or after FORKER_IDLE seconds without a request.
+# closes the pipe (the parent exits) or after FORKER_IDLE seconds without a request; before
+# its first request it waits up to FORKER_FIRST seconds, for a command that starts it ahead
+# (trust.start_probe) and trains for minutes before its gate asks.
 FORKER_IDLE = 60
+FORKER_FIRST = 600
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 # Arrow's own allocator reserves address space ahead, which a capped child cannot give it.
 FORKER_ENV = {**ONE_THREAD, "ARROW_DEFAULT_MEMORY_POOL": "system"}
@@ -199,7 +202,7 @@ def _stop_forker(process):
 
 def forker(preload):
     """The forking process's loop: import ``preload``, then answer requests until the pipe
-    closes or FORKER_IDLE seconds pass without one."""
+    closes or FORKER_IDLE seconds pass without one (FORKER_FIRST before the first)."""
     import importlib
     import json
     import select
@@ -210,13 +213,15 @@ def forker(preload):
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
     requests, answers = sys.stdin.buffer, sys.stdout.buffer
-    while select.select([requests], [], [], FORKER_IDLE)[0]:
+    idle = FORKER_FIRST
+    while select.select([requests], [], [], idle)[0]:
         line = requests.readline()
         if not line:
             return
         status, message = _fork(json.loads(line))
         answers.write(json.dumps({"status": status, "message": message}).encode() + b"\n")
         answers.flush()
+        idle = FORKER_IDLE
 
 
 def _fork(request):

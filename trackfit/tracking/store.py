@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
+import weakref
 from pathlib import Path
 
 from .. import scrub  # noqa: F401 - store.scrub: the root holds it, first_line uses it
@@ -84,6 +85,7 @@ def prepare(experiment_name=None, default=None):
 
 
 _WRITE_AHEAD = set()  # the SQLite stores this process opens in write-ahead mode
+_POOLED = {}  # their SQLAlchemy pool entries by store, closed at exit (``at_exit``)
 
 
 def write_ahead(path):
@@ -109,22 +111,35 @@ def write_ahead(path):
     path = os.path.realpath(path)
     if path not in _WRITE_AHEAD:
         _WRITE_AHEAD.add(path)
-        atexit.register(checkpoint, path)
+        atexit.register(at_exit, path)
 
 
-def _on_connect(connection, _record):
+def _on_connect(connection, record):
     if not isinstance(connection, sqlite3.Connection):
         return
     cursor = connection.cursor()
     try:
         files = [row[2] for row in cursor.execute("PRAGMA database_list") if row[1] == "main"]
-        if files and files[0] and os.path.realpath(files[0]) in _WRITE_AHEAD:
+        path = os.path.realpath(files[0]) if files and files[0] else None
+        if path in _WRITE_AHEAD:
             cursor.execute("PRAGMA journal_mode=WAL")  # kept in the file: once per store
             cursor.execute("PRAGMA synchronous=NORMAL")  # per connection
+            _POOLED.setdefault(path, weakref.WeakSet()).add(record)
     except sqlite3.Error:  # another process holds the store: it stays in its mode
         pass
     finally:
         cursor.close()
+
+
+def at_exit(path):
+    """The store ``path`` at exit: its pooled connections closed (SQLAlchemy opens new ones
+    if a later handler asks), then ``checkpoint``. The last connection to close removes
+    ``mlflow.db-wal`` and ``-shm``, without waiting on the interpreter's last garbage
+    collection to close the pool's (the command line skips it: cli.script)."""
+    for record in list(_POOLED.pop(path, ())):
+        with contextlib.suppress(Exception):  # already closed, or its pool gone
+            record.invalidate()
+    checkpoint(path)
 
 
 def checkpoint(path):

@@ -51,7 +51,7 @@ from .loading import digest, load_bytes, load_shipped
 from .mlmodel import MODEL_FILES, signature_inputs
 from .policy import (FIX, GUARD_ENV, TRUST_ENV, Refused, guarded, own_model, quiet_downloads,
                      trusted)
-from .probing import PROBE_IMPORTS
+from .probing import PROBE_IMPORTS, start_probe
 from .rebuild import checked
 from .runtime import LOADER, _load_pyfunc, approved, load_model
 from .sizes import MAX_UNPACKED, UNPACK_FLOOR, UNPACK_RATIO, unpacked
@@ -59,4 +59,5 @@ from .sizes import MAX_UNPACKED, UNPACK_FLOOR, UNPACK_RATIO, unpacked
 __all__ = ["FIX", "GUARD_ENV", "LOADER", "MAX_UNPACKED", "MODEL_FILES", "PROBE_IMPORTS",
            "TRUST_ENV", "UNPACK_FLOOR", "UNPACK_RATIO", "Refused", "_load_pyfunc", "approved",
            "checked", "digest", "guarded", "load_bytes", "load_model", "load_shipped",
-           "own_model", "quiet_downloads", "signature_inputs", "trusted", "unpacked"]
+           "own_model", "quiet_downloads", "signature_inputs", "start_probe", "trusted",
+           "unpacked"]

@@ -28,6 +28,13 @@ PROBE_IMPORTS = ["skops.io", "pandas", "joblib", "threadpoolctl", "sklearn.pipel
 REFUSED, OUT_OF_MEMORY = 3, 4  # the probe's exit codes besides 0
 
 
+def start_probe():
+    """Start the probe's forking process, importing PROBE_IMPORTS (seconds: scikit-learn and
+    skops), and return at once: a command that will check a model calls it first, so those
+    imports overlap its own work on another core rather than wait for the check."""
+    processes.start_forker(PROBE_IMPORTS)
+
+
 def probe_in_child(path, plan, rows, reads):
     """Load the model file at ``path`` (``reads`` bytes unpacked) and predict ``rows`` in a
     child process with capped memory and time; the SHA-256 of the bytes it loaded. Refused

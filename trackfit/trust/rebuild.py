@@ -8,13 +8,13 @@ import os
 import shutil
 import tempfile
 
-from .. import ModelRefused, StoreError, UsageError, first_line, processes
+from .. import ModelRefused, StoreError, UsageError, first_line
 from ..tracking import store
 from . import runtime
 from .loading import digest, load_approved
 from .mlmodel import EXAMPLE, columns_problem, problem, python_version, read_plan
 from .policy import FIX, Refused, own_model, quiet_downloads, trusted
-from .probing import PROBE_IMPORTS, probe_in_child, probe_rows
+from .probing import probe_in_child, probe_rows, start_probe
 from .sizes import unpacked
 
 
@@ -32,7 +32,7 @@ def checked(model_uri, trust=False):
         with own_model():  # MLflow loads it: its guard lifted, as the user vouched
             yield model_uri
         return
-    processes.start_forker(PROBE_IMPORTS)  # its imports overlap the download and the check
+    start_probe()  # if not started yet: its imports overlap the download and the check
     workspace = tempfile.mkdtemp(prefix="trackfit-model-")
     try:
         fetched = _download(model_uri, os.path.join(workspace, "fetched"))
