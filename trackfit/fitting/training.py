@@ -117,13 +117,14 @@ def asked(src, table):
 
 LATENCY_ROWS = 1000
 LATENCY_REPEATS = 5
-LATENCY_SAMPLE = 2000  # held-out rows the timing predicts on, at most
+LATENCY_SAMPLE = 1000  # held-out rows the timing predicts on, at most
 
 
 def cost(model, X_test, info):
     """What the model costs to serve: ``predict_ms_per_1k_rows``, the median of 5 timings
-    of its predict on the held-out rows (the first 2,000 of them: a batch as large as a
-    request's, never minutes of timing on a large table), in milliseconds per 1,000 rows;
+    of its predict on the held-out rows (the first 1,000 of them, the metric's own unit: a
+    batch as large as a request's, never minutes of timing on a large table), in
+    milliseconds per 1,000 rows;
     ``model_size_bytes``, its folder on disk as logged (the model's files, MLmodel,
     environment and input example)."""
     import statistics
