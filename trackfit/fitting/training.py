@@ -66,7 +66,7 @@ def fit(spec, model, params, table, X_train, X_test, y_train, y_test, folds):
     predictions, the held-out predictions), fit seconds)."""
     from sklearn.base import clone
 
-    fitted = build(table, spec, model)  # the lab's: the estimator itself
+    fitted = build(table, spec, model, X_train)  # the lab's: the estimator itself
     started = time.perf_counter()
     try:
         fitted.fit(X_train, y_train)
