@@ -51,6 +51,23 @@ def test_the_twelve_built_ins_score_the_same_one_at_a_time_and_all_at_once(store
         assert scored[1][name] == scored[parallel][name], name
 
 
+@pytest.mark.slow
+def test_a_tables_pipelines_score_the_same_one_at_a_time_and_all_at_once(store, tmp_path):
+    from .test_table import penguins
+
+    data = tmp_path / "penguins.csv"
+    penguins().to_csv(data, index=False)
+    names = ["linear", "knn", "forest", "extra-trees", "hist-gb"]
+    parallel = max(2, cores())  # all at once: the CV folds on the shared fold workers
+    results = {n: main(estimators=names, data=str(data), target="body_mass_g", n_jobs=n)
+               ["train"] for n in (1, parallel)}
+    scored = {n: {r["estimator"]: model_metrics(r["metrics"]) for r in results[n]}
+              for n in results}
+    assert "cv_r2_score" in scored[1]["forest"]
+    for name in names:  # exactly the same floats, CV folds included
+        assert scored[1][name] == scored[parallel][name], name
+
+
 def test_the_store_is_written_ahead_and_whole_after_a_tune(store, capsys):
     path = storemod.sqlite_path(store)
     assert cli_main(["tune", "--estimator", "tree", "--trials", "6", "--cv", "2"]) == 0

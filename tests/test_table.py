@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from trackfit.engines.table import CATEGORY_CAP
+
 from .conftest import runs, spark_missing, versions
 from .test_errors import assert_failed_run, assert_one_line_error
 
@@ -312,6 +314,31 @@ def test_a_text_column_past_the_cap_is_capped_and_says_how_to_change_it():
     assert dict(table.roles)["town"] == "category" and table.capped == ("town",)
     assert f"the {CATEGORY_CAP} most frequent kept" in table.describe()
 
+
+
+@pytest.mark.parametrize("values", [CATEGORY_CAP - 1, CATEGORY_CAP, CATEGORY_CAP + 10])
+def test_the_encoders_cap_is_asked_only_where_it_groups_and_predicts_the_same(values):
+    from sklearn.base import clone
+
+    from trackfit.engines.source import Ask
+    from trackfit.engines.table import infer
+    from trackfit.fitting.pipeline import build, category_cap
+    from trackfit.fitting.training import resolve
+
+    rows = 6 * CATEGORY_CAP
+    frame = pd.DataFrame({"town": [f"t{i % values}" for i in range(rows)],
+                          "size": np.arange(rows, dtype=float) % 7,
+                          "price": np.arange(rows, dtype=float) % 13})
+    _, table = infer(frame, Ask("price"), "towns.csv", "towns")
+    X, y = frame[["town", "size"]], frame["price"]
+    unseen = X.assign(town=["elsewhere", None] * (rows // 2))
+    assert category_cap(["town"], X) == (CATEGORY_CAP if values >= CATEGORY_CAP else None)
+    for name in ("tree", "hist-gb"):  # one-hot, and native ordinal codes
+        spec, model = resolve(name, {}, 0)
+        always = build(table, spec, clone(model)).fit(X, y)  # the cap whatever the rows
+        counted = build(table, spec, clone(model), X).fit(X, y)
+        for given in (X, unseen):
+            assert np.array_equal(always.predict(given), counted.predict(given))
 
 def test_a_tables_run_reruns_to_the_same_numbers(store, run_cli, penguins_csv):
     done = run_cli("train", "--estimator", "forest", "--data", str(penguins_csv),

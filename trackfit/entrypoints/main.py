@@ -44,9 +44,10 @@ def main(estimators=("linear", "tree"), data="diabetes", target="", features=(),
         loaded = load.step(src, engine, nested=True)
         read = (loaded["frame"], loaded["dataset"], loaded["table"])
 
-        def one(name, parent_run_id=None):  # nested in this thread, or under main by id
+        def one(name, parent_run_id=None, submit=None):  # nested here, or under main by id
             return train.step(name, {}, src, how, engine, loaded=read,
-                              nested=parent_run_id is None, parent_run_id=parent_run_id)
+                              nested=parent_run_id is None, parent_run_id=parent_run_id,
+                              submit=submit)
 
         trained = training.train_all(names, one, metric, n_jobs)
         compared = compare.compare(metric, nested=True)

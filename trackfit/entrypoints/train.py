@@ -20,13 +20,14 @@ def train(estimator="linear", params=None, data="diabetes", target="", features=
                 engines.choose(spark))
 
 
-def step(estimator, params, src, how, engine, loaded=None, nested=False, parent_run_id=None):
+def step(estimator, params, src, how, engine, loaded=None, nested=False, parent_run_id=None,
+         submit=None):
     """The training run of ``estimator`` on Source ``src`` split by ``how``; ``loaded``: the
     (frame, dataset, table) already read; ``parent_run_id``: nest under that run from
-    another thread."""
+    another thread; ``submit``: the workers its CV folds run on (main's)."""
     with step_run("train", nested=nested, run_name=estimator,
                   parent_run_id=parent_run_id) as run:
-        result = training.train(estimator, params, src, how, engine, loaded)
+        result = training.train(estimator, params, src, how, engine, loaded, submit)
         print(training.summary(result, run.info.run_id))
         return {"run_id": run.info.run_id, "estimator": estimator,
                 "metrics": result["metrics"], "model_uri": result["model_uri"]}

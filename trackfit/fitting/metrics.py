@@ -36,39 +36,72 @@ def cv_scores(estimator, X, y, folds, error_score=float("nan")):
     ``error_score="raise"``: a fold the estimator fails on raises instead of scoring NaN.
     A pipeline (a table's model) takes its folds of the raw frame: it selects columns by name.
     """
-    import warnings
+    return cv_gathered(cv_started(estimator, X, y, folds, error_score), folds, error_score)
 
+
+def cv_started(estimator, X, y, folds, error_score=float("nan"), submit=None):
+    """Each fold of :func:`cv_scores`, fitted and scored here, one after the other; or with
+    ``submit`` (an executor's), handed to its workers: then futures, for :func:`cv_gathered`
+    to wait on. A fold's numbers are the same wherever it runs."""
     import numpy as np
-    from sklearn.base import clone
-    from sklearn.exceptions import FitFailedWarning
     from sklearn.model_selection import KFold
     from sklearn.pipeline import Pipeline
-    from sklearn.utils import _safe_indexing
 
     if "copy_X" in estimator.get_params(deep=False):
         estimator = estimator.set_params(copy_X=False)  # each fold's rows are its own copy
     rows = X if isinstance(estimator, Pipeline) else np.asarray(X)
+    splits = KFold(folds).split(rows)
+    if submit is None:
+        return [one_fold(estimator, rows, y, train, test, error_score) for train, test in splits]
+    return [submit(one_fold, estimator, rows, y, train, test, error_score)
+            for train, test in splits]
+
+
+def one_fold(estimator, rows, y, train, test, error_score):
+    """One fold: (its four scores, ""), or (None, why its fit failed)."""
+    from sklearn.base import clone
+
+    model = clone(estimator)
+    try:
+        model.fit(_take(rows, train), _take(y, train))
+    except Exception as exc:
+        if error_score == "raise":
+            raise
+        return None, f"{type(exc).__name__}: {exc}"
+    y_pred = model.predict(_take(rows, test))
+    return fold_scores(_take(y, test), y_pred), ""
+
+
+def _take(values, at):
+    """Rows ``at`` of ``values``: plain arrays directly (sklearn's _safe_indexing checks each
+    call), anything else through _safe_indexing."""
+    import numpy as np
+    from sklearn.utils import _safe_indexing
+
+    return values[at] if isinstance(values, np.ndarray) else _safe_indexing(values, at)
+
+
+def cv_gathered(started, folds, error_score=float("nan")):
+    """:func:`cv_scores`' result from what :func:`cv_started` returned (waiting on futures
+    in fold order; the first that raises cancels the rest)."""
+    import warnings
+    from concurrent.futures import Future
+
+    import numpy as np
+    from sklearn.exceptions import FitFailedWarning
+
+    try:
+        outcomes = [o.result() if isinstance(o, Future) else o for o in started]
+    except BaseException:
+        for outcome in started:
+            if isinstance(outcome, Future):
+                outcome.cancel()
+        raise
     each = {name: [] for name in SCORERS}
-    failed = []
-
-    def take(values, at):  # plain arrays directly: sklearn's _safe_indexing checks each call
-        return values[at] if isinstance(values, np.ndarray) else _safe_indexing(values, at)
-
-    for train, test in KFold(folds).split(rows):
-        model = clone(estimator)
-        try:
-            model.fit(take(rows, train), take(y, train))
-        except Exception as exc:
-            if error_score == "raise":
-                raise
-            failed.append(f"{type(exc).__name__}: {exc}")
-            for name in SCORERS:
-                each[name].append(error_score)
-            continue
-        y_pred = model.predict(take(rows, test))
-        y_test = take(y, test)
-        for name, value in fold_scores(y_test, y_pred).items():
-            each[name].append(value)
+    failed = [why for scored, why in outcomes if scored is None]
+    for scored, _ in outcomes:
+        for name in SCORERS:
+            each[name].append(error_score if scored is None else scored[name])
     if failed and len(failed) == folds:
         raise ValueError(f"All the {folds} fits failed: {failed[0]}")
     if failed:

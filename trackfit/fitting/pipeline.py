@@ -11,15 +11,21 @@
   ``functools.partial`` in the model, a type trackfit does not trust.)
 - dates: their parts (year, month, day, day of week), the median where missing.
 
+The encoders get their cap (``max_categories``) only when a text column of the training rows
+has at least that many values (counted once, by pandas): with fewer, no fit on those rows or
+on a fold of them groups any value, and asking for the cap makes scikit-learn count every
+value of every column in Python at each fit (ten times the encoder's fit without it).
+
 The lab's table needs none of it: its model stays the bare estimator.
 """
 
 from ..engines.table import CATEGORY, CATEGORY_CAP, DATE, NUMBER
 
 
-def build(table, spec, estimator):
+def build(table, spec, estimator, rows=None):
     """The model to fit for ``table``: ``estimator`` itself for the lab's table, else a
-    Pipeline of ("prepare", ColumnTransformer) and ("model", estimator)."""
+    Pipeline of ("prepare", ColumnTransformer) and ("model", estimator). ``rows``: the
+    training rows it will be fitted on (or folds of), for :func:`category_cap`."""
     if table is None or table.lab:
         return estimator
     import numpy as np
@@ -32,15 +38,16 @@ def build(table, spec, estimator):
     parts = []
     categories = table.columns(CATEGORY)
     native = spec.categories == "native"
+    cap = category_cap(categories, rows)
     if categories and native:
         parts.append(("category", OrdinalEncoder(
             handle_unknown="use_encoded_value", unknown_value=np.nan,
-            encoded_missing_value=np.nan, max_categories=CATEGORY_CAP), categories))
+            encoded_missing_value=np.nan, max_categories=cap), categories))
     elif categories:
         parts.append(("category", Pipeline([
             ("impute", SimpleImputer(strategy="most_frequent")),
             ("encode", OneHotEncoder(handle_unknown="infrequent_if_exist",
-                                     max_categories=CATEGORY_CAP, sparse_output=False)),
+                                     max_categories=cap, sparse_output=False)),
         ]), categories))
     numbers = table.columns(NUMBER)
     if numbers:
@@ -57,6 +64,17 @@ def build(table, spec, estimator):
             *scaled]), dates))
     prepare = ColumnTransformer(parts, remainder="drop", sparse_threshold=0)
     return Pipeline([("prepare", prepare), ("model", estimator)])
+
+
+def category_cap(categories, rows=None):
+    """The encoders' ``max_categories``: CATEGORY_CAP, or None when no column of
+    ``categories`` in ``rows`` has as many values (missing counted as one), where the cap
+    would group none (scikit-learn groups from CATEGORY_CAP values up: the rarest share the
+    last column). Without ``rows``, the cap."""
+    if rows is None or any(rows[name].nunique(dropna=False) >= CATEGORY_CAP
+                           for name in categories):
+        return CATEGORY_CAP
+    return None
 
 
 def estimator_of(model):

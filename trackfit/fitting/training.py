@@ -11,7 +11,7 @@ from ..estimators import hyperparams, plugins
 from ..reports import evaluation
 from ..tracking import provenance, store, tags
 from ..tracking.runs import DATASET_NAME, LATENCY, SIZE, higher_is_better, log
-from .metrics import cv_scores, scores
+from .metrics import cv_gathered, cv_scores, cv_started, scores
 from .models import log_model
 from .pipeline import build
 from .progress import Progress
@@ -24,13 +24,13 @@ def resolve(estimator, params, random_state):
     return spec, hyperparams.build(spec, params or {}, random_state)
 
 
-def train(estimator, params, src, how, engine, loaded=None):
+def train(estimator, params, src, how, engine, loaded=None, submit=None):
     """Fit one estimator and log it in the active run (the train step's); returns the
     estimator's name and qualified name, its metrics, fit seconds and model URI.
 
     ``params``: a dict of hyperparameters; ``src``: a Source; ``how``: the Split;
     ``engine`` reads ``src`` unless ``loaded`` is the (frame, dataset, table) the caller
-    already read.
+    already read; ``submit``: the workers the CV folds run on (:func:`fit`).
     """
     import mlflow
 
@@ -45,7 +45,7 @@ def train(estimator, params, src, how, engine, loaded=None):
     del frame, dataset, loaded  # the split holds the rows now: no second copy in the fits
     release()
     fitted, metrics, folds, (train_head, test_pred), fit_seconds = fit(
-        spec, model, params, table, X_train, X_test, y_train, y_test, how.cv)
+        spec, model, params, table, X_train, X_test, y_train, y_test, how.cv, submit)
     info = log_model(spec, fitted, X_train, train_head, table)
     metrics.update(cost(fitted, X_test, info))
     evaluation.log(y_test, test_pred, folds)
@@ -60,17 +60,27 @@ def train(estimator, params, src, how, engine, loaded=None):
             "metrics": metrics, "fit_seconds": fit_seconds, "model_uri": info.model_uri}
 
 
-def fit(spec, model, params, table, X_train, X_test, y_train, y_test, folds):
+def fit(spec, model, params, table, X_train, X_test, y_train, y_test, folds, submit=None):
     """The pipeline of ``table`` around ``model``, fitted; (fitted, training and held-out
     metrics with CV ones when ``folds``, each fold's scores, (the first 5 training
-    predictions, the held-out predictions), fit seconds)."""
+    predictions, the held-out predictions), fit seconds).
+
+    ``submit`` (main's shared workers): the CV folds go to them before the final fit starts
+    here, so an estimator left alone at the end still keeps every core busy; the same
+    numbers as one after the other (each fold is its own clone of the same parameters).
+    """
     from sklearn.base import clone
 
-    fitted = build(table, spec, model)  # the lab's: the estimator itself
+    fitted = build(table, spec, model, X_train)  # the lab's: the estimator itself
+    started_folds = None
+    if folds and submit is not None:
+        started_folds = cv_started(clone(fitted), X_train, y_train, folds, submit=submit)
     started = time.perf_counter()
     try:
         fitted.fit(X_train, y_train)
     except (ValueError, TypeError) as exc:
+        for future in started_folds or ():
+            future.cancel()
         raise hyperparams.rejected(spec, params, exc) from exc
     fit_seconds = time.perf_counter() - started
     train_pred = fitted.predict(X_train)
@@ -78,7 +88,8 @@ def fit(spec, model, params, table, X_train, X_test, y_train, y_test, folds):
     metrics = {**scores(y_train, train_pred, "training"), **scores(y_test, test_pred, "test")}
     scored = {}
     if folds:
-        cv_metrics, scored = cv_scores(clone(fitted), X_train, y_train, folds)
+        cv_metrics, scored = (cv_gathered(started_folds, folds) if started_folds is not None
+                              else cv_scores(clone(fitted), X_train, y_train, folds))
         metrics.update(cv_metrics)
     return fitted, metrics, scored, (train_pred[:5], test_pred), fit_seconds
 
@@ -117,13 +128,14 @@ def asked(src, table):
 
 LATENCY_ROWS = 1000
 LATENCY_REPEATS = 5
-LATENCY_SAMPLE = 2000  # held-out rows the timing predicts on, at most
+LATENCY_SAMPLE = 1000  # held-out rows the timing predicts on, at most
 
 
 def cost(model, X_test, info):
     """What the model costs to serve: ``predict_ms_per_1k_rows``, the median of 5 timings
-    of its predict on the held-out rows (the first 2,000 of them: a batch as large as a
-    request's, never minutes of timing on a large table), in milliseconds per 1,000 rows;
+    of its predict on the held-out rows (the first 1,000 of them, the metric's own unit: a
+    batch as large as a request's, never minutes of timing on a large table), in
+    milliseconds per 1,000 rows;
     ``model_size_bytes``, its folder on disk as logged (the model's files, MLmodel,
     environment and input example)."""
     import statistics
@@ -160,8 +172,9 @@ def installed():
 
 def train_all(names, one, metric, n_jobs):
     """Each of ``names`` trained by ``one`` (the train step's function: ``one(name)`` opens
-    a nested run, ``one(name, parent_run_id)`` one nested under that run from another
-    thread), ``n_jobs`` at once; progress on stderr. Returns their results in order."""
+    a nested run, ``one(name, parent_run_id, submit)`` one nested under that run from
+    another thread, its CV folds handed to ``submit``), ``n_jobs`` at once; progress on
+    stderr. Returns their results in order."""
     import mlflow
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
@@ -185,14 +198,18 @@ def train_all(names, one, metric, n_jobs):
     # Threads, each training run nested under the main run by id: MLflow keeps each
     # thread's active run apart, and the fits release the GIL while they work. One OpenMP
     # and BLAS thread each (set in the thread: OpenMP's limit is per thread), or hist-gb's
-    # thread team, beside the other trainings, runs ten times slower.
+    # thread team, beside the other trainings, runs ten times slower. The CV folds of all
+    # of them share n_jobs more threads, first come first served: when one estimator is
+    # left (two forests dominate a large table), its folds still run n_jobs at once.
     from threadpoolctl import threadpool_limits
 
     def one_thread(name):
         with threadpool_limits(1):
-            return one(name, parent)
+            return one(name, parent, folds.submit)
 
-    with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="trackfit-train") as pool:
+    with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="trackfit-fold",
+                            initializer=threadpool_limits, initargs=(1,)) as folds, \
+            ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="trackfit-train") as pool:
         futures = {pool.submit(one_thread, name): name for name in names}
         results = {}
         try:
@@ -200,6 +217,7 @@ def train_all(names, one, metric, n_jobs):
                 results[futures[future]] = future.result()
                 done(len(results), results[futures[future]])
         except BaseException:
+            folds.shutdown(wait=False, cancel_futures=True)
             pool.shutdown(wait=True, cancel_futures=True)
             raise
     return [results[name] for name in names]

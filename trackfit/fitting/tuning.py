@@ -157,7 +157,7 @@ def search_study(spec, searched, search, trials, n_jobs, trials_on, X, y, cv, me
             for trial in asked:
                 try:
                     built[trial.number] = build(
-                        table, spec, hyperparams.build(spec, trial.params, seed))
+                        table, spec, hyperparams.build(spec, trial.params, seed), X)
                 except TrackfitError as exc:
                     results[trial.number] = (None, str(exc), 0.0)
             tasks = [(model, X, y, cv) for model in built.values()]
