@@ -684,12 +684,17 @@ def arrow_block(batch, names):
 def raw_columns(features, text):
     """A batch as a table's model reads it: ``text`` columns as text (None where missing),
     the others as float64 (NaN where missing or not a number)."""
+    import numpy as np
     import pandas as pd
 
     from .table import as_text
 
-    return pd.DataFrame({name: as_text(values) if name in text else
-                         pd.to_numeric(values, errors="coerce").astype("float64")
+    def numbers(values):  # a column of numbers by its type needs no parsing: one cast
+        if pd.api.types.is_numeric_dtype(values):
+            return values.to_numpy(dtype="float64", na_value=np.nan)
+        return pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
+
+    return pd.DataFrame({name: as_text(values) if name in text else numbers(values)
                          for name, values in features.items()}, index=features.index)
 
 
