@@ -78,8 +78,9 @@ def ratios(a, b, index=0):
 
 
 def tree_rss(root):
-    """Resident memory in bytes of process ``root`` and of it with all its descendants."""
-    children, rss = {}, {}
+    """Resident memory in bytes of process ``root`` and of it with all its descendants, and
+    each descendant's own CPU seconds so far ({pid: seconds})."""
+    children, rss, cpu = {}, {}, {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -90,26 +91,33 @@ def tree_rss(root):
             continue
         children.setdefault(int(fields[1]), []).append(int(entry))  # fields[1]: ppid
         rss[int(entry)] = int(fields[21])  # rss in pages
-    total, todo = 0, [root]
+        cpu[int(entry)] = int(fields[11]) + int(fields[12])  # utime + stime, in ticks
+    total, todo, below = 0, [root], {}
     while todo:
         pid = todo.pop()
         total += rss.get(pid, 0)
         todo += children.get(pid, [])
+        if pid != root and pid in cpu:
+            below[pid] = cpu[pid] / os.sysconf("SC_CLK_TCK")
     page = os.sysconf("SC_PAGE_SIZE")
-    return rss.get(root, 0) * page, total * page
+    return rss.get(root, 0) * page, total * page, below
 
 
 def run_tree(command, folder, **extra):
     """Like run, sampling every 0.1 s the command's own memory and its whole process tree's
-    (a Spark driver's JVM and Python workers); returns (seconds, peak MB, tree peak MB, CPU s)."""
+    (a Spark driver's JVM and Python workers); returns (seconds, peak MB, tree peak MB, CPU s,
+    tree CPU s). The tree's CPU adds each descendant's own CPU as last sampled: a driver
+    never waits for its JVM, so the command's own CPU leaves the JVM out."""
     started = time.perf_counter()
     peak = tree = 0
+    below = {}
     with open(Path(folder) / "stdout.txt", "w") as out, open(Path(folder) / "stderr.txt", "w") as err:
         process = subprocess.Popen(command, cwd=folder, env=env_for(folder, **extra),
                                    stdout=out, stderr=err)
         while True:
-            own, whole = tree_rss(process.pid)
+            own, whole, seconds = tree_rss(process.pid)
             peak, tree = max(peak, own), max(tree, whole)
+            below.update(seconds)
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
@@ -120,4 +128,4 @@ def run_tree(command, folder, **extra):
         tail = (Path(folder) / "stderr.txt").read_text()[-2000:]
         raise RuntimeError(f"{' '.join(map(str, command))} failed in {folder}:\n{tail}")
     cpu = usage.ru_utime + usage.ru_stime
-    return seconds, peak / 2**20, tree / 2**20, cpu
+    return seconds, peak / 2**20, tree / 2**20, cpu, cpu + sum(below.values())

@@ -155,6 +155,30 @@ def test_numbers_held_as_text_score_as_pandas_scores_them_and_stay_text(store, s
                                atol=1e-9)
 
 
+@pytest.mark.slow  # the session's local Spark: a JVM and Python workers
+def test_missing_values_found_while_scoring_are_said_as_pandas_says_them(store, spark,
+                                                                          tmp_path):
+    """Writing every row, Spark finds missing values as it scores them (no pass over the
+    data of its own first); the line counts them as pandas does, and nothing is written."""
+    model = train("linear", cv=0)["model_uri"]
+    given = new_patients(tmp_path / "unused.csv", 50)
+    given["bp"] = given["bp"].astype("float64")
+    given.loc[[3, 40], "bp"] = np.nan
+    given.loc[40, "s1"] = np.nan
+    source = tmp_path / "holes.parquet"
+    given.to_parquet(source)
+    with pytest.raises(TrackfitError) as by_pandas:
+        predict(str(source), model, str(tmp_path / "pandas.parquet"))
+    with pytest.raises(TrackfitError) as by_spark:
+        predict(str(source), model, str(tmp_path / "predictions"), spark="local[2]")
+    assert str(by_spark.value) == str(by_pandas.value)
+    assert str(by_spark.value).startswith(f"data '{source}' has missing values in 2 row(s) "
+                                          "(BP: 2, S1: 1)")
+    assert not [name for name in os.listdir(tmp_path) if "predictions" in name
+                or "pandas" in name]
+    assert [r.info.status for r in runs(store, "predict", None)] == ["FAILED", "FAILED"]
+
+
 def bad_sources(tmp_path):
     good = new_patients(tmp_path / "unused.csv", 5)
     good.drop(columns="s3").to_csv(tmp_path / "no_s3.csv", index=False)
