@@ -275,9 +275,10 @@ def read(spark, src):
                 fix="pass data= a parquet or CSV path, a folder, or a table "
                 "name"
             ) from exc
-    if "://" not in target and not _exists(spark, _here(spark, target)):
+    local = _here(spark, target)  # asked of the JVM once
+    if "://" not in target and not _exists(spark, local):
         raise checks.not_found(target)
-    target = _here(spark, target)
+    target = local
     kind = _kind(target)
     try:
         if kind == "parquet":

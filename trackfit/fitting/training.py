@@ -11,7 +11,7 @@ from ..estimators import hyperparams, plugins
 from ..reports import evaluation
 from ..tracking import provenance, store, tags
 from ..tracking.runs import DATASET_NAME, LATENCY, SIZE, higher_is_better, log
-from .metrics import cv_gathered, cv_scores, cv_started, scores
+from .metrics import cv_gathered, cv_started, scores
 from .models import log_model
 from .pipeline import build
 from .progress import Progress
@@ -88,8 +88,8 @@ def fit(spec, model, params, table, X_train, X_test, y_train, y_test, folds, sub
     metrics = {**scores(y_train, train_pred, "training"), **scores(y_test, test_pred, "test")}
     scored = {}
     if folds:
-        cv_metrics, scored = (cv_gathered(started_folds, folds) if started_folds is not None
-                              else cv_scores(clone(fitted), X_train, y_train, folds))
+        cv_metrics, scored = cv_gathered(
+            started_folds or cv_started(clone(fitted), X_train, y_train, folds), folds)
         metrics.update(cv_metrics)
     return fitted, metrics, scored, (train_pred[:5], test_pred), fit_seconds
 
