@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import r2_score
+from sklearn.model_selection import train_test_split
 
 from trackfit import TrackfitError, cli
 from trackfit.engines import pandas as engine
@@ -107,6 +108,55 @@ def test_a_tripled_rows_challenger_is_refused_and_the_registry_is_unchanged(
     assert refused.data.tags["trackfit.verdict"] == "refused"
     assert refused.data.metrics["gate_candidate_shared_rows"] == 131
     assert gate_of(refused.info.run_id)["candidate_shared"] == 131
+
+
+def test_a_tables_own_duplicate_rows_are_not_a_leak_but_the_same_table_split_again_is(
+        store, tmp_path, run_cli):
+    """A table with duplicate rows (diamonds has 146) puts copies on both sides of any
+    split. The exam pinned from a challenger's held-out rows pins the whole table's digest:
+    a challenger of that table is counted by position in it, so those copies are no leak,
+    while the same table split another way is refused for the rows it did learn."""
+    frame = lab()
+    twice = tmp_path / "twice.csv"
+    pd.concat([frame, frame.iloc[:60]], ignore_index=True).to_csv(twice, index=False)
+    X_train, X_test, y_train, y_test = split(engine.load(parse(str(twice))), Split())
+    copies = np.isin(exams.hashes(X_test, y_test, TARGET), exams.hashes(X_train, y_train, TARGET))
+    assert copies.sum() > 0  # by row hash alone, these would refuse it
+    linear = train("linear", data=str(twice), cv=0)
+    result = register()
+    assert result["accepted"] and result["version"] == 1
+    pinned = exams.read(MODEL)
+    assert pinned.table == mlflow.get_run(linear["run_id"]).data.tags["trackfit.data_digest"]
+    (run,) = runs(store, "register", "FINISHED")
+    assert run.data.metrics["gate_candidate_shared_rows"] == 0
+
+    # the same table, split at another seed (its own held-out score the best): it trained
+    # on rows the exam holds
+    other = train("linear", data=str(twice), random_state=5, cv=0)
+    rows = np.arange(len(frame) + 60)
+    held = train_test_split(rows, test_size=0.3, random_state=0)[1]
+    learned = int(np.isin(held, train_test_split(rows, test_size=0.3, random_state=5)[0]).sum())
+    result = run_cli("register", "--min_improvement", "0.0", "--strict", "true")
+    assert result.returncode == 5
+    (line,) = result.stderr.strip().splitlines()
+    assert (f"refused run {other['run_id']} (linear): its training rows share {learned} of the "
+            f"exam's {len(held)} rows (the same rows of the table the exam was held out of)"
+            in line)
+
+    # a table made to keep the exam's rows where they were and copy them over the training
+    # rows is another table: counted by row hash, refused
+    order = rows.copy()
+    others = np.setdiff1d(rows, held)
+    order[others] = held[np.arange(len(others)) % len(held)]
+    pd.read_csv(twice).iloc[order].to_csv(twice, index=False)
+    mlflow.delete_run(other["run_id"])
+    copied = train("tree", {"max_depth": None}, data=str(twice), cv=0)
+    result = run_cli("register", "--strict", "true")
+    assert result.returncode == 5
+    assert (f"refused run {copied['run_id']} (tree): its training rows share {len(held)} of "
+            f"the exam's {len(held)} rows (by row hash over its columns and Y)"
+            in result.stderr)
+    assert champion(store).run_id == linear["run_id"]
 
 
 def test_a_challenger_trained_on_another_file_is_scored_on_the_pinned_exam(store, tmp_path):

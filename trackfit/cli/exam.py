@@ -55,7 +55,7 @@ def change(model_name, data):
           f"by {now.by} at {now.at}")
     if reads and reads[3] is not None:
         _, _, champion, found = reads
-        count = exams.shared(rows, found.X_train, found.y_train, target)
+        count = exams.shared(now, rows, found)
         if count:
             print(f"exam: the champion, version {champion.version} (run {champion.run_id}), "
                   f"trained on {count} of these rows: the gate will name it in every verdict")

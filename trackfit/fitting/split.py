@@ -31,18 +31,22 @@ class Split:
         return {"test_size": self.test_size, "random_state": self.random_state, "cv": self.cv}
 
 
+def positions(rows, how):
+    """(train, test): the row positions out of ``rows`` that ``how`` trains on and holds out."""
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(np.arange(rows), test_size=how.test_size,
+                            random_state=how.random_state)
+
+
 def split(frame, how, table=None):
     """The rows train_test_split picks, taken once by index: X_train, X_test, y_train, y_test.
 
     For the lab's table (``table`` None or lab) each X is a frame of one float64 block of
     the features; for any other table, the feature columns as the model reads them raw.
     """
-    import numpy as np
-    from sklearn.model_selection import train_test_split
-
-    train_rows, test_rows = train_test_split(
-        np.arange(len(frame)), test_size=how.test_size, random_state=how.random_state
-    )
+    train_rows, test_rows = positions(len(frame), how)
     if table is not None and not table.lab:
         y = frame[table.target].to_numpy(dtype="float64")
         X = frame[table.features]

@@ -5,7 +5,10 @@ from (credentials removed), which rows of that source (all, or the held-out side
 their digest, the target, the row count, the model input columns, who pinned it and when.
 The gate reads the rows again for every register and uses them only if they still hash to
 the pinned digest. A candidate whose training rows share any row with the exam (row hashes
-over the input columns and the target, so copies count) is refused.
+over the input columns and the target, so copies count) is refused. An exam pinned from a
+challenger's held-out rows also pins the digest of the whole table they were held out of
+(``table``): a candidate that trained on that very table is counted by position in it, so the
+table's own duplicate rows, which any split puts on both sides, are not taken for a leak.
 """
 
 import os
@@ -16,7 +19,7 @@ from ..tracking import store
 from ..tracking.runs import client
 
 PREFIX = "trackfit.exam."
-FIELDS = ("source", "split", "digest", "target", "rows", "columns", "by", "at")
+FIELDS = ("source", "split", "digest", "target", "rows", "columns", "by", "at", "table")
 # What the registry answers for a model that is not there.
 ABSENT = ("absent",)  # store.classify: no such registered model
 
@@ -34,6 +37,7 @@ class Exam:
     columns: tuple
     by: str = ""
     at: str = ""
+    table: str = ""  # the digest of the table a held-out exam was cut from ("": unknown)
 
     def tags(self):
         values = {**self.__dict__, "columns": ",".join(self.columns)}
@@ -51,7 +55,7 @@ class Exam:
             rows = -1
         columns = tuple(c for c in get["columns"].split(",") if c)
         return cls(get["source"], get["split"], get["digest"], get["target"], rows, columns,
-                   get["by"], get["at"])
+                   get["by"], get["at"], get["table"])
 
     def where(self):
         """Its rows in words: ``diabetes, held-out 30% at random_state 0``."""
@@ -120,11 +124,26 @@ def digest(row_hashes, columns, target):
     return made.hexdigest()[:32]
 
 
-def shared(exam_rows, X, y, target):
-    """How many of the exam's rows are among rows (X, y), counted by row hash."""
+def by_position(exam, found):
+    """Whether training run split ``found`` split the very table ``exam`` was held out of."""
+    return bool(exam.split and exam.table and exam.table == found.digest)
+
+
+def shared(exam, exam_rows, found):
+    """How many of ``exam``'s rows (``exam_rows``) the training run split ``found``
+    (gate.Rebuilt) trained on: by position when it split the table the exam was held out of,
+    else by row hash."""
     import numpy as np
 
-    return int(np.isin(exam_rows.hashes, hashes(X[list(exam_rows.X.columns)], y, target)).sum())
+    from ..fitting.split import Split, positions
+
+    if by_position(exam, found):
+        rows = len(found.frame)
+        held = positions(rows, Split(*_split_of(exam.split)))[1]
+        trained = positions(rows, Split(found.test_size, found.random_state))[0]
+        return int(np.isin(held, trained).sum())
+    X = found.X_train[list(exam_rows.X.columns)]
+    return int(np.isin(exam_rows.hashes, hashes(X, found.y_train, exam.target)).sum())
 
 
 def who():
@@ -159,17 +178,18 @@ def read(model_name):
     return Exam.from_tags(model.tags or {})
 
 
-def _made(X, y, source, split, target):
+def _made(X, y, source, split, target, table=""):
     row_hashes = hashes(X, y, target)
     columns = tuple(X.columns)
-    exam = Exam(source, split, digest(row_hashes, columns, target), target, len(y), columns)
+    exam = Exam(source, split, digest(row_hashes, columns, target), target, len(y), columns,
+                table=table)
     return exam, Rows(X, y, row_hashes)
 
 
 def from_split(found, columns, target):
     """(Exam, Rows) of the held-out side of training run split ``found`` (gate.Rebuilt)."""
     return _made(found.X_test[list(columns)], found.y_test, found.data,
-                 split_text(found.test_size, found.random_state), target)
+                 split_text(found.test_size, found.random_state), target, found.digest)
 
 
 def _frame(src, frames):
@@ -264,12 +284,15 @@ def fits(exam, columns, target, run_id, model_name):
         "another model_name, or pin an exam of its table (trackfit exam set <data>)")
 
 
-def leaked(count, exam, run_id):
-    """The refusal of a challenger that trained on ``count`` of the exam's rows."""
-    return (f"its training rows share {count} of the exam's {exam.rows} rows (by row hash "
-            f"over its columns and {exam.target}): it would be examined on rows it learned "
-            "from; train it on data without the exam's rows, or delete the run (mlflow runs "
-            f"delete --run-id {run_id}) so register weighs the next best")
+def leaked(count, exam, found, run_id):
+    """The refusal of a challenger (its split ``found``) that trained on ``count`` of the
+    exam's rows."""
+    how = ("the same rows of the table the exam was held out of" if by_position(exam, found)
+           else f"by row hash over its columns and {exam.target}")
+    return (f"its training rows share {count} of the exam's {exam.rows} rows ({how}): it "
+            "would be examined on rows it learned from; train it on data without the exam's "
+            f"rows, or delete the run (mlflow runs delete --run-id {run_id}) so register "
+            "weighs the next best")
 
 
 def _write(model_name, exam):

@@ -216,7 +216,7 @@ def _champion_shared(rival, rows, pinned, loaded):
         found = gate.rebuilt(client().get_run(rival.run_id), loaded)
     except (TrackfitError, MlflowException) as exc:
         return None, first_line(exc)
-    return exams.shared(rows, found.X_train, found.y_train, pinned.target), ""
+    return exams.shared(pinned, rows, found), ""
 
 
 def _gated(result, here, best, metric, model_name, alias, limits, strict, loaded, given=""):
@@ -234,10 +234,10 @@ def _gated(result, here, best, metric, model_name, alias, limits, strict, loaded
                 return _kept(result, model_name, alias, rival, best, metric, value)
             if pinned is None:
                 pinned, rows, found = _examined(model_name, given, best, loaded)
-                count = exams.shared(rows, found.X_train, found.y_train, pinned.target)
+                count = exams.shared(pinned, rows, found)
                 if count:
                     verdict = gate.leak(metric, limits, pinned, count,
-                                        exams.leaked(count, pinned, best.run_id))
+                                        exams.leaked(count, pinned, found, best.run_id))
                     reason = gate.log(verdict, limits, best.run_id,
                                       None if rival is None else rival.version)
                     return _refused(result, alias, champion, best, verdict, reason, strict)
