@@ -206,10 +206,11 @@ EOF
     # The database URI (with its password) goes in the environment, not on the command line.
     # No background job workers: trackfit runs no server-side (GenAI) jobs.
     # No usage telemetry from the server or its UI.
-    MLFLOW_SERVER_ENABLE_JOB_EXECUTION=${MLFLOW_SERVER_ENABLE_JOB_EXECUTION:-false} \
-    MLFLOW_DISABLE_TELEMETRY=${MLFLOW_DISABLE_TELEMETRY:-true} \
     # The login config only with logins on: without them MLflow still reads its own default
     # config on some requests (runs/search), and a missing file there is an HTTP 500.
+    # (No comment line inside the command below: it would end the command there.)
+    MLFLOW_SERVER_ENABLE_JOB_EXECUTION=${MLFLOW_SERVER_ENABLE_JOB_EXECUTION:-false} \
+    MLFLOW_DISABLE_TELEMETRY=${MLFLOW_DISABLE_TELEMETRY:-true} \
     MLFLOW_BACKEND_STORE_URI=$(backend_uri mlflow) \
     MLFLOW_AUTH_CONFIG_PATH=${AUTH:+$DIR/basic_auth.ini} \
         setsid "$MLFLOW" server --host "$HOST" --port "$PORT" --workers "$WORKERS" \

@@ -142,6 +142,23 @@ def secrets():
 
 
 @pytest.mark.slow  # the running team server
+def test_the_team_server_runs_no_job_runner_and_sends_no_telemetry(server):
+    """scripts/server.sh starts MLflow without its job runner (a consumer process per GenAI
+    job, each importing MLflow) and with telemetry off: a comment line inside the command
+    once ended it early, and MLflow started both."""
+    from .test_signals import command_line, descendants
+
+    pid = int((SERVER_DIR / "mlflow.pid").read_text())
+    environ = dict(item.split("=", 1) for item in Path(f"/proc/{pid}/environ").read_bytes()
+                   .decode(errors="replace").split("\0") if "=" in item)
+    assert (environ.get("MLFLOW_SERVER_ENABLE_JOB_EXECUTION"),
+            environ.get("MLFLOW_DISABLE_TELEMETRY")) == ("false", "true")
+    assert "mlflow server" in command_line(pid)
+    commands = [command_line(child) for child in descendants(pid)]
+    assert commands and not any("huey" in c or "_job_runner" in c for c in commands), commands
+
+
+@pytest.mark.slow  # the running team server
 def test_secret_files_are_readable_by_their_owner_only(server):
     present = [SERVER_DIR / name for name in SECRET_FILES if (SERVER_DIR / name).exists()]
     assert SERVER_DIR / "pg-password" in present
