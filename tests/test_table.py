@@ -211,25 +211,33 @@ def test_compare_ranks_one_table_and_says_what_it_left_out(store, run_cli, pengu
     assert "compare: 1 training runs" in done.stdout
 
 
-def test_native_categories_reach_hist_gb_as_codes_and_linear_gets_scaled_numbers(
+def test_each_estimator_gets_text_its_way_and_linear_gets_scaled_numbers(
         store, penguins_csv):
-    from trackfit.engines.source import parse
-    from trackfit.engines.source import Ask
+    """hist-gb: native codes (NaN where missing); forest: one column of codes per text
+    column; ridge: one 0/1 column per value, numbers scaled. Each scores unseen and missing
+    values to finite numbers, loaded back as MLflow loads it."""
     from trackfit.entrypoints.train import train
 
     model_of = {}
-    for estimator in ("hist-gb", "ridge", "tree"):
+    for estimator in ("hist-gb", "ridge", "forest"):
         result = train(estimator, data=str(penguins_csv), target="body_mass_g", cv=0)
         model_of[estimator] = mlflow.sklearn.load_model(result["model_uri"])
-    del parse, Ask
-    prepare = model_of["hist-gb"].named_steps["prepare"]
-    assert type(prepare.named_transformers_["category"]).__name__ == "OrdinalEncoder"
-    ridge_numbers = model_of["ridge"].named_steps["prepare"].named_transformers_["number"]
-    assert "scale" in ridge_numbers.named_steps
-    tree_numbers = model_of["tree"].named_steps["prepare"].named_transformers_["number"]
-    assert "scale" not in tree_numbers.named_steps
-    encoder = model_of["tree"].named_steps["prepare"].named_transformers_["category"]
-    assert type(encoder.named_steps["encode"]).__name__ == "OneHotEncoder"
+        assert np.isfinite(model_of[estimator].predict(new_penguins())).all()
+
+    def prepared(name, part):
+        return model_of[name].named_steps["prepare"].named_transformers_[part]
+
+    assert type(prepared("hist-gb", "category")).__name__ == "OrdinalEncoder"
+    assert "scale" in prepared("ridge", "number").named_steps
+    assert type(prepared("ridge", "category").named_steps["encode"]).__name__ \
+        == "OneHotEncoder"
+    assert "scale" not in prepared("forest", "number").named_steps
+    assert type(prepared("forest", "category").named_steps["encode"]).__name__ \
+        == "OrdinalEncoder"
+    # species, island, sex: three columns of codes, not eight of values; unseen is -1
+    codes = model_of["forest"].named_steps["prepare"].transform(new_penguins())
+    assert codes.shape[1] == 3 + 2
+    assert codes[0, 1] == -1 and codes[1:, :3].min() >= 0
 
 
 def test_the_labs_model_stays_the_bare_estimator(store):
@@ -333,7 +341,7 @@ def test_the_encoders_cap_is_asked_only_where_it_groups_and_predicts_the_same(va
     X, y = frame[["town", "size"]], frame["price"]
     unseen = X.assign(town=["elsewhere", None] * (rows // 2))
     assert category_cap(["town"], X) == (CATEGORY_CAP if values >= CATEGORY_CAP else None)
-    for name in ("tree", "hist-gb"):  # one-hot, and native ordinal codes
+    for name in ("ridge", "tree", "hist-gb"):  # one-hot, ordinal, and native codes
         spec, model = resolve(name, {}, 0)
         always = build(table, spec, clone(model)).fit(X, y)  # the cap whatever the rows
         counted = build(table, spec, clone(model), X).fit(X, y)

@@ -44,8 +44,9 @@ PREPROCESSING = [
 
 # On a table other than the lab's, every model is a pipeline: numbers scaled first for the
 # estimators that say ``scaling`` (fitting.pipeline), text one-hot encoded unless the
-# estimator takes ``categories="native"`` (hist-gb: ordinal codes, its own categorical
-# splits). The lab's models stay the bare estimators.
+# estimator takes ``categories="ordinal"`` (the trees: one column of codes per text column,
+# so each split weighs a few columns, not one per value) or ``"native"`` (hist-gb: ordinal
+# codes, its own categorical splits). The lab's models stay the bare estimators.
 
 # What `tune` searches when no space is given: the hyperparameters that move these models
 # most on data of the lab's size (hundreds of rows, unscaled features, a target near 150).
@@ -60,6 +61,7 @@ def register_estimators(register):
              description="Ordinary least squares (the lab's first model)")
     register("tree", "sklearn.tree:DecisionTreeRegressor", defaults={"max_depth": 5},
              description="Decision tree, depth 5 as in the lab", trusted_types=TREE,
+             categories="ordinal",
              search_space={"max_depth": "int(2,12)", "min_samples_leaf": "int(1,30)",
                            "max_features": "uniform(0.2,1.0)"})
     register("ridge", "sklearn.linear_model:Ridge", scaling=True,
@@ -80,12 +82,13 @@ def register_estimators(register):
                            "gamma": "scale|auto"})
     register("forest", "sklearn.ensemble:RandomForestRegressor",
              description="Random forest of 100 trees", trusted_types=TREE,
-             search_space=TREES)
+             categories="ordinal", search_space=TREES)
     register("extra-trees", "sklearn.ensemble:ExtraTreesRegressor",
              description="Extremely randomised trees, 100 of them", trusted_types=TREE,
-             search_space=TREES)
+             categories="ordinal", search_space=TREES)
     register("gbr", "sklearn.ensemble:GradientBoostingRegressor",
              description="Gradient boosting of 100 depth-3 trees", trusted_types=TREE,
+             categories="ordinal",
              search_space={"learning_rate": "loguniform(0.01,0.3)",
                            "n_estimators": "int(50,300)", "max_depth": "int(2,6)",
                            "subsample": "uniform(0.5,1.0)"})

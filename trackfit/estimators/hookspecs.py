@@ -33,8 +33,9 @@ def register_estimators(register):
     - ``scaling``: True when the estimator needs its numbers scaled (linear models, SVR,
       k-NN): on a table other than the lab's, the pipeline scales them first.
     - ``categories``: ``"onehot"`` (the default): text columns reach the estimator as one
-      column per value; ``"native"``: as ordinal codes (missing and unseen values NaN) in
-      the first columns, one column each (hist-gb).
+      column per value; ``"ordinal"``: one column each, the value's code (the most
+      frequent where missing, -1 where unseen: trees); ``"native"``: as ordinal codes
+      (missing and unseen values NaN) in the first columns, one column each (hist-gb).
 
     docs/plugins.md has the whole contract.
     """

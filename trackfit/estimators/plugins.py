@@ -33,7 +33,7 @@ ENTRY_POINT_GROUP = "trackfit"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 FACTORY_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 BUILT_IN = ("scikit_learn", "trackfit.estimators.builtin")
-CATEGORY_WAYS = ("onehot", "native")  # how an estimator takes text columns
+CATEGORY_WAYS = ("onehot", "ordinal", "native")  # how an estimator takes text columns
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class EstimatorSpec:
     search_space: dict = field(default_factory=dict)
     validate: object = None  # checks a loaded model before its first predict (trackfit.trust)
     scaling: bool = False  # numbers scaled before it (linear models, SVR, k-NN)
-    categories: str = "onehot"  # "native": text columns as ordinal codes, not one-hot
+    categories: str = "onehot"  # or "ordinal", "native": text as codes, one column each
 
     @property
     def qualified_name(self):

@@ -8,7 +8,10 @@
   categories natively (``categories="native"``) gets them as ordinal codes instead (NaN
   where missing or unseen), in the first columns: one column each, however many values.
   (hist-gb is not told they are categorical: its own categorical support keeps a
-  ``functools.partial`` in the model, a type trackfit does not trust.)
+  ``functools.partial`` in the model, a type trackfit does not trust.) Trees take
+  ``categories="ordinal"``: the most frequent value where missing, then the value's code,
+  -1 for one never seen in training; one column per text column, so a forest weighs a few
+  columns at each split, not one per value (on diamonds: 9, not 26; faster, and as good).
 - dates: their parts (year, month, day, day of week), the median where missing.
 
 The encoders get their cap (``max_categories``) only when a text column of the training rows
@@ -43,6 +46,12 @@ def build(table, spec, estimator, rows=None):
         parts.append(("category", OrdinalEncoder(
             handle_unknown="use_encoded_value", unknown_value=np.nan,
             encoded_missing_value=np.nan, max_categories=cap), categories))
+    elif categories and spec.categories == "ordinal":
+        parts.append(("category", Pipeline([
+            ("impute", SimpleImputer(strategy="most_frequent")),
+            ("encode", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
+                                      max_categories=cap)),
+        ]), categories))
     elif categories:
         parts.append(("category", Pipeline([
             ("impute", SimpleImputer(strategy="most_frequent")),
