@@ -36,6 +36,15 @@ def test_other_pin_lists_agree_with_conda_on_shared_packages():
                 assert pins[name] == version, pin
 
 
+def test_the_makefiles_installer_is_the_test_extras():
+    """make installs every venv with uv: the same uv the test extra pins."""
+    import re
+
+    (pin,) = re.findall(r"(?m)^UV_PIN := (\S+)$", (PROJECT / "Makefile").read_text())
+    pyproject = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]
+    assert pin in pyproject["optional-dependencies"]["test"]
+
+
 def test_logged_models_require_what_loading_them_needs_at_the_conda_pins(store):
     from mlflow.pyfunc import get_model_dependencies
 
