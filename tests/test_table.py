@@ -211,6 +211,59 @@ def test_compare_ranks_one_table_and_says_what_it_left_out(store, run_cli, pengu
     assert "compare: 1 training runs" in done.stdout
 
 
+def test_main_refit_best_fits_whole_only_the_best_by_cv_and_registers_it(store, run_cli,
+                                                                         penguins_csv):
+    """refit=best, as PyCaret's compare_models: every estimator's run holds its CV scores,
+    only the best by CV is then fitted on the whole training split, scored on the held-out
+    rows and logged as a model, in that same run; it is the one registered."""
+    done = run_cli("main", "--data", str(penguins_csv), "--target", "body_mass_g",
+                   "--estimators", "linear,tree,hist-gb,forest", "--cv", "3", "--refit", "best")
+    assert done.returncode == 0, done.stderr
+    trained = {run.data.params["estimator"]: run for run in runs(store, "train", "FINISHED")}
+    assert sorted(trained) == ["forest", "hist-gb", "linear", "tree"]
+    by_cv = max(trained, key=lambda name: trained[name].data.metrics["cv_r2_score"])
+    client = mlflow.MlflowClient(tracking_uri=store)
+    for name, run in trained.items():
+        has_model = list(client.search_logged_models(
+            experiment_ids=[run.info.experiment_id],
+            filter_string=f"source_run_id = '{run.info.run_id}'"))
+        assert "cv_r2_score" in run.data.metrics and "cv_r2_score_std" in run.data.metrics
+        if name == by_cv:
+            assert run.data.tags["trackfit.refit"] == "best" and len(has_model) == 1
+            assert run.data.metrics["test_r2_score"] > 0.7
+            assert "trackfit.model_uri" in run.data.tags
+            folds = artifact_json(run.info.run_id, "evaluation.json")["cv_folds"]
+            assert len(folds["r2_score"]) == 3
+        else:
+            assert run.data.tags["trackfit.refit"] == "skipped" and has_model == []
+            assert "test_r2_score" not in run.data.metrics
+            assert "trackfit.model_uri" not in run.data.tags
+        assert f"train: {name} " in done.stdout
+    assert done.stdout.count("(refit=best: fitted whole only if best)") == 4
+    (compared,) = runs(store, "compare", "FINISHED")
+    assert compared.data.params["metric"] == "cv_r2_score"
+    (main,) = runs(store, "main", "FINISHED")
+    assert main.data.params["refit"] == "best"
+    (version,) = versions(store, "model-penguins")
+    assert version.run_id == trained[by_cv].info.run_id
+    predicted = mlflow.pyfunc.load_model("models:/model-penguins@champion").predict(
+        new_penguins())
+    assert np.isfinite(predicted).all()
+
+
+@pytest.mark.parametrize("args, phrase", [
+    (("--refit", "best", "--cv", "0"), "refit=best picks the best by CV, and cv is 0"),
+    (("--refit", "some"), "refit must be all or best, not 'some'"),
+    (("--refit", "best", "--metric", "training_r2_score"),
+     "refit=best ranks by CV, and metric training_r2_score has no CV twin"),
+])
+def test_main_refit_refuses_what_it_cannot_rank_before_any_run(store, run_cli, penguins_csv,
+                                                                args, phrase):
+    done = run_cli("main", "--data", str(penguins_csv), "--target", "body_mass_g", *args)
+    assert_one_line_error(done, phrase)
+    assert runs(store) == []
+
+
 def test_each_estimator_gets_text_its_way_and_linear_gets_scaled_numbers(
         store, penguins_csv):
     """hist-gb: native codes (NaN where missing); forest: one column of codes per text

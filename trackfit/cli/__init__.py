@@ -130,7 +130,10 @@ COMMANDS = {
                                      "installed one"),
          DATA, *TABLE, TEST_SIZE, RANDOM_STATE, CV, METRIC, MODEL_NAME, ALIAS,
          Option("n_jobs", whole, "estimators trained at once, each on one thread; 0: one per "
-                                  "core this process may use, 1: one after the other"), SPARK),
+                                  "core this process may use, 1: one after the other"), SPARK,
+         Option("refit", help="all: every estimator fitted whole and logged as a model; "
+                              "best: every one cross-validated, only the best by CV fitted "
+                              "whole and logged")),
         models=True, probes=True),
     "load": Command(
         "trackfit.entrypoints.load:load", "read, validate and log a data source",

@@ -21,13 +21,17 @@ def train(estimator="linear", params=None, data="diabetes", target="", features=
 
 
 def step(estimator, params, src, how, engine, loaded=None, nested=False, parent_run_id=None,
-         submit=None):
+         submit=None, stage="all", run_id=None, folds=None):
     """The training run of ``estimator`` on Source ``src`` split by ``how``; ``loaded``: the
     (frame, dataset, table) already read; ``parent_run_id``: nest under that run from
-    another thread; ``submit``: the workers its CV folds run on (main's)."""
-    with step_run("train", nested=nested, run_name=estimator,
-                  parent_run_id=parent_run_id) as run:
-        result = training.train(estimator, params, src, how, engine, loaded, submit)
+    another thread; ``submit``: the workers its CV folds run on (main's). ``stage``,
+    ``folds``: main's refit=best (training.train); ``run_id``: the CV run a "final" resumes.
+    """
+    with step_run("train", nested=nested, run_name=estimator, parent_run_id=parent_run_id,
+                  run_id=run_id) as run:
+        result = training.train(estimator, params, src, how, engine, loaded, submit, stage,
+                                folds)
         print(training.summary(result, run.info.run_id))
         return {"run_id": run.info.run_id, "estimator": estimator,
-                "metrics": result["metrics"], "model_uri": result["model_uri"]}
+                "metrics": result["metrics"], "model_uri": result["model_uri"],
+                "folds": result["folds"]}

@@ -107,12 +107,21 @@ def cv_gathered(started, folds, error_score=float("nan")):
     if failed:
         warnings.warn(f"{len(failed)} fits failed out of a total of {folds}; their scores "
                       f"are {error_score}: {failed[0]}", FitFailedWarning)
+    each = {name: np.asarray(values, dtype=float) for name, values in each.items()}
+    return cv_means(each), each
+
+
+def cv_means(each):
+    """The CV metrics of each fold's scores (``{name: scores}``): ``cv_<name>`` their mean,
+    ``cv_<name>_std`` their standard deviation."""
+    import numpy as np
+
     out = {}
-    for name in SCORERS:
-        values = each[name] = np.asarray(each[name], dtype=float)
+    for name, values in each.items():
+        values = np.asarray(values, dtype=float)
         out[f"cv_{name}"] = float(values.mean())
         out[f"cv_{name}_std"] = float(values.std())
-    return out, each
+    return out
 
 
 def fold_scores(y_true, y_pred):

@@ -1,6 +1,7 @@
 """Training: fit one estimator on the lab's split and log params, metrics, model and data in
 the train step's run; several at once for main."""
 
+import contextlib
 import time
 
 from ..engines import checks
@@ -11,7 +12,7 @@ from ..estimators import hyperparams, plugins
 from ..reports import evaluation
 from ..tracking import provenance, store, tags
 from ..tracking.runs import DATASET_NAME, LATENCY, SIZE, higher_is_better, log
-from .metrics import cv_gathered, cv_started, scores
+from .metrics import cv_gathered, cv_means, cv_started, scores
 from .models import log_model
 from .pipeline import build
 from .progress import Progress
@@ -24,13 +25,21 @@ def resolve(estimator, params, random_state):
     return spec, hyperparams.build(spec, params or {}, random_state)
 
 
-def train(estimator, params, src, how, engine, loaded=None, submit=None):
+STAGES = ("all", "cv", "final")  # what one training run does (see train)
+
+
+def train(estimator, params, src, how, engine, loaded=None, submit=None, stage="all",
+          folds=None):
     """Fit one estimator and log it in the active run (the train step's); returns the
-    estimator's name and qualified name, its metrics, fit seconds and model URI.
+    estimator's name and qualified name, its metrics, fit seconds, model URI and CV folds'
+    scores.
 
     ``params``: a dict of hyperparameters; ``src``: a Source; ``how``: the Split;
     ``engine`` reads ``src`` unless ``loaded`` is the (frame, dataset, table) the caller
-    already read; ``submit``: the workers the CV folds run on (:func:`fit`).
+    already read; ``submit``: the workers the CV folds run on (:func:`fit`). ``stage``:
+    "all", the CV folds and the fit on the whole training split, scored and logged as a
+    model; "cv", the folds alone (no model, tagged ``trackfit.refit=skipped``); "final",
+    the rest of a "cv" run resumed, its ``folds`` the scores that run returned.
     """
     import mlflow
 
@@ -39,25 +48,56 @@ def train(estimator, params, src, how, engine, loaded=None, submit=None):
     spec, model = resolve(estimator, params, how.random_state)
     frame, dataset, table = loaded or engine.load(src)
     checks.check_rows(frame, src, how.test_size, how.cv, table.target)
-    store.retry(mlflow.log_input, dataset, context="training")
+    if stage != "final":
+        store.retry(mlflow.log_input, dataset, context="training")
     digest = dataset.digest
     X_train, X_test, y_train, y_test = split(frame, how, table)
     del frame, dataset, loaded  # the split holds the rows now: no second copy in the fits
     release()
-    fitted, metrics, folds, (train_head, test_pred), fit_seconds = fit(
-        spec, model, params, table, X_train, X_test, y_train, y_test, how.cv, submit)
+    logged = {**model.get_params(deep=False), "estimator": estimator, **how.params(),
+              "data": src.safe, **engine.params(), **asked(src, table), **table.params()}
+    result = {"estimator": estimator, "qualified_name": spec.qualified_name}
+    if stage == "cv":
+        metrics, folds = cv_only(spec, model, params, table, X_train, y_train, how.cv,
+                                 submit)
+        mlflow.log_text(schema_text(table), SCHEMA)
+        log(params=logged, metrics=metrics, dataset=(DATASET_NAME, digest),
+            tags={**run_tags(spec, model, digest), tags.REFIT: "skipped"})
+        return {**result, "metrics": metrics, "fit_seconds": None, "model_uri": None,
+                "folds": folds}
+    fitted, metrics, scored, (train_head, test_pred), fit_seconds = fit(
+        spec, model, params, table, X_train, X_test, y_train, y_test,
+        how.cv if stage == "all" else 0, submit)
+    if stage == "final":  # the CV run's metrics again, now linked to the model
+        metrics.update(cv_means(folds))
+    else:
+        folds = scored
     info = log_model(spec, fitted, X_train, train_head, table)
     metrics.update(cost(fitted, X_test, info))
     evaluation.log(y_test, test_pred, folds)
     mlflow.log_text(schema_text(table), SCHEMA)
     # Metrics logged after the model and linked to it: logged before, log_model links
     # them itself by reading back every metric's history. One write for all of it.
-    logged = {**model.get_params(deep=False), "estimator": estimator, **how.params(),
-              "data": src.safe, **engine.params(), **asked(src, table), **table.params()}
+    run_tagged = run_tags(spec, model, digest, fit_seconds, info)
+    if stage == "final":
+        run_tagged[tags.REFIT] = "best"
     log(params=logged, metrics=metrics, model_id=info.model_id,
-        dataset=(DATASET_NAME, digest), tags=run_tags(spec, model, digest, fit_seconds, info))
-    return {"estimator": estimator, "qualified_name": spec.qualified_name,
-            "metrics": metrics, "fit_seconds": fit_seconds, "model_uri": info.model_uri}
+        dataset=(DATASET_NAME, digest), tags=run_tagged)
+    return {**result, "metrics": metrics, "fit_seconds": fit_seconds,
+            "model_uri": info.model_uri, "folds": folds}
+
+
+def cv_only(spec, model, params, table, X_train, y_train, folds, submit=None):
+    """The CV metrics and each fold's scores of the pipeline around ``model``, nothing
+    fitted on the whole training split; a fit every fold refuses is the plugin's error."""
+    from sklearn.base import clone
+
+    pipeline = build(table, spec, model, X_train)
+    try:
+        return cv_gathered(cv_started(clone(pipeline), X_train, y_train, folds,
+                                      submit=submit), folds)
+    except (ValueError, TypeError) as exc:
+        raise hyperparams.rejected(spec, params, exc) from exc
 
 
 def fit(spec, model, params, table, X_train, X_test, y_train, y_test, folds, submit=None):
@@ -94,8 +134,11 @@ def fit(spec, model, params, table, X_train, X_test, y_train, y_test, folds, sub
     return fitted, metrics, scored, (train_pred[:5], test_pred), fit_seconds
 
 
-def run_tags(spec, model, digest, fit_seconds, info):
-    """The tags of a training run: what was fitted, from which plugin, on which data."""
+def run_tags(spec, model, digest, fit_seconds=None, info=None):
+    """The tags of a training run: what was fitted, from which plugin, on which data (and,
+    once fitted whole, in how long and where its model is)."""
+    fitted = {} if info is None else {tags.FIT_SECONDS: f"{fit_seconds:.4f}",
+                                      tags.MODEL_URI: info.model_uri}
     return {
         "estimator_name": type(model).__name__,
         "estimator_class": f"{type(model).__module__}.{type(model).__name__}",
@@ -104,8 +147,7 @@ def run_tags(spec, model, digest, fit_seconds, info):
         tags.PLUGIN_VERSION: spec.plugin_version,
         tags.PLUGIN_DISTRIBUTION: spec.distribution,
         tags.DATA_DIGEST: digest,
-        tags.FIT_SECONDS: f"{fit_seconds:.4f}",
-        tags.MODEL_URI: info.model_uri,
+        **fitted,
         **provenance.tags(),
     }
 
@@ -113,6 +155,10 @@ def run_tags(spec, model, digest, fit_seconds, info):
 def summary(result, run_id):
     """The train step's line for ``result`` (as :func:`train` returns it) in run ``run_id``."""
     metrics = result["metrics"]
+    if result["model_uri"] is None:  # a CV-only run
+        return (f"train: {result['estimator']} ({result['qualified_name']}) run {run_id}: "
+                f"cv_r2_score {metrics['cv_r2_score']:.4f} (refit=best: fitted whole only "
+                "if best)")
     return (f"train: {result['estimator']} ({result['qualified_name']}) run {run_id}: "
             f"training_r2_score {metrics['training_r2_score']:.4f}, "
             f"test_r2_score {metrics['test_r2_score']:.4f}, fit {result['fit_seconds']:.3f}s")
@@ -168,6 +214,31 @@ def installed():
     specs = plugins.catalogue().specs
     names = [spec.name for spec in specs]
     return [spec.name if names.count(spec.name) == 1 else spec.qualified_name for spec in specs]
+
+
+def best_of(results, metric):
+    """The index of the best of ``results`` (as :func:`train` returns them) by ``metric``;
+    NaN never best."""
+    import math
+
+    scored = [(at, result["metrics"].get(metric)) for at, result in enumerate(results)]
+    scored = [(at, value) for at, value in scored if value is not None and not math.isnan(value)]
+    if not scored:
+        raise ValueError(f"no estimator has a {metric}")
+    sign = 1 if higher_is_better(metric) else -1
+    return max(scored, key=lambda pair: (sign * pair[1], -pair[0]))[0]
+
+
+@contextlib.contextmanager
+def workers_for_one(n_jobs):
+    """``n_jobs`` workers for one estimator fitted alone (main's refit=best): joblib's
+    default for estimators that leave ``n_jobs`` unset (forests, k-NN), OpenMP's and BLAS's
+    threads for the rest. Their numbers do not depend on how many."""
+    from joblib import parallel_config
+    from threadpoolctl import threadpool_limits
+
+    with parallel_config(n_jobs=n_jobs, prefer="threads"), threadpool_limits(n_jobs):
+        yield
 
 
 def train_all(names, one, metric, n_jobs):

@@ -4,7 +4,7 @@ model's pinned exam (exam.py); the alias moves by compare-and-set."""
 
 import contextlib
 
-from .. import GateRefused, StoreError, TrackfitError, processes
+from .. import GateRefused, StoreError, TrackfitError, UsageError, processes
 from ..tracking import experiment, registry, tags
 from ..tracking.runs import client, logged_model_uri, same_table, training_runs
 from . import exam as exams
@@ -142,6 +142,11 @@ def promote(run, metric, model_name, alias, limits, strict=False, loaded=None, e
     else:  # main: the best run of the table it read, whatever else the experiment holds
         best = same_table(training_runs(metric), loaded[2].schema)[0].iloc[0]
     gate.check_metric(metric)
+    if best.get(f"tags.{tags.REFIT}") == "skipped":
+        raise UsageError(
+            f"the best run by {metric}, {best['run_id']} ({best['params.estimator']}), holds "
+            "CV scores alone: main's refit=best fitted no model in it",
+            fix="rank by a held-out metric, e.g. metric=test_r2_score")
     here = run.info.experiment_id
     result = {"run_id": run.info.run_id, "created": False, "accepted": True,
               "verdict": "kept", "experiment": registry.experiment_name(here),

@@ -24,16 +24,17 @@ def client():
 
 
 @contextlib.contextmanager
-def step_run(step, nested=False, run_name=None, parent_run_id=None):
+def step_run(step, nested=False, run_name=None, parent_run_id=None, run_id=None):
     """A run tagged ``trackfit.step=<step>``; FAILED if the block raises, KILLED on Ctrl-C.
 
     Under ``mlflow run`` the first step run is the run MLflow made for us. ``parent_run_id``
-    nests the run under that run from a thread that has no active run of its own.
+    nests the run under that run from a thread that has no active run of its own; ``run_id``
+    resumes that run (main's refit=best: the best CV run, fitted whole).
     """
     import mlflow
 
     tags = {tagnames.STEP: step, tagnames.VERSION: __version__}
-    with mlflow.start_run(nested=nested, run_name=run_name, tags=tags,
+    with mlflow.start_run(run_id=run_id, nested=nested, run_name=run_name, tags=tags,
                           parent_run_id=parent_run_id) as run:
         try:
             yield run

@@ -7,6 +7,7 @@ ROWS = "trackfit.rows"
 FIT_SECONDS = "trackfit.fit_seconds"
 MODEL_URI = "trackfit.model_uri"
 MODEL_ID = "trackfit.model_id"
+REFIT = "trackfit.refit"  # "skipped": a CV-only run of main's refit=best
 ESTIMATOR = "trackfit.estimator"
 PLUGIN = "trackfit.plugin"
 PLUGIN_VERSION = "trackfit.plugin_version"
