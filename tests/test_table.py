@@ -249,6 +249,12 @@ def test_main_refit_best_fits_whole_only_the_best_by_cv_and_registers_it(store, 
     predicted = mlflow.pyfunc.load_model("models:/model-penguins@champion").predict(
         new_penguins())
     assert np.isfinite(predicted).all()
+    # a run left with its CV scores reruns to the same ones
+    skipped = next(run for name, run in trained.items() if name != by_cv)
+    done = run_cli("rerun", skipped.info.run_id, "--force")
+    assert done.returncode == 0, done.stderr
+    assert "holds CV scores alone (main refit=best)" in done.stdout
+    assert "metrics match run" in done.stdout
 
 
 @pytest.mark.parametrize("args, phrase", [

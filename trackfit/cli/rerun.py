@@ -125,7 +125,11 @@ def rerun(run_id, force=False):
     client().set_tag(result["run_id"], tagnames.RERUN_OF, run_id)
     if reasons:
         client().set_tag(result["run_id"], tagnames.RERUN_FORCED, "true")
-    rows = compare_metrics(run.data.metrics, result["metrics"])
+    rerun_metrics = result["metrics"]
+    if run.data.tags.get(tagnames.REFIT) == "skipped":  # main refit=best's CV scores alone
+        print(f"rerun: run {run_id} holds CV scores alone (main refit=best): those compared")
+        rerun_metrics = {k: v for k, v in rerun_metrics.items() if k in run.data.metrics}
+    rows = compare_metrics(run.data.metrics, rerun_metrics)
     width = max(len(name) for name, *_ in rows)
     print(f"rerun of {run_id} as {result['run_id']}:")
     print(f"  {'metric':<{width}}  {'recorded':<22} {'rerun':<22}")
