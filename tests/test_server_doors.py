@@ -67,10 +67,13 @@ def test_make_server_adds_the_server_extra_alone(tmp_path):
                            f"VENV={tmp_path / 'venv'}"], cwd=PROJECT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert plan.returncode == 0, plan.stderr
-    installs = [line.split("install", 1)[1].split() for line in plan.stdout.splitlines()
-                if " -m pip install" in line]
-    assert installs == [["--quiet", "--upgrade", "pip"], ["--quiet", "-e", "."],
-                        ["--quiet", "-e", "'.[server]'"]]
+    lines = plan.stdout.splitlines()
+    bootstrap = [line.split("install", 1)[1].split() for line in lines
+                 if " -m pip install" in line]
+    assert len(bootstrap) == 1 and bootstrap[0][-1].startswith("uv==")  # uv, then uv installs
+    installs = [line.split("install", 1)[1].split()[3:] for line in lines
+                if " -m uv pip install" in line]
+    assert installs == [["-e", "."], ["-e", "'.[server]'"]]
     assert plan.stdout.splitlines()[-1].endswith("scripts/server.sh start")
 
 

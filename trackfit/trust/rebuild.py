@@ -83,7 +83,8 @@ def _rebuild(fetched, built):
     probed = probe_in_child(path, plan, probe_rows(mlmodel, fetched), reads)
     with open(path, "rb") as handle:
         data = handle.read()
-    if digest(data) != probed:
+    sha256 = digest(data)  # once: a forest's file is hundreds of MB
+    if sha256 != probed:
         raise Refused("its model file changed while it was probed")
     model, approval = load_approved(data, plan)
     columns_problem(mlmodel, model)
@@ -92,7 +93,7 @@ def _rebuild(fetched, built):
         handle.write(data)
     own = {"python_function": {"loader_module": runtime.LOADER, "data": plan["file"],
                                "python_version": python_version(mlmodel),
-                               "trackfit": dict(plan, sha256=digest(data))}}
+                               "trackfit": dict(plan, sha256=sha256)}}
     written = {"flavors": own, "mlflow_version": mlflow.__version__}
     if isinstance(mlmodel.get("signature"), dict):
         written["signature"] = mlmodel["signature"]
