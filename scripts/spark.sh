@@ -51,8 +51,8 @@ project = tomllib.load(open("pyproject.toml", "rb"))["project"]
 extras = project["optional-dependencies"]
 print(" ".join(project["dependencies"] + extras["spark"] + extras["tune"]))')
         # shellcheck disable=SC2086  # one word per pin
-        "$builder" -m uv pip install --quiet --offline --python "$venv/bin/python" $pins 2>/dev/null ||
-            "$builder" -m uv pip install --quiet --python "$venv/bin/python" $pins ||
+        "$builder" -m uv pip install --quiet --compile-bytecode --offline --python "$venv/bin/python" $pins 2>/dev/null ||
+            "$builder" -m uv pip install --quiet --compile-bytecode --python "$venv/bin/python" $pins ||
             die "cannot install trackfit's pins into $venv"
         touch "$venv/complete"
     fi

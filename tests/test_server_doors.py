@@ -71,8 +71,9 @@ def test_make_server_adds_the_server_extra_alone(tmp_path):
     bootstrap = [line.split("install", 1)[1].split() for line in lines
                  if " -m pip install" in line]
     assert len(bootstrap) == 1 and bootstrap[0][-1].startswith("uv==")  # uv, then uv installs
-    installs = [line.split("install", 1)[1].split()[3:] for line in lines
+    installs = [line.split("install", 1)[1].split() for line in lines
                 if " -m uv pip install" in line]
+    installs = [words[words.index("--python") + 2:] for words in installs]
     assert installs == [["-e", "."], ["-e", "'.[server]'"]]
     assert plan.stdout.splitlines()[-1].endswith("scripts/server.sh start")
 

@@ -25,9 +25,6 @@ def resolve(estimator, params, random_state):
     return spec, hyperparams.build(spec, params or {}, random_state)
 
 
-STAGES = ("all", "cv", "final")  # what one training run does (see train)
-
-
 def train(estimator, params, src, how, engine, loaded=None, submit=None, stage="all",
           folds=None):
     """Fit one estimator and log it in the active run (the train step's); returns the
@@ -224,7 +221,10 @@ def best_of(results, metric):
     scored = [(at, result["metrics"].get(metric)) for at, result in enumerate(results)]
     scored = [(at, value) for at, value in scored if value is not None and not math.isnan(value)]
     if not scored:
-        raise ValueError(f"no estimator has a {metric}")
+        from ..errors import EstimatorError
+
+        raise EstimatorError(f"no estimator has a finite {metric}: every CV fold failed",
+                             fix="pass estimators that fit this table")
     sign = 1 if higher_is_better(metric) else -1
     return max(scored, key=lambda pair: (sign * pair[1], -pair[0]))[0]
 
