@@ -238,10 +238,16 @@ def test_main_refit_best_fits_whole_only_the_best_by_cv_and_registers_it(store, 
             assert run.data.tags["trackfit.refit"] == "skipped" and has_model == []
             assert "test_r2_score" not in run.data.metrics
             assert "trackfit.model_uri" not in run.data.tags
+            held = artifact_json(run.info.run_id, "evaluation.json")
+            assert held["y_true"] == [] and len(held["cv_folds"]["r2_score"]) == 3
         assert f"train: {name} " in done.stdout
     assert done.stdout.count("(refit=best: fitted whole only if best)") == 3
     (compared,) = runs(store, "compare", "FINISHED")
     assert compared.data.params["metric"] == "cv_r2_score"
+    # the report: every estimator's CV folds; held-out pairs for the one fitted whole
+    report = mlflow.artifacts.load_text(f"runs:/{compared.info.run_id}/report.html")
+    assert "(top 1 runs)" in report
+    assert report.count('">mean ') == 3  # the CV spread: a row per estimator
     (main,) = runs(store, "main", "FINISHED")
     assert main.data.params["refit"] == "best"
     (version,) = versions(store, "model-penguins")

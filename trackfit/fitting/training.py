@@ -58,6 +58,7 @@ def train(estimator, params, src, how, engine, loaded=None, submit=None, stage="
         metrics, folds = cv_only(spec, model, params, table, X_train, y_train, how.cv,
                                  submit)
         mlflow.log_text(schema_text(table), SCHEMA)
+        evaluation.log([], [], folds)  # the folds' scores, for compare's report
         log(params=logged, metrics=metrics, dataset=(DATASET_NAME, digest),
             tags={**run_tags(spec, model, digest), tags.REFIT: "skipped"})
         return {**result, "metrics": metrics, "fit_seconds": None, "model_uri": None,

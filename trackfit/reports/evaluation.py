@@ -52,13 +52,14 @@ def load(run_id):
 
 
 def checked(found):
-    """``found`` with every value a float and the pairs of equal, non-zero length."""
+    """``found`` with every value a float and the pairs of equal length: none only beside
+    CV folds (a run of main's refit=best that was not fitted whole)."""
     out = {"y_true": [float(v) for v in found["y_true"]],
            "y_pred": [float(v) for v in found["y_pred"]],
            "cv_folds": {str(name): [float(v) for v in values]
                         for name, values in found.get("cv_folds", {}).items()}}
-    if not out["y_true"] or len(out["y_true"]) != len(out["y_pred"]):
-        raise ValueError("y_true and y_pred differ in length")
+    if len(out["y_true"]) != len(out["y_pred"]) or not (out["y_true"] or out["cv_folds"]):
+        raise ValueError("y_true and y_pred differ in length, or hold nothing")
     values = out["y_true"] + out["y_pred"] + [v for f in out["cv_folds"].values() for v in f]
     if not all(math.isfinite(v) for v in values):
         raise ValueError("a value is not a finite number")

@@ -310,7 +310,8 @@ def page(table, runs, evaluations, metric, experiment=""):
             for column, title in BARS if column in best.columns]
     pairs = []
     ranked = enumerate(table.to_dict("records"), start=1)
-    top = [(rank, r) for rank, r in ranked if evaluations.get(r["run_id"])][:TOP_MODELS]
+    top = [(rank, r) for rank, r in ranked
+           if (evaluations.get(r["run_id"]) or {}).get("y_true")][:TOP_MODELS]
     for i, (rank, record) in enumerate(top):
         found = evaluations[record["run_id"]]
         actual, predicted = found["y_true"], found["y_pred"]
