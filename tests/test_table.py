@@ -454,6 +454,17 @@ def test_spark_reads_a_table_to_the_same_numbers_and_scores_its_pipeline(store, 
     expected = mlflow.pyfunc.load_model(by_spark["model_uri"]).predict(
         cars().drop(columns=["Name", "Miles_per_Gallon"]))
     assert np.allclose(scored["prediction"], expected)
+    # "NA" for missing, as R writes it: pandas reads those cells missing, and so does Spark
+    # (its schema inference alone made Horsepower and the target text)
+    marked = tmp_path / "cars_na.csv"
+    cars().to_csv(marked, index=False, na_rep="NA")
+    by_pandas = train("tree", data=str(marked), target="Miles_per_Gallon", cv=0)
+    by_spark = train("tree", data=str(marked), target="Miles_per_Gallon", cv=0,
+                     spark="local[2]")
+    assert by_spark["metrics"]["test_r2_score"] == by_pandas["metrics"]["test_r2_score"]
+    roles = [mlflow.get_run(r["run_id"]).data.params for r in (by_pandas, by_spark)]
+    assert roles[0]["table.number"] == roles[1]["table.number"]
+    assert "Horsepower" in roles[1]["table.number"] and "Horsepower" in roles[1]["table.imputed"]
 
 
 def test_tune_searches_a_tables_pipeline(store, penguins_csv):

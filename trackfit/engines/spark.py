@@ -294,6 +294,33 @@ def read(spark, src):
     return frame, {"path": src.safe}
 
 
+# What pandas' read_csv takes for a missing value by default (its na_values).
+PANDAS_MISSING = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan",
+                  "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan",
+                  "null")
+
+
+def as_pandas_reads_text(frame):
+    """The text columns of a CSV Spark read, as pandas' read_csv reads them: its missing-value
+    markers ("NA", "null", ...) missing, and a column whose other values are all numbers a
+    float column (Spark's schema inference makes "NA" text, and the column with it)."""
+    import pandas as pd
+
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+            continue
+        marked = column.isin(PANDAS_MISSING)
+        if not marked.any():
+            continue
+        column = column.astype(object).where(~marked, None)
+        numbers = pd.to_numeric(column, errors="coerce")
+        present = column.notna()
+        frame[name] = numbers.astype(float) if present.any() and numbers[present].notna().all() \
+            else column
+    return frame
+
+
 def _reason(exc, src=None):
     """The first line of ``exc``, without ``src``'s secrets (taken out before it is cut).
 
@@ -467,8 +494,10 @@ class SparkEngine(Engine):
 
         ordered = in_source_order(raw) if origin.get("path") else raw
         rows = ordered.count()
-        frame, table = tables.infer(to_pandas(spark, ordered, rows, src), src.ask, src.safe,
-                                    src.table_name)
+        frame = to_pandas(spark, ordered, rows, src)
+        if origin.get("path") and _kind(origin["path"]) != "parquet":
+            frame = as_pandas_reads_text(frame)
+        frame, table = tables.infer(frame, src.ask, src.safe, src.table_name)
         with warnings.catch_warnings():  # "Inferred schema contains integer column(s)"
             warnings.simplefilter("ignore", UserWarning)
             dataset = mlflow.data.from_spark(ordered, targets=table.target, name=table.name,
