@@ -8,6 +8,7 @@ for its refit).
 from .. import EstimatorError, UsageError, engines
 from ..engines.source import Ask, parse
 from ..fitting import training
+from ..fitting.metrics import SCORERS
 from ..fitting.pool import workers
 from ..fitting.split import Split
 from ..tracking import registry
@@ -74,8 +75,6 @@ REFITS = ("all", "best")
 def ranking(refit, metric, how):
     """What main ranks its training runs by: ``metric``, or with refit=best its CV twin
     (test_r2_score -> cv_r2_score), checked before any run starts."""
-    from ..fitting.metrics import SCORERS
-
     if refit not in REFITS:
         raise UsageError(f"refit must be all or best, not {refit!r}",
                          fix="pass refit=all (every model fitted whole) or refit=best")
