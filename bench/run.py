@@ -23,15 +23,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from measure import (PROJECT, PYTHON, fresh, interleaved, median, ratios, run,  # noqa: E402
-                     run_tree)
+from measure import (MLFLOW, PROJECT, PYTHON, fresh, interleaved, median, ratios,  # noqa: E402
+                     run, run_tree, warm)
 
 OUTPUT = PROJECT / "BENCHMARKS.md"
 OWNED = ("## Environment", "## Figures", "## Runs")
 PACKAGES = ["mlflow", "scikit-learn", "numpy", "scipy", "pandas", "pyarrow", "matplotlib",
             "pluggy", "skops"]
 TRACKFIT = [PYTHON, "-m", "trackfit"]
-MLFLOW = str(Path(PYTHON).with_name("mlflow"))
 BUILT_IN = ["linear", "tree", "ridge", "lasso", "elasticnet", "knn", "svr", "forest",
             "extra-trees", "gbr", "hist-gb", "dummy"]
 
@@ -515,7 +514,9 @@ def write(path, report, header, args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="each figure once, small sizes")
+    parser.add_argument("--smoke", action="store_true",
+                        help="each figure once, small sizes, Python commands forked from one "
+                             "warm process: it still works; its times mean nothing")
     parser.add_argument("--repeat", type=int, help="runs per figure (5; smoke: 1)")
     parser.add_argument("--output", help="Markdown file (BENCHMARKS.md; smoke: none)")
     parser.add_argument("--only", help="comma-separated figure numbers, e.g. 1,5")
@@ -527,6 +528,8 @@ def main(argv=None):
     # The smoke run: a linear model, a tree and the one built-in with a thread team of its own.
     estimators = ["linear", "tree", "hist-gb"] if args.smoke else BUILT_IN
     only = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 15))
+    if args.smoke:
+        warm()  # each command's imports once, not once a command (measure.warm)
     header = environment()
     print("\n".join(header), flush=True)
     report = Report()

@@ -1,6 +1,8 @@
 """The benchmark's smoke mode: every figure measured once, small, and BENCHMARKS.md kept.
 
-Timings are never asserted: only that each figure is produced and written.
+Timings are never asserted: only that each figure is produced and written. Its Python
+commands start as forks of the benchmark's process, which has made their imports once
+(bench/measure.py, warm): each still a process of its own, with its exit code and output.
 """
 
 import re
@@ -13,8 +15,8 @@ import pytest
 PROJECT = Path(__file__).resolve().parent.parent
 
 
-# The figures in three runs of about a minute each, so test workers share them; each run
-# needs what the others make for themselves (a store of training runs: 5, 6, 11, 12).
+# The figures in three runs of 20 to 40 s each, so test workers share them; each run makes
+# what its figures need for themselves (a store of training runs: 5, 6, 11, 12).
 GROUPS = ([1, 2, 3, 4], [5, 6, 7, 8, 11, 12], [9, 10, 13, 14])
 
 
