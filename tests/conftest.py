@@ -108,15 +108,27 @@ def store(tmp_path, monkeypatch, empty_store):
 
 
 @pytest.fixture(scope="session")
-def pins_venv(tmp_path_factory):
-    """A venv holding only conda.yaml's pins (mlflow among them), no trackfit: the ``mlflow``
-    of a user who installed MLflow alone, as ``--env-manager conda`` or ``uv`` builds it.
-    Made once per session with uv (from its cache, seconds); returns its bin folder."""
-    pins = conda_pins()
-    venv = tmp_path_factory.mktemp("pins") / "venv"
-    uv("venv", "--quiet", "--python", sys.executable, str(venv))
-    uv("pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), *pins)
-    return venv / "bin"
+def pins_python(tmp_path_factory):
+    """A Python with trackfit's pins and its spark and tune extras, but not trackfit: the
+    ``mlflow`` of a user who installed MLflow alone, and what `mlflow run` with uv or conda
+    gives a cluster. .ci/run's (TRACKFIT_SPARK_PYTHON, the cluster's), else one built here
+    by ``scripts/spark.sh pins-python`` (with uv, from its cache when it can)."""
+    python = os.environ.get("TRACKFIT_SPARK_PYTHON")
+    if not python:
+        env = {**os.environ, "TRACKFIT_SPARK_DIR": str(tmp_path_factory.mktemp("pins")),
+               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        python = subprocess.run([str(PROJECT / "scripts" / "spark.sh"), "pins-python"],
+                                env=env, capture_output=True, text=True, check=True,
+                                timeout=900, cwd=PROJECT).stdout.strip()
+    import pyspark
+
+    has = subprocess.run(
+        [python, "-c", "import importlib.util as u, pyspark; "
+                       "print(u.find_spec('trackfit') is not None, pyspark.__version__)"],
+        capture_output=True, text=True, cwd=tmp_path_factory.mktemp("elsewhere"), timeout=120,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert has.stdout.split() == ["False", pyspark.__version__], has.stderr[-2000:]
+    return python
 
 
 def checkout_files(folder):

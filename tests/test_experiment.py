@@ -5,6 +5,7 @@ experiment's version."""
 
 import contextlib
 import io
+import json
 import os
 import re
 import sqlite3
@@ -23,9 +24,9 @@ from trackfit.entrypoints.register import register
 from trackfit.entrypoints.train import train
 from trackfit.tracking import experiment
 
-from .conftest import (EXPERIMENT, PROJECT, entry_points_here, env_for, mlflow_cli, runs,
-                       versions)
-from .test_reproducible import project_copy
+from .conftest import (EXPERIMENT, PROJECT, conda_pins, entry_points_here, env_for, mlflow_cli,
+                       model_metrics, runs, versions)
+from .test_reproducible import conda_python, project_copy
 
 GROUP = "mlflow.default_experiment_provider"
 
@@ -201,31 +202,61 @@ def entry_point_shim(folder):
 
 
 @pytest.mark.slow
-def test_the_cards_commands_run_as_typed_from_an_mlflow_without_trackfit(pins_venv, tmp_path):
-    """``mlflow run`` from a venv of the pins alone (as conda or uv gives a user): the
-    checkout with ``local`` and ``uv``, a git URL at a commit; compare sees every run."""
+def test_the_cards_commands_run_as_typed_from_an_mlflow_without_trackfit(pins_python, tmp_path):
+    """``mlflow run`` from a venv of the pins alone, no trackfit (as conda or uv gives a user):
+    the checkout with ``local``, then with ``uv`` (an environment built from conda.yaml's
+    pins), a git URL at a commit; the same numbers, to the last digit, each time; compare
+    sees every run."""
     clone, commit = project_copy(tmp_path / "trackfit")
-    uv = Path(sys.executable).parent
+    pins_venv, uv = Path(pins_python).parent, Path(sys.executable).parent
+    (uv_pin,) = [p for p in tomllib.loads((PROJECT / "pyproject.toml").read_text())[
+        "project"]["optional-dependencies"]["test"] if p.startswith("uv==")]
+    version = subprocess.run([str(uv / "uv"), "--version"], capture_output=True, text=True)
+    assert version.stdout.split()[:2] == uv_pin.split("=="), "the test extra pins uv"
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("MLFLOW_") and k != "PYTHONPATH"}
     env.update(PATH=os.pathsep.join([str(pins_venv), str(uv), env["PATH"]]),
                MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
                MLFLOW_ENV_ROOT=str(tmp_path / "envs"), UV_PYTHON_DOWNLOADS="never")
+    client = mlflow.MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
     typed = [(clone, ["run", ".", "-e", "train", "-P", "estimator=tree", "--env-manager", "local"]),
              (clone, ["run", ".", "-e", "train", "-P", "estimator=tree", "--env-manager", "uv"]),
              (tmp_path, ["run", f"file://{clone}", "-e", "train", "-P", "estimator=tree",
                          "--version", commit, "--env-manager", "local"]),
              (tmp_path, ["run", f"file://{clone}", "-e", "compare", "--version", commit,
                          "--env-manager", "local"])]
+    made = []
     for cwd, args in typed:
         done = subprocess.run([str(pins_venv / "mlflow"), *args], cwd=cwd, env=env,
                               capture_output=True, text=True, timeout=900)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         step = args[args.index("-e") + 1]
         assert last_words(done) == experiment.note(step)
-    client = mlflow.MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
-    made = client.search_runs(["0"])
+        seen = {r.info.run_id for r in made}
+        (run,) = [r for r in client.search_runs(["0"]) if r.info.run_id not in seen]
+        made.append(run)
     assert [r.info.status for r in made] == ["FINISHED"] * 4
     assert "compare: 3 training runs of experiment 'Default'" in done.stdout
-    trained = [r for r in made if r.data.tags["trackfit.step"] == "train"]
-    assert {round(r.data.metrics["test_r2_score"], 4) for r in trained} == {0.1066}
+    local, in_uv, at_commit, _ = made
+    assert round(local.data.metrics["test_r2_score"], 4) == 0.1066
+    for run in (in_uv, at_commit):
+        assert model_metrics(run.data.metrics) == model_metrics(local.data.metrics)
+    # uv's environment: conda.yaml's Python and exactly its pins, no trackfit (that came from
+    # the work directory).
+    assert in_uv.data.tags["mlflow.project.env"] == "uv"
+    assert in_uv.data.tags["trackfit.python_version"] == conda_python()
+    (python,) = (tmp_path / "envs").glob("*/bin/python")
+    script = ("import json, sys, importlib.metadata as m, importlib.util as u; "
+              "print(json.dumps([[p, m.version(p.split('==')[0])] for p in sys.argv[1:]] "
+              "+ [u.find_spec('trackfit') is not None]))")
+    elsewhere = tmp_path / "elsewhere"  # not beside the clone, a folder named trackfit
+    elsewhere.mkdir()
+    out = subprocess.run([str(python), "-c", script, *conda_pins()], capture_output=True,
+                         text=True, cwd=elsewhere, check=True).stdout
+    *installed, has_trackfit = json.loads(out)
+    assert [f"{p.split('==')[0]}=={v}" for p, v in installed] == conda_pins()
+    assert has_trackfit is False
+    # The git URL's run records the commit it ran.
+    for tag in ("mlflow.source.git.commit", "trackfit.git_commit"):
+        assert at_commit.data.tags[tag] == commit
+    assert at_commit.data.tags["trackfit.git_dirty"] == "false"

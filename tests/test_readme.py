@@ -37,7 +37,7 @@ SKIPPED = (
 # Whole blocks that only make sense with their server or cluster up.
 SKIPPED_BLOCKS = ("make server", "make spark")
 ENV_MANAGERS = {None: "conda: builds a conda environment",
-                "uv": "builds a uv environment (tests/test_reproducible.py)"}
+                "uv": "builds a uv environment (tests/test_experiment.py, the card's commands)"}
 
 
 def commands(text):

@@ -7,7 +7,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import mlflow
@@ -21,7 +20,7 @@ from trackfit.engines.source import parse
 from trackfit.estimators import plugins
 from trackfit.entrypoints.train import train
 
-from .conftest import (EXPERIMENT, PROJECT, checkout_files, conda_pins, env_for, mlflow_cli, model_metrics,
+from .conftest import (EXPERIMENT, PROJECT, checkout_files, env_for, mlflow_cli, model_metrics,
                        trackfit_of)
 
 BIN = Path(sys.executable).parent
@@ -142,37 +141,8 @@ def test_a_training_run_records_what_reproduces_it(store):
         assert "trackfit.git_commit" not in tags
 
 
-# --- the pinned environment, built by uv from conda.yaml ------------------------------------
-
-
-@pytest.mark.slow
-def test_uv_built_env_from_conda_yaml_gives_the_local_metrics(shared_store, local_tree,
-                                                              tmp_path):
-    project = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]
-    (uv_pin,) = [p for p in project["optional-dependencies"]["test"] if p.startswith("uv==")]
-    uv = subprocess.run([str(BIN / "uv"), "--version"], capture_output=True, text=True)
-    assert uv.stdout.split()[:2] == uv_pin.split("=="), "the test extra pins uv"
-    envs = tmp_path / "envs"
-    run = mlflow_run(shared_store, PROJECT, "-e", "train", "-P", "estimator=tree",
-                     env_manager="uv", MLFLOW_ENV_ROOT=str(envs), UV_PYTHON_DOWNLOADS="never")
-    assert run.data.tags["mlflow.project.env"] == "uv"
-    assert run.data.tags["trackfit.python_version"] == conda_python()
-    assert model_metrics(run.data.metrics) == model_metrics(local_tree.data.metrics)
-    assert run.data.metrics["test_r2_score"] != 0
-    # The environment holds exactly conda.yaml's pins, and no trackfit: that came from the
-    # work directory.
-    (python,) = envs.glob("*/bin/python")
-    script = ("import json, sys, importlib.metadata as m, importlib.util as u; "
-              "print(json.dumps([[p, m.version(p.split('==')[0])] for p in sys.argv[1:]] "
-              "+ [u.find_spec('trackfit') is not None]))")
-    out = subprocess.run([str(python), "-c", script, *conda_pins()], capture_output=True,
-                         text=True, cwd=tmp_path, check=True).stdout
-    *versions, has_trackfit = yaml.safe_load(out)
-    assert [f"{p.split('==')[0]}=={v}" for p, v in versions] == conda_pins()
-    assert has_trackfit is False
-
-
-# --- runs from a git URL, at a commit and at a branch ---------------------------------------
+# --- runs from a git URL at a branch (at a commit, and in uv's environment: the card's test,
+# tests/test_experiment.py, from an mlflow without trackfit) ---------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -189,15 +159,13 @@ def git_project(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("version", ["commit", "branch"])
-def test_git_url_run_records_its_commit_and_gives_the_local_metrics(
-        shared_store, local_tree, git_project, version):
-    folder, first, release = git_project
-    wanted = first if version == "commit" else release
+def test_git_url_run_at_a_branch_records_its_commit_and_gives_the_local_metrics(
+        shared_store, local_tree, git_project):
+    folder, _, release = git_project
     run = mlflow_run(shared_store, f"file://{folder}", "-e", "train", "-P", "estimator=tree",
-                     "--version", first if version == "commit" else "release")
-    assert run.data.tags["mlflow.source.git.commit"] == wanted
-    assert run.data.tags["trackfit.git_commit"] == wanted
+                     "--version", "release")
+    assert run.data.tags["mlflow.source.git.commit"] == release
+    assert run.data.tags["trackfit.git_commit"] == release
     assert run.data.tags["trackfit.git_dirty"] == "false"
     assert model_metrics(run.data.metrics) == model_metrics(local_tree.data.metrics)
 

@@ -9,7 +9,6 @@ TRACKFIT_SPARK_PYTHON), else one they start with scripts/spark.sh.
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import mlflow
@@ -367,28 +366,6 @@ def test_the_package_executors_get_is_this_trackfit_without_bytecode():
         assert archive.read("trackfit/trust/loading.py") == (
             package / "trust" / "loading.py").read_bytes()
     assert "trackfit/engines/spark.py" in sources and "trackfit/trust/loading.py" in sources
-
-
-@pytest.fixture(scope="module")
-def pins_python(tmp_path_factory):
-    """A Python with trackfit's pins and its spark and tune extras, but not trackfit: what
-    `mlflow run` with uv or conda gives a cluster. .ci/run's, else one built here by
-    ``scripts/spark.sh pins-python`` (with uv, from its cache when it can)."""
-    python = os.environ.get("TRACKFIT_SPARK_PYTHON")
-    if not python:
-        env = {**os.environ, "TRACKFIT_SPARK_DIR": str(tmp_path_factory.mktemp("pins")),
-               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-        python = subprocess.run([str(SPARK_SH), "pins-python"], env=env, capture_output=True,
-                                text=True, check=True, timeout=900).stdout.strip()
-    import pyspark
-
-    has = subprocess.run(
-        [python, "-c", "import importlib.util as u, pyspark; "
-                       "print(u.find_spec('trackfit') is not None, pyspark.__version__)"],
-        capture_output=True, text=True, cwd=tmp_path_factory.mktemp("elsewhere"), timeout=120,
-        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
-    assert has.stdout.split() == ["False", pyspark.__version__], has.stderr[-2000:]
-    return python
 
 
 @pytest.fixture(scope="module")
