@@ -101,16 +101,19 @@ def champion(store):
     return store
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_serve_stopped_by_a_signal_stops_the_model_server(champion, signum):
+# SIGTERM (a process manager stopping it) to serve, SIGHUP (its terminal closed) to the UI:
+# trackfit handles both alike (trackfit.processes.SIGNALS), so each runs once here.
+def test_serve_stopped_by_sigterm_stops_the_model_server(champion):
     port = free_port()
     process, below = start([sys.executable, "-m", "trackfit", "serve", "--port", str(port)],
                            env_for(champion), f"http://127.0.0.1:{port}/ping")
-    code, output = stopped_cleanly(process, below, f"http://127.0.0.1:{port}/ping", signum)
-    assert code == 128 + signum, output
+    code, output = stopped_cleanly(process, below, f"http://127.0.0.1:{port}/ping",
+                                   signal.SIGTERM)
+    assert code == 128 + signal.SIGTERM, output
 
 
-def test_the_ui_prints_its_addresses_once_it_answers_and_stops_on_term(champion):
+def test_the_ui_prints_its_addresses_once_it_answers_and_stops_when_its_terminal_closes(
+        champion):
     from trackfit.entrypoints.compare import compare
 
     compare()
@@ -148,5 +151,5 @@ def test_the_ui_prints_its_addresses_once_it_answers_and_stops_on_term(champion)
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
         raise
-    code, _ = stopped_cleanly(process, below, f"{base}/health", signal.SIGTERM)
-    assert code == 128 + signal.SIGTERM
+    code, _ = stopped_cleanly(process, below, f"{base}/health", signal.SIGHUP)
+    assert code == 128 + signal.SIGHUP
