@@ -1,8 +1,9 @@
 """The team server's doors: loopback unless logins, MLflow's host and CORS checks, secrets.
 
 The refusal to bind beyond loopback, the scrubbed password and what ``make server`` installs
-need no server; what ``start`` prints starts one of its own. The rest look at the running one (``.ci/run`` starts it; TRACKFIT_SERVER_URI, TRACKFIT_SERVER_DIR as given
-to scripts/server.sh) and skip without it.
+need no server; a server without logins starts one of its own. The rest look at the running
+one (``.ci/run`` starts it; TRACKFIT_SERVER_URI, TRACKFIT_SERVER_DIR as given to
+scripts/server.sh) and skip without it.
 """
 
 import base64
@@ -78,35 +79,26 @@ def test_make_server_adds_the_server_extra_alone(tmp_path):
     assert plan.stdout.splitlines()[-1].endswith("scripts/server.sh start")
 
 
-@pytest.mark.slow  # PostgreSQL and a tracking server of its own
-def test_start_ends_with_the_uri_and_the_login_that_work(tmp_path):
+@pytest.mark.slow  # the running team server
+def test_start_ends_with_the_uri_and_the_login_that_work(server, tmp_path):
     """The last line of ``scripts/server.sh start`` with logins on, typed into a shell, is
-    all a client needs: the URI, the user and the password's file."""
-    folder = Path(tempfile.mkdtemp(prefix="trackfit-server-"))  # PostgreSQL's user reaches it
-    folder.chmod(0o755)
-    port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MLFLOW_", "TRACKFIT_"))}
-    env.update(TRACKFIT_SERVER_AUTH="1", TRACKFIT_SERVER_DIR=str(folder / "server"),
-               TRACKFIT_SERVER_PORT=str(port), TRACKFIT_PG_PORT=str(free_port()),
-               TRACKFIT_SERVER_WORKERS="1", PYTHONPATH=str(PROJECT),
-               MLFLOW=str(Path(sys.executable).with_name("mlflow")))
-    try:
-        started = subprocess.run([str(SCRIPT), "start"], capture_output=True, text=True,
-                                 env=env, timeout=300)
-        assert started.returncode == 0, started.stdout + started.stderr
-        last = started.stdout.splitlines()[-1]
-        assert last == (f"server: use it: export MLFLOW_TRACKING_URI=http://127.0.0.1:{port} "
-                        "MLFLOW_TRACKING_USERNAME=admin MLFLOW_TRACKING_PASSWORD="
-                        f"$(cat {folder}/server/admin-password)")
-        client = (f"{last.removeprefix('server: use it: ')} && {sys.executable} -c "
-                  "'import mlflow; print(mlflow.MlflowClient().search_experiments()[0].name)'")
-        used = subprocess.run(["bash", "-c", client], capture_output=True, text=True,
-                              env={**env, "PYTHONPATH": ""}, cwd=tmp_path, timeout=120)
-        assert (used.returncode, used.stdout) == (0, "Default\n"), used.stderr[-2000:]
-    finally:
-        subprocess.run([str(SCRIPT), "stop"], capture_output=True, env=env, timeout=120)
-        shutil.rmtree(folder, ignore_errors=True)
+    all a client needs: the URI, the user and the password's file. ``start`` again on the
+    running server (as .ci/run started it) starts nothing and says it again."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["MLFLOW"] = str(Path(sys.executable).with_name("mlflow"))
+    started = subprocess.run([str(SCRIPT), "start"], capture_output=True, text=True, env=env,
+                             cwd=PROJECT, timeout=300)
+    assert started.returncode == 0, started.stdout + started.stderr
+    last = started.stdout.splitlines()[-1]
+    assert last == (f"server: use it: export MLFLOW_TRACKING_URI={server} "
+                    "MLFLOW_TRACKING_USERNAME=admin MLFLOW_TRACKING_PASSWORD="
+                    f"$(cat {SERVER_DIR}/admin-password)")
+    assert "initdb" not in started.stdout and "MLflow tracking server at" not in started.stdout
+    client = (f"{last.removeprefix('server: use it: ')} && {sys.executable} -c "
+              "'import mlflow; print(mlflow.MlflowClient().get_experiment(\"0\").name)'")
+    used = subprocess.run(["bash", "-c", client], capture_output=True, text=True,
+                          env={**env, "PYTHONPATH": ""}, cwd=tmp_path, timeout=120)
+    assert (used.returncode, used.stdout) == (0, "Default\n"), used.stderr[-2000:]
 
 
 @pytest.mark.slow  # PostgreSQL and a tracking server of its own
