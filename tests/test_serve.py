@@ -15,7 +15,12 @@ from trackfit.entrypoints.main import main
 from trackfit.entrypoints.predict import predict
 from trackfit.entrypoints.serve import curl, input_example
 
-from .conftest import PROJECT, env_for, free_port, wait_for_http
+from .conftest import PROJECT, env_for, free_port
+from .test_signals import alive, descendants, start, stopped_cleanly
+from .test_trust_loading import assert_refused
+from . import test_trust_limits
+
+harmful = test_trust_limits.harmful  # the fixture: a crafted plugin model made champion
 
 
 def post(url, body):
@@ -30,8 +35,13 @@ def post(url, body):
 
 
 @pytest.mark.slow  # starts the server
-def test_serve_answers_the_input_example_and_refuses_a_missing_column(store, tmp_path):
-    """Also the example file's rows as JSON, integers as integers: trackfit's predictions."""
+def test_serve_answers_refuses_a_missing_column_keeps_its_model_and_stops_on_sigterm(
+        harmful, store, capsys):
+    """One ``trackfit serve``, as a user's shell starts it: the input example, and the example
+    file's rows as JSON (integers as integers), answered with trackfit's predictions; a
+    missing column refused; a crafted model made champion meanwhile never loaded (the
+    worker keeps the model it checked); SIGTERM to trackfit stops the model server it
+    started; the curl line printed."""
     main(estimators=["linear"])
     new_patients = PROJECT / "examples" / "new_patients.csv"
     rows_as_read = pd.read_csv(new_patients)
@@ -39,24 +49,19 @@ def test_serve_answers_the_input_example_and_refuses_a_missing_column(store, tmp
     example = input_example("models:/model-diabetes@champion")
     rows = example["dataframe_split"]["data"]
     assert len(rows) == 5 and "BMI" in example["dataframe_split"]["columns"]
-    port = free_port()
-    log = tmp_path / "serve.log"
-    with open(log, "w") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "trackfit", "serve", "--port", str(port)],
-            cwd=tmp_path, env=env_for(store), stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True)
+    url = f"http://127.0.0.1:{free_port()}"
+    process, below = start([sys.executable, "-m", "trackfit", "serve", "--port",
+                            url.rsplit(":", 1)[1]], env_for(store), f"{url}/ping")
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/ping", server)
-        status, answer = post(f"http://127.0.0.1:{port}/invocations", example)
-        assert status == 200, answer
-        predictions = answer["predictions"]
+        status, before = post(f"{url}/invocations", example)
+        assert status == 200, before
+        predictions = before["predictions"]
         assert len(predictions) == len(rows)
         assert all(25 < p < 350 for p in predictions)  # Y ranges over 25..346
         patients = {"dataframe_split": json.loads(rows_as_read.to_json(orient="split",
                                                                       index=False))}
         assert patients["dataframe_split"]["data"][0][:3] == [1001, 42, 1]  # ints in the JSON
-        status, answer = post(f"http://127.0.0.1:{port}/invocations", patients)
+        status, answer = post(f"{url}/invocations", patients)
         assert status == 200, answer
         assert answer["predictions"] == expected
 
@@ -64,14 +69,23 @@ def test_serve_answers_the_input_example_and_refuses_a_missing_column(store, tmp
         keep = [i for i, name in enumerate(split["columns"]) if name != "BMI"]
         missing = {"dataframe_split": {"columns": [split["columns"][i] for i in keep],
                                        "data": [[row[i] for i in keep] for row in rows]}}
-        status, answer = post(f"http://127.0.0.1:{port}/invocations", missing)
+        status, answer = post(f"{url}/invocations", missing)
         assert status == 400
         assert "missing inputs ['BMI']" in answer["message"]
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-    printed = log.read_text()
-    assert f"curl -s http://127.0.0.1:{port}/invocations" in printed
+
+        harmful("segfault")  # someone with write access moves the alias to a crafted model
+        assert_refused(capsys, "predict", phrases=["probing it crashed the process (signal 11"])
+        for _ in range(3):
+            assert post(f"{url}/invocations", example) == (200, before)
+        assert process.poll() is None
+    except BaseException:  # a failed check leaves no server running for the next tests
+        for pid in [*descendants(process.pid), process.pid]:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        raise
+    code, printed = stopped_cleanly(process, below, f"{url}/ping", signal.SIGTERM)
+    assert code == 128 + signal.SIGTERM, printed
+    assert f"curl -s {url}/invocations" in printed
     assert '"columns":["AGE","SEX","BMI"' in printed
 
 
