@@ -12,12 +12,10 @@ from pathlib import Path
 import mlflow
 import pytest
 import yaml
-from threadpoolctl import threadpool_limits
 
 import trackfit
 from trackfit.engines import pandas as datamod
 from trackfit.engines.source import parse
-from trackfit.estimators import plugins
 from trackfit.entrypoints.train import train
 
 from .conftest import (EXPERIMENT, PROJECT, checkout_files, env_for, mlflow_cli, model_metrics,
@@ -102,22 +100,8 @@ def local_tree(shared_store):
 # --- identical numbers, what a run records -------------------------------------------------
 
 
-def test_every_builtin_estimator_gives_identical_metrics_twice(store):
-    builtins = [s for s in plugins.catalogue().specs if s.plugin == "scikit_learn"]
-    assert {"linear", "tree", "forest", "knn"} <= {s.name for s in builtins}
-    client = mlflow.MlflowClient()
-    # One OpenMP thread: hist-gb's threads thrash on a busy 2-core machine (seconds per fit).
-    with threadpool_limits(limits=1, user_api="openmp"):
-        pairs = [(spec, train(spec.qualified_name, data="diabetes", cv=2),
-                  train(spec.qualified_name, data="diabetes", cv=2)) for spec in builtins]
-    for spec, first, second in pairs:
-        assert first["run_id"] != second["run_id"]
-        recorded = [model_metrics(client.get_run(r["run_id"]).data.metrics)
-                    for r in (first, second)]
-        assert recorded[0], spec.name
-        # Exact equality: every digit, as stored in the tracking store.
-        assert recorded[0] == recorded[1], spec.name
-        assert recorded[0]["test_r2_score"] == first["metrics"]["test_r2_score"]
+# Every built-in gives identical metrics twice, to the last digit as stored:
+# tests/test_fast_defaults.py, one at a time and all at once.
 
 
 def test_a_training_run_records_what_reproduces_it(store):
