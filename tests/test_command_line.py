@@ -6,7 +6,6 @@ Each command here starts a new interpreter that imports MLflow and scikit-learn:
 0 through the command line: every `mlflow run` test, which fails on any other.)
 """
 
-import sqlite3
 
 import pytest
 
@@ -30,18 +29,8 @@ def test_traceback_shows_the_exception_and_exits_1(store):
     assert "EstimatorError: unknown estimator 'tre'" in done.stderr
 
 
-def test_the_lab_leaves_its_store_whole_in_one_file(store, tmp_path):
-    # The command ends without the interpreter's last garbage collection: the store's log is
-    # copied back and its connections closed at exit all the same.
-    done = cli(store, "main", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert "registered new version 1 of model-diabetes" in done.stdout
-    assert not list(tmp_path.glob("mlflow.db-*")), "a write-ahead log left beside the store"
-    with sqlite3.connect(tmp_path / "mlflow.db") as db:
-        assert db.execute("select status, count(*) from runs group by status").fetchall() == [
-            ("FINISHED", 6)]
-        assert db.execute("select alias, version from registered_model_aliases").fetchall() == [
-            ("champion", 1)]
+# The lab leaves its store whole in one file when its process ends (no write-ahead log beside
+# it, every run in it): tests/test_quickstart.py, after `make lab`.
 
 
 @pytest.mark.parametrize("args", [
