@@ -15,8 +15,12 @@ import os
 import shutil
 import subprocess
 import sys
+import signal
 import tempfile
+import time
 import traceback
+import urllib.error
+import urllib.request
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,6 +230,84 @@ def in_shell(args, env, cwd, main=None):
         err.seek(0)
         return Done(code, out.read().decode(errors="replace"),
                     err.read().decode(errors="replace"))
+
+
+# Servers a test starts as a user's shell would (trackfit serve, the UI), and how they stop.
+
+
+def descendants(pid):
+    """The pids of every process below ``pid``, from /proc."""
+    children = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def command_line(pid):
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def alive(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def answers(url):
+    try:
+        urllib.request.urlopen(url, timeout=2)
+        return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+def start_server(command, env, url, timeout=240):
+    """``command`` started as a user's shell would, once ``url`` answers; and its pids."""
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + timeout
+    while not answers(url):
+        if process.poll() is not None:
+            raise AssertionError(f"exited with {process.returncode}: {process.stdout.read()}")
+        if time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"{url} did not answer within {timeout} s")
+        time.sleep(0.5)
+    below = descendants(process.pid)
+    assert below, "the server runs in a child process"
+    return process, below
+
+
+def stopped_cleanly(process, below, url, signum):
+    process.send_signal(signum)
+    code = process.wait(timeout=60)
+    deadline = time.monotonic() + 30
+    while (answers(url) or any(alive(p) for p in below)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    left = [p for p in below if alive(p)]
+    for pid in left:  # never leave them for the next test
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"processes left behind: {left}"
+    assert not answers(url), f"{url} still answers"
+    return code, process.stdout.read() if process.stdout else ""
 
 
 # What a train or register imports, skops first as the command line has it

@@ -3,10 +3,10 @@
 import math
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
-import time
 import urllib.parse
 from pathlib import Path
 
@@ -17,8 +17,8 @@ from trackfit.cli import ui
 from trackfit.reports import html as html_report
 from trackfit.entrypoints.compare import compare
 
-from .conftest import (EXPERIMENT, PROJECT, call_main, command_process, free_port, runs,
-                       wait_for_http)
+from .conftest import (EXPERIMENT, PROJECT, alive, answers, call_main, command_line,
+                       command_process, descendants, free_port, runs, stopped_cleanly)
 
 ESTIMATORS = "linear,tree,ridge,knn"
 DOCS = PROJECT / "docs"
@@ -157,40 +157,56 @@ def test_crafted_run_text_is_shown_not_run(store, browser):
     assert dialogs == [] and errors == []
 
 
+def test_make_ui_runs_the_ui_on_the_venvs_python(tmp_path):
+    """What `make ui` runs (make's own plan, -n: nothing is run): the test below runs it."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    plan = subprocess.run(["make", "--no-print-directory", "-n", "ui", f"VENV={tmp_path}",
+                           "UI_PORT=5123", "UI_ARGS=--no-browser"], cwd=PROJECT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert plan.returncode == 0, plan.stderr
+    assert plan.stdout.splitlines()[-1] == (
+        f"{tmp_path}/bin/python -m trackfit.cli.ui --port 5123 --no-browser")
+
+
 @pytest.mark.slow  # the browser
-def test_mlflow_ui_opens_on_the_training_runs_and_shows_the_report(lab, browser, tmp_path):
+def test_mlflow_ui_prints_its_addresses_once_it_answers_shows_the_report_and_stops_on_sighup(
+        lab, browser, tmp_path):
+    """`make ui`'s command, as a user's shell runs it: its addresses once the UI answers, the
+    training runs and the report in the browser, and its servers gone with it when its
+    terminal closes (SIGHUP; SIGTERM to `trackfit serve` in tests/test_serve.py: trackfit
+    handles both alike, trackfit.processes.SIGNALS)."""
     uri, _, compare_run = lab
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_RUN_ID",)}
+    base = f"http://127.0.0.1:{free_port()}"
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MLFLOW_RUN_ID", "DISPLAY", "WAYLAND_DISPLAY")}
     env.update(MLFLOW_TRACKING_URI=uri, MLFLOW_EXPERIMENT_NAME=EXPERIMENT,
                PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
-    # What `make ui` runs.
-    # `make ui` where the tests run in a venv it made; what it runs anywhere else.
-    venv = Path(sys.prefix)
-    if (venv / ".installed").exists() and shutil.which("make"):
-        command = ["make", "-s", "ui", f"VENV={venv}", f"UI_PORT={port}",
-                   "UI_ARGS=--no-browser"]
-    else:
-        command = [sys.executable, "-m", "trackfit.cli.ui", "--port", str(port), "--no-browser"]
-    log = tmp_path / "ui.log"
-    with open(log, "w") as out:
-        server = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=out,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen([sys.executable, "-m", "trackfit.cli.ui", "--port",
+                                base.rsplit(":", 1)[1], "--no-browser"], cwd=PROJECT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/health", server)
-        # the addresses come once the UI answers, after MLflow's own start-up lines
-        deadline = time.monotonic() + 30
-        printed = []
-        while len(printed) < 2 and time.monotonic() < deadline:
-            printed = [line for line in log.read_text().splitlines()
-                       if line.startswith(("Training runs", "The leaderboard"))]
-            time.sleep(0.2)
+        ours = []  # trackfit's lines, not MLflow's own
+        while not ours or not ours[-1].startswith("The leaderboard"):
+            line = process.stdout.readline()
+            assert line, f"the UI exited: {ours}"
+            if line.startswith(("ui:", "Training runs", "The leaderboard")):
+                ours.append(line)
+            if line.startswith("Training runs"):
+                assert answers(f"{base}/health"), "the addresses came before the UI answered"
+        assert ours[0].startswith("ui: starting the MLflow UI"), ours
+        assert all(line.startswith("ui: waiting") for line in ours[1:-2]), ours
         experiment = compare_run.info.experiment_id
-        base = f"http://127.0.0.1:{port}"
         runs_url = ui.runs_address(base, experiment)
         report_url = ui.report_address(base, experiment, compare_run.info.run_id)
-        assert printed[0].strip().endswith(runs_url)
-        assert printed[1].strip().endswith(report_url)
+        assert ours[-2].startswith("Training runs of experiment 'experiment-diabetes': ")
+        assert ours[-2].strip().endswith(runs_url)
+        assert ours[-1].strip().endswith(report_url)
+        below = descendants(process.pid)
+        commands = [command_line(pid) for pid in below]
+        # `mlflow ui` and its one uvicorn: no worker processes, no job runner (MLflow's defaults
+        # start four workers and a job runner with its consumers, 15 processes in all)
+        assert len(below) == 2 and not any("huey" in c or "_job_runner" in c for c in commands), \
+            commands
 
         page, _ = open_page(browser, runs_url, width=1700)  # beside the UI's side panels
         try:
@@ -212,9 +228,13 @@ def test_mlflow_ui_opens_on_the_training_runs_and_shows_the_report(lab, browser,
         assert names == sorted(ESTIMATORS.split(","))  # its script runs in the sandbox
         page.screenshot(path=str(tmp_path / "ui-report.png"))
         page.close()
-    finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
+    except BaseException:  # a failed check leaves no UI running for the next tests
+        for pid in [*descendants(process.pid), process.pid]:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        raise
+    code, _ = stopped_cleanly(process, below, f"{base}/health", signal.SIGHUP)
+    assert code == 128 + signal.SIGHUP
 
 
 def png_size(path):

@@ -15,8 +15,8 @@ from trackfit.entrypoints.main import main
 from trackfit.entrypoints.predict import predict
 from trackfit.entrypoints.serve import curl, input_example
 
-from .conftest import PROJECT, env_for, free_port
-from .test_signals import alive, descendants, start, stopped_cleanly
+from .conftest import (PROJECT, alive, descendants, env_for, free_port, start_server,
+                       stopped_cleanly)
 from .test_trust_loading import assert_refused
 from . import test_trust_limits
 
@@ -50,7 +50,7 @@ def test_serve_answers_refuses_a_missing_column_keeps_its_model_and_stops_on_sig
     rows = example["dataframe_split"]["data"]
     assert len(rows) == 5 and "BMI" in example["dataframe_split"]["columns"]
     url = f"http://127.0.0.1:{free_port()}"
-    process, below = start([sys.executable, "-m", "trackfit", "serve", "--port",
+    process, below = start_server([sys.executable, "-m", "trackfit", "serve", "--port",
                             url.rsplit(":", 1)[1]], env_for(store), f"{url}/ping")
     try:
         status, before = post(f"{url}/invocations", example)

@@ -142,7 +142,7 @@ def test_the_team_server_runs_no_job_runner_and_sends_no_telemetry(server):
     """scripts/server.sh starts MLflow without its job runner (a consumer process per GenAI
     job, each importing MLflow) and with telemetry off: a comment line inside the command
     once ended it early, and MLflow started both."""
-    from .test_signals import command_line, descendants
+    from .conftest import command_line, descendants
 
     pid = int((SERVER_DIR / "mlflow.pid").read_text())
     environ = dict(item.split("=", 1) for item in Path(f"/proc/{pid}/environ").read_bytes()
