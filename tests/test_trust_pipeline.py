@@ -266,13 +266,13 @@ def test_the_encoder_past_its_output_is_refused_by_serve(store, capsys):
                    phrases=[TAMPERED["one-hot-past-its-output"][1]])
 
 
-@pytest.mark.slow  # a new interpreter: a crash would kill that process, not pytest
-def test_the_encoder_past_its_output_exits_3_in_a_real_process(store):
-    from .conftest import cli as user_cli
+def test_the_encoder_past_its_output_exits_3_and_fails_the_run(store, run_cli):
+    """In this process, as the other refusals here: the check refuses it before anything runs
+    it (a crafted tree's refusal in a new interpreter: tests/test_trust_loading.py)."""
     from .test_errors import assert_failed_run, assert_one_line_error
 
     champion(log_tampered("one-hot-past-its-output"))
-    done = user_cli(store, "predict", "--data", NEW)
+    done = run_cli("predict", "--data", NEW)
     assert_one_line_error(done, TAMPERED["one-hot-past-its-output"][1], code=3)
     assert_failed_run(store, "predict")
 

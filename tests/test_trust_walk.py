@@ -157,13 +157,13 @@ def test_a_crafted_model_is_refused_by_predict(store, tmp_path, capsys, kind):
     assert len(runs(store, "predict", "FAILED")) == 1
 
 
-@pytest.mark.slow  # a new interpreter: what a crash would kill is that process, not pytest
-def test_the_crafted_svr_exits_3_in_a_real_process(store):
-    from .conftest import cli as user_cli
+def test_the_crafted_svr_exits_3_and_fails_the_run(store, run_cli):
+    """In this process, as the other refusals here: the check refuses it before anything runs
+    it (a crafted tree's refusal in a new interpreter: tests/test_trust_loading.py)."""
     from .test_errors import assert_failed_run, assert_one_line_error
 
     champion(log_crafted("svr-precomputed"))
-    done = user_cli(store, "predict", "--data", NEW)
+    done = run_cli("predict", "--data", NEW)
     assert_one_line_error(done, "its SVR's kernel is 'precomputed'", code=3)
     assert_failed_run(store, "predict")
 
