@@ -256,6 +256,9 @@ def held_data(tmp_path):
     http.shutdown()
 
 
+# On one worker, one after the other: the restart stops PostgreSQL for a moment, and the
+# server stopped mid-train fails fast on the first error it sees (FAST_FAIL).
+@pytest.mark.xdist_group("postgresql-restart")
 def test_server_stopped_mid_train_fails_fast_and_the_lab_recovers(own_server, names,
                                                                    held_data):
     uri, start, halt = own_server
@@ -290,6 +293,7 @@ def test_server_stopped_mid_train_fails_fast_and_the_lab_recovers(own_server, na
     assert found[0].run_id in finished
 
 
+@pytest.mark.xdist_group("postgresql-restart")
 def test_postgresql_restarted_under_the_server(server, names):
     experiment, model = names
     ok(subprocess.run([str(SCRIPT), "db-restart"], capture_output=True, text=True))
