@@ -13,9 +13,9 @@ import multiprocessing
 import multiprocessing.forkserver
 import os
 import shutil
+import signal
 import subprocess
 import sys
-import signal
 import tempfile
 import time
 import traceback
