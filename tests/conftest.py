@@ -296,6 +296,14 @@ def start_server(command, env, url, timeout=240):
     return process, below
 
 
+def kill_tree(pid):
+    """SIGKILL to ``pid`` and every process below it: a failed check leaves no server
+    running for the next tests."""
+    for each in [*descendants(pid), pid]:
+        if alive(each):
+            os.kill(each, signal.SIGKILL)
+
+
 def stopped_cleanly(process, below, url, signum):
     process.send_signal(signum)
     code = process.wait(timeout=60)

@@ -17,8 +17,8 @@ from trackfit.cli import ui
 from trackfit.reports import html as html_report
 from trackfit.entrypoints.compare import compare
 
-from .conftest import (EXPERIMENT, PROJECT, alive, answers, call_main, command_line,
-                       command_process, descendants, free_port, runs, stopped_cleanly)
+from .conftest import (EXPERIMENT, PROJECT, answers, call_main, command_line, command_process,
+                       descendants, free_port, kill_tree, runs, stopped_cleanly)
 
 ESTIMATORS = "linear,tree,ridge,knn"
 DOCS = PROJECT / "docs"
@@ -228,10 +228,8 @@ def test_mlflow_ui_prints_its_addresses_once_it_answers_shows_the_report_and_sto
         assert names == sorted(ESTIMATORS.split(","))  # its script runs in the sandbox
         page.screenshot(path=str(tmp_path / "ui-report.png"))
         page.close()
-    except BaseException:  # a failed check leaves no UI running for the next tests
-        for pid in [*descendants(process.pid), process.pid]:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
+    except BaseException:
+        kill_tree(process.pid)
         raise
     code, _ = stopped_cleanly(process, below, f"{base}/health", signal.SIGHUP)
     assert code == 128 + signal.SIGHUP

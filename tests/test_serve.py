@@ -1,7 +1,6 @@
 """The champion over HTTP: `trackfit serve` (what `make serve` runs) answers as MLflow serves."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,8 +14,7 @@ from trackfit.entrypoints.main import main
 from trackfit.entrypoints.predict import predict
 from trackfit.entrypoints.serve import curl, input_example
 
-from .conftest import (PROJECT, alive, descendants, env_for, free_port, start_server,
-                       stopped_cleanly)
+from .conftest import PROJECT, env_for, free_port, kill_tree, start_server, stopped_cleanly
 from .test_trust_loading import assert_refused
 from . import test_trust_limits
 
@@ -78,10 +76,8 @@ def test_serve_answers_refuses_a_missing_column_keeps_its_model_and_stops_on_sig
         for _ in range(3):
             assert post(f"{url}/invocations", example) == (200, before)
         assert process.poll() is None
-    except BaseException:  # a failed check leaves no server running for the next tests
-        for pid in [*descendants(process.pid), process.pid]:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
+    except BaseException:
+        kill_tree(process.pid)
         raise
     code, printed = stopped_cleanly(process, below, f"{url}/ping", signal.SIGTERM)
     assert code == 128 + signal.SIGTERM, printed
