@@ -4,6 +4,7 @@ the train step's run; several at once for main."""
 import contextlib
 import time
 
+from .. import EstimatorError
 from ..engines import checks
 from ..engines.pandas import release
 from ..engines.table import SCHEMA, schema_text
@@ -222,8 +223,6 @@ def best_of(results, metric):
     scored = [(at, result["metrics"].get(metric)) for at, result in enumerate(results)]
     scored = [(at, value) for at, value in scored if value is not None and not math.isnan(value)]
     if not scored:
-        from ..errors import EstimatorError
-
         raise EstimatorError(f"no estimator has a finite {metric}: every CV fold failed",
                              fix="pass estimators that fit this table")
     sign = 1 if higher_is_better(metric) else -1
