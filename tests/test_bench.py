@@ -15,7 +15,7 @@ import pytest
 PROJECT = Path(__file__).resolve().parent.parent
 
 
-# The figures in three runs of 20 to 40 s each, so test workers share them; each run makes
+# The figures in three runs of 20 to 40 s each alone, so test workers share them; each run makes
 # what its figures need for themselves (a store of training runs: 5, 6, 11, 12).
 GROUPS = ([1, 2, 3, 4], [5, 6, 7, 8, 11, 12], [9, 10, 13, 14])
 

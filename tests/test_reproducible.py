@@ -46,9 +46,10 @@ def clean_env(uri, **extra):
     return env
 
 
-def mlflow_run(uri, project, *args, env_manager="local", **extra):
-    """``mlflow run PROJECT ARGS``; returns the finished run, or fails with MLflow's output."""
-    done = mlflow_cli(["run", str(project), "--env-manager", env_manager,
+def mlflow_run(uri, project, *args, **extra):
+    """``mlflow run PROJECT ARGS --env-manager local``; returns the finished run, or fails
+    with MLflow's output."""
+    done = mlflow_cli(["run", str(project), "--env-manager", "local",
                        "--experiment-name", EXPERIMENT, *args], clean_env(uri, **extra),
                       uri.removeprefix("sqlite:///").rsplit("/", 1)[0])
     found = RUN_ID.search(done.stderr)
